@@ -1,0 +1,193 @@
+package net
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+)
+
+// DialTimeout bounds connecting to a sharer and asking for the recording.
+const DialTimeout = 20 * time.Second
+
+// requestTimeout bounds one exchange on the viewer side; a sharer that stops
+// answering must not hang a reader forever.
+const requestTimeout = 30 * time.Second
+
+// Recording is a shared recording as the viewer sees it: its name, its
+// tracks, and readers that pull their bytes on demand.
+type Recording struct {
+	h    host.Host
+	link Link
+	info recordingInfo
+	// tracks is info.Tracks in the form the rest of Reelay uses.
+	tracks []TrackInfo
+}
+
+// Dial connects to the sharer named by l and asks for the recording.
+func Dial(ctx context.Context, h host.Host, l Link) (*Recording, error) {
+	ctx, cancel := context.WithTimeout(ctx, DialTimeout)
+	defer cancel()
+	h.Peerstore().AddAddrs(l.Peer, l.Addrs, peerstore.TempAddrTTL)
+	if err := h.Connect(ctx, peer.AddrInfo{ID: l.Peer, Addrs: l.Addrs}); err != nil {
+		return nil, fmt.Errorf("net: the sharer %s is unreachable: %w", shortID(l.Peer), err)
+	}
+	r := &Recording{h: h, link: l}
+	var resp response
+	err := r.exchange(ctx, request{Method: MethodGet, Token: l.Token}, &resp, func(*bufio.Reader) error { return nil })
+	if err != nil {
+		return nil, fmt.Errorf("net: opening the recording failed: %w", err)
+	}
+	if resp.Recording == nil {
+		return nil, errors.New("net: opening the recording failed: the sharer sent no recording")
+	}
+	r.info = *resp.Recording
+	for _, t := range r.info.Tracks {
+		if t.Size < 0 || t.Start < 0 || checkTrackName(t.Name) != nil {
+			return nil, fmt.Errorf("net: the sharer sent a malformed track %q", t.Name)
+		}
+		r.tracks = append(r.tracks, TrackInfo{
+			Name:    t.Name,
+			Size:    t.Size,
+			Start:   time.Duration(t.Start * float64(time.Second)),
+			Version: t.Version,
+		})
+	}
+	return r, nil
+}
+
+func shortID(id peer.ID) string {
+	s := id.String()
+	if len(s) > 12 {
+		return "…" + s[len(s)-8:]
+	}
+	return s
+}
+
+// Name is the recording's display name.
+func (r *Recording) Name() string { return r.info.Name }
+
+// Link is the link this recording was opened with.
+func (r *Recording) Link() Link { return r.link }
+
+// Tracks lists the recording's tracks in the sharer's order.
+func (r *Recording) Tracks() []TrackInfo { return append([]TrackInfo(nil), r.tracks...) }
+
+// Track finds a track by name.
+func (r *Recording) Track(name string) (TrackInfo, bool) {
+	for _, t := range r.tracks {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return TrackInfo{}, false
+}
+
+// RTT is the latest round-trip time libp2p measured to the sharer.
+func (r *Recording) RTT() time.Duration { return r.h.Peerstore().LatencyEWMA(r.link.Peer) }
+
+// OpenTrack returns a reader over one track's bytes. Each reader owns its
+// cache and its requests; Close it when done.
+func (r *Recording) OpenTrack(name string, o RangeReaderOptions) (*RangeReader, error) {
+	t, ok := r.Track(name)
+	if !ok {
+		return nil, fmt.Errorf("net: the recording has no track %q", name)
+	}
+	return newRangeReader(trackFetcher{r: r, track: t.Name, size: t.Size}, t.Size, o), nil
+}
+
+// ReadRange reads up to len(dst) bytes of track at off in one request.
+func (r *Recording) ReadRange(ctx context.Context, track string, off int64, dst []byte) (int, error) {
+	n, _, err := r.readRange(ctx, track, off, dst)
+	return n, err
+}
+
+// Close forgets the sharer's connection. Readers opened from r must be
+// closed by their owners.
+func (r *Recording) Close() error {
+	return r.h.Network().ClosePeer(r.link.Peer)
+}
+
+// trackFetcher is one track's rangeFetcher.
+type trackFetcher struct {
+	r     *Recording
+	track string
+	size  int64
+}
+
+func (f trackFetcher) fetchRange(ctx context.Context, off int64, dst []byte) (int, time.Duration, error) {
+	if off >= f.size {
+		return 0, 0, io.EOF
+	}
+	return f.r.readRange(ctx, f.track, off, dst)
+}
+
+// readRange asks for [off, off+len(dst)) and reads the answer straight into
+// dst. ttfb is from opening the stream to the answer's header.
+func (r *Recording) readRange(ctx context.Context, track string, off int64, dst []byte) (n int, ttfb time.Duration, err error) {
+	if len(dst) > MaxReadLength {
+		dst = dst[:MaxReadLength]
+	}
+	start := time.Now()
+	var resp response
+	err = r.exchange(ctx, request{Method: MethodReadRange, Token: r.link.Token, Track: track, Offset: off, Length: int64(len(dst))}, &resp,
+		func(br *bufio.Reader) error {
+			ttfb = time.Since(start)
+			if resp.Length <= 0 || resp.Length > int64(len(dst)) {
+				return fmt.Errorf("the sharer announced %d bytes for a request of %d", resp.Length, len(dst))
+			}
+			n, err = io.ReadFull(br, dst[:resp.Length])
+			return err
+		})
+	if err != nil {
+		return n, ttfb, fmt.Errorf("net: reading range %d+%d of %q failed: %w", off, len(dst), track, err)
+	}
+	return n, ttfb, nil
+}
+
+// exchange runs one request on a fresh stream: send the request, read the
+// response header into resp, and let body read what follows. A cancelled
+// ctx resets the stream so the sharer stops working for it.
+func (r *Recording) exchange(ctx context.Context, req request, resp *response, body func(*bufio.Reader) error) error {
+	st, err := r.h.NewStream(ctx, r.link.Peer, ProtocolID)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { st.Reset() })
+	defer stop()
+	deadline := time.Now().Add(requestTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	st.SetDeadline(deadline)
+	err = func() error {
+		if err := writeFrame(st, req); err != nil {
+			return err
+		}
+		br := bufio.NewReaderSize(st, 4096)
+		if err := readFrame(br, resp); err != nil {
+			return fmt.Errorf("reading answer: %w", err)
+		}
+		if resp.Error != nil {
+			return resp.Error
+		}
+		return body(br)
+	}()
+	if err != nil {
+		st.Reset()
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return err
+	}
+	// Everything asked for has arrived; a failure to close cleanly now
+	// loses nothing.
+	st.Close()
+	return nil
+}

@@ -1,0 +1,53 @@
+package net
+
+import "fmt"
+
+// ErrorCode says what kind of failure a sharer reported. Viewers branch on
+// the code; the message is for people.
+type ErrorCode string
+
+const (
+	// CodeNotFound: no such recording or track. A wrong token gets exactly
+	// this answer, so a token cannot be told apart from no recording.
+	CodeNotFound ErrorCode = "not_found"
+	// CodeBadRequest: the request was malformed or out of bounds of the protocol.
+	CodeBadRequest ErrorCode = "bad_request"
+	// CodeOutOfRange: the offset is at or past the end of the track.
+	CodeOutOfRange ErrorCode = "out_of_range"
+	// CodeBusy: the sharer is at its limit for this peer; retry later.
+	CodeBusy ErrorCode = "busy"
+	// CodeInternal: the sharer failed to read its own disk.
+	CodeInternal ErrorCode = "internal"
+)
+
+// Error is a typed failure reported by the sharer.
+type Error struct {
+	Code    ErrorCode `json:"code"`
+	Message string    `json:"message,omitempty"`
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return "net: sharer answered " + string(e.Code)
+	}
+	return fmt.Sprintf("net: sharer answered %s: %s", e.Code, e.Message)
+}
+
+// Is makes errors.Is(err, ErrNotFound) and friends match on the code alone.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Message == "" && t.Code == e.Code
+}
+
+// Sentinels for errors.Is.
+var (
+	ErrNotFound   = &Error{Code: CodeNotFound}
+	ErrBadRequest = &Error{Code: CodeBadRequest}
+	ErrOutOfRange = &Error{Code: CodeOutOfRange}
+	ErrBusy       = &Error{Code: CodeBusy}
+	ErrInternal   = &Error{Code: CodeInternal}
+)
+
+func errorf(code ErrorCode, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}

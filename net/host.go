@@ -1,0 +1,131 @@
+package net
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// DefaultListenAddrs listen on every interface over TCP and QUIC, on ports
+// the system picks.
+var DefaultListenAddrs = []string{
+	"/ip4/0.0.0.0/tcp/0",
+	"/ip4/0.0.0.0/udp/0/quic-v1",
+	"/ip6/::/tcp/0",
+	"/ip6/::/udp/0/quic-v1",
+}
+
+// LoopbackListenAddrs keep a host on this machine only (demo and tests).
+var LoopbackListenAddrs = []string{
+	"/ip4/127.0.0.1/tcp/0",
+	"/ip4/127.0.0.1/udp/0/quic-v1",
+}
+
+// HostOptions configure NewHost.
+type HostOptions struct {
+	// Identity is the host's key. It defaults to a fresh ephemeral key.
+	Identity crypto.PrivKey
+	// ListenAddrs are multiaddrs to listen on. It defaults to DefaultListenAddrs;
+	// an empty non-nil slice listens nowhere (a viewer that only dials).
+	ListenAddrs []string
+}
+
+// NewHost starts a libp2p host with TCP and QUIC.
+func NewHost(o HostOptions) (host.Host, error) {
+	opts := []libp2p.Option{libp2p.DefaultTransports, libp2p.DefaultMuxers, libp2p.DefaultSecurity}
+	if o.Identity != nil {
+		opts = append(opts, libp2p.Identity(o.Identity))
+	}
+	switch {
+	case o.ListenAddrs == nil:
+		opts = append(opts, libp2p.ListenAddrStrings(DefaultListenAddrs...))
+	case len(o.ListenAddrs) == 0:
+		opts = append(opts, libp2p.NoListenAddrs)
+	default:
+		for _, a := range o.ListenAddrs {
+			if _, err := ma.NewMultiaddr(a); err != nil {
+				return nil, fmt.Errorf("net: listen address %q is not a multiaddr: %w", a, err)
+			}
+		}
+		opts = append(opts, libp2p.ListenAddrStrings(o.ListenAddrs...))
+	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("net: starting libp2p host failed: %w", err)
+	}
+	return h, nil
+}
+
+// DefaultIdentityPath is where a sharer keeps its key, so its peer ID and
+// therefore its links outlive a restart.
+func DefaultIdentityPath() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("net: no config directory for the identity key: %w", err)
+	}
+	return filepath.Join(dir, "reelay", "identity.key"), nil
+}
+
+// LoadIdentity reads the Ed25519 key at path, creating it (mode 0600, in a
+// 0700 directory) on first use. A key file that other users can read is
+// refused: whoever holds it can impersonate the sharer.
+func LoadIdentity(path string) (crypto.PrivKey, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return createIdentity(path)
+	case err != nil:
+		return nil, fmt.Errorf("net: reading identity key failed: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("net: identity key %s is readable by others (mode %04o); run chmod 600 %s", path, perm, path)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("net: reading identity key failed: %w", err)
+	}
+	key, err := crypto.UnmarshalPrivateKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("net: identity key %s is corrupt: %w", path, err)
+	}
+	return key, nil
+}
+
+func createIdentity(path string) (crypto.PrivKey, error) {
+	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("net: generating identity key failed: %w", err)
+	}
+	raw, err := crypto.MarshalPrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("net: encoding identity key failed: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("net: creating identity directory failed: %w", err)
+	}
+	// O_EXCL: two sharers starting at once must not overwrite each other's key.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return LoadIdentity(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("net: creating identity key failed: %w", err)
+	}
+	if _, err := f.Write(raw); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("net: writing identity key failed: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("net: writing identity key failed: %w", err)
+	}
+	return key, nil
+}

@@ -1,0 +1,127 @@
+package net
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// A link is one copyable string:
+//
+//	reelay://<peer ID>/<token>?a=<multiaddr>&a=<multiaddr>…
+//
+// The token is 160 random bits in lower-case base32, so it survives chat
+// apps, URL bars and double-click selection.
+const (
+	linkScheme   = "reelay"
+	tokenBytes   = 20
+	tokenLen     = 32 // base32 of tokenBytes, unpadded
+	maxLinkLen   = 8 << 10
+	maxLinkAddrs = 32
+)
+
+var tokenEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// Link is what a viewer needs to open a shared recording.
+type Link struct {
+	// Peer is the sharer's identity; the connection is authenticated to it.
+	Peer peer.ID
+	// Addrs are where to try to reach the sharer (without /p2p/ suffix).
+	Addrs []ma.Multiaddr
+	// Token names the recording and grants read access to it.
+	Token string
+}
+
+// newToken returns a fresh unguessable token.
+func newToken() string {
+	b := make([]byte, tokenBytes)
+	rand.Read(b) // never fails: crypto/rand panics rather than return short
+	return tokenEncoding.EncodeToString(b)
+}
+
+// String renders the link in its copyable form.
+func (l Link) String() string {
+	var b strings.Builder
+	b.WriteString(linkScheme + "://")
+	b.WriteString(l.Peer.String())
+	b.WriteByte('/')
+	b.WriteString(l.Token)
+	for i, a := range l.Addrs {
+		if i == 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('&')
+		}
+		// Slashes are legal in a query and keep the address readable.
+		b.WriteString("a=" + strings.ReplaceAll(url.QueryEscape(a.String()), "%2F", "/"))
+	}
+	return b.String()
+}
+
+// ParseLink parses a link strictly: anything it does not understand is an
+// error that says what is wrong, so a mangled paste fails before dialling.
+func ParseLink(s string) (Link, error) {
+	s = strings.TrimSpace(s)
+	if len(s) > maxLinkLen {
+		return Link{}, fmt.Errorf("link: %d characters, longer than any link Reelay makes", len(s))
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != linkScheme {
+		return Link{}, errors.New("link: not a Reelay link (it should start with reelay://)")
+	}
+	if u.User != nil || u.Fragment != "" || u.Opaque != "" || u.Port() != "" {
+		return Link{}, errors.New("link: unexpected parts; copy the whole link again")
+	}
+	id, err := peer.Decode(u.Host)
+	if err != nil {
+		return Link{}, fmt.Errorf("link: the peer ID %q is not valid: %w", u.Host, err)
+	}
+	token := strings.TrimPrefix(u.Path, "/")
+	if err := checkToken(token); err != nil {
+		return Link{}, err
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return Link{}, fmt.Errorf("link: malformed addresses: %w", err)
+	}
+	l := Link{Peer: id, Token: token}
+	for k, vs := range q {
+		if k != "a" {
+			return Link{}, fmt.Errorf("link: unknown field %q", k)
+		}
+		if len(vs) > maxLinkAddrs {
+			return Link{}, fmt.Errorf("link: %d addresses, at most %d", len(vs), maxLinkAddrs)
+		}
+		for _, v := range vs {
+			a, err := ma.NewMultiaddr(v)
+			if err != nil {
+				return Link{}, fmt.Errorf("link: address %q is not valid: %w", v, err)
+			}
+			addr, pid := peer.SplitAddr(a)
+			if pid != "" && pid != id {
+				return Link{}, fmt.Errorf("link: address %q names another peer", v)
+			}
+			if addr == nil {
+				return Link{}, fmt.Errorf("link: address %q has no transport part", v)
+			}
+			l.Addrs = append(l.Addrs, addr)
+		}
+	}
+	return l, nil
+}
+
+func checkToken(token string) error {
+	if len(token) != tokenLen {
+		return fmt.Errorf("link: the token has %d characters, want %d", len(token), tokenLen)
+	}
+	if _, err := tokenEncoding.DecodeString(token); err != nil {
+		return errors.New("link: the token holds characters a Reelay token never has")
+	}
+	return nil
+}

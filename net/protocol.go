@@ -1,0 +1,154 @@
+package net
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// ProtocolID is the one libp2p protocol Reelay speaks. A new major version
+// gets a new ID so old and new peers fail negotiation instead of misreading.
+const ProtocolID protocol.ID = "/reelay/stream/1.0.0"
+
+// Method names carried in a request.
+const (
+	// MethodGet resolves a token to the recording's name and tracks.
+	MethodGet = "stream.get"
+	// MethodReadRange returns raw bytes of one track.
+	MethodReadRange = "stream.read_range"
+)
+
+const (
+	// MaxReadLength is the most bytes one stream.read_range returns; longer
+	// requests are refused with bad_request so a peer cannot make the sharer
+	// hold a large buffer or a disk read hostage.
+	MaxReadLength = 4 << 20
+	// maxHeaderSize bounds a request or response header on the wire.
+	maxHeaderSize = 64 << 10
+)
+
+// Exchange on one stream (one request per stream, so cancelling a request is
+// resetting its stream):
+//
+//	viewer → sharer: uvarint(len) JSON request
+//	sharer → viewer: uvarint(len) JSON response [raw bytes: response.Length of them]
+type request struct {
+	Method string `json:"method"`
+	Token  string `json:"token"`
+	Track  string `json:"track,omitempty"`
+	Offset int64  `json:"offset,omitempty"`
+	Length int64  `json:"length,omitempty"`
+}
+
+type response struct {
+	Error     *Error         `json:"error,omitempty"`
+	Recording *recordingInfo `json:"recording,omitempty"`
+	// Length is how many raw bytes follow the header (read_range only).
+	Length int64 `json:"length,omitempty"`
+}
+
+// recordingInfo is what stream.get returns. It never carries a file path or
+// a file name: tracks are known by their display names only.
+type recordingInfo struct {
+	Name string `json:"name"`
+	// Duration is in seconds, 0 when the sharer does not know it.
+	Duration  float64     `json:"duration,omitempty"`
+	MaxLength int64       `json:"max_length"`
+	Tracks    []trackInfo `json:"tracks"`
+}
+
+type trackInfo struct {
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+	// Start is the track's offset on the recording's timeline, in seconds.
+	Start float64 `json:"start,omitempty"`
+	// Version changes whenever the file's content may have changed.
+	Version string `json:"version"`
+}
+
+// writeFrame writes one length-prefixed JSON header.
+func writeFrame(w io.Writer, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if len(body) > maxHeaderSize {
+		return fmt.Errorf("net: header of %d bytes over the limit of %d", len(body), maxHeaderSize)
+	}
+	buf := make([]byte, binary.MaxVarintLen64, binary.MaxVarintLen64+len(body))
+	buf = append(buf[:binary.PutUvarint(buf, uint64(len(body)))], body...)
+	_, err = w.Write(buf)
+	return err
+}
+
+// readFrame reads one length-prefixed JSON header into v, refusing oversized
+// or trailing-garbage headers.
+func readFrame(r *bufio.Reader, v any) error {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	if n == 0 || n > maxHeaderSize {
+		return fmt.Errorf("header length %d outside 1..%d", n, maxHeaderSize)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return err
+	}
+	return decodeStrict(body, v)
+}
+
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after header")
+	}
+	return nil
+}
+
+// decodeRequest reads and validates one request. Every error it returns is a
+// bad_request the sharer sends back before closing the stream.
+func decodeRequest(r *bufio.Reader) (request, error) {
+	var req request
+	if err := readFrame(r, &req); err != nil {
+		return request{}, fmt.Errorf("malformed request: %w", err)
+	}
+	if req.Token == "" {
+		return request{}, errors.New("request without a token")
+	}
+	switch req.Method {
+	case MethodGet:
+		if req.Track != "" || req.Offset != 0 || req.Length != 0 {
+			return request{}, errors.New("stream.get takes only a token")
+		}
+	case MethodReadRange:
+		if req.Track == "" {
+			return request{}, errors.New("stream.read_range without a track")
+		}
+		if req.Offset < 0 {
+			return request{}, fmt.Errorf("negative offset %d", req.Offset)
+		}
+		if req.Length <= 0 {
+			return request{}, fmt.Errorf("length %d, want 1..%d", req.Length, MaxReadLength)
+		}
+		if req.Length > MaxReadLength {
+			return request{}, fmt.Errorf("length %d over the cap of %d bytes", req.Length, MaxReadLength)
+		}
+	default:
+		return request{}, fmt.Errorf("unknown method %q", req.Method)
+	}
+	return req, nil
+}
