@@ -105,7 +105,10 @@ func (r *Recording) OpenTrack(name string, o RangeReaderOptions) (*RangeReader, 
 // ReadRange reads up to len(dst) bytes of track at off in one request.
 func (r *Recording) ReadRange(ctx context.Context, track string, off int64, dst []byte) (int, error) {
 	n, _, err := r.readRange(ctx, track, off, dst)
-	return n, err
+	if err != nil {
+		return n, fmt.Errorf("net: reading range %d+%d of %q failed: %w", off, len(dst), track, err)
+	}
+	return n, nil
 }
 
 // Close forgets the sharer's connection. Readers opened from r must be
@@ -125,11 +128,16 @@ func (f trackFetcher) fetchRange(ctx context.Context, off int64, dst []byte) (in
 	if off >= f.size {
 		return 0, 0, io.EOF
 	}
-	return f.r.readRange(ctx, f.track, off, dst)
+	n, ttfb, err := f.r.readRange(ctx, f.track, off, dst)
+	if err != nil {
+		err = fmt.Errorf("track %q: %w", f.track, err)
+	}
+	return n, ttfb, err
 }
 
 // readRange asks for [off, off+len(dst)) and reads the answer straight into
-// dst. ttfb is from opening the stream to the answer's header.
+// dst. ttfb is from opening the stream to the answer's header. Callers add
+// the context to errors (the range reader says which range it wanted).
 func (r *Recording) readRange(ctx context.Context, track string, off int64, dst []byte) (n int, ttfb time.Duration, err error) {
 	if len(dst) > MaxReadLength {
 		dst = dst[:MaxReadLength]
@@ -145,10 +153,7 @@ func (r *Recording) readRange(ctx context.Context, track string, off int64, dst 
 			n, err = io.ReadFull(br, dst[:resp.Length])
 			return err
 		})
-	if err != nil {
-		return n, ttfb, fmt.Errorf("net: reading range %d+%d of %q failed: %w", off, len(dst), track, err)
-	}
-	return n, ttfb, nil
+	return n, ttfb, err
 }
 
 // exchange runs one request on a fresh stream: send the request, read the

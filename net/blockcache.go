@@ -1,0 +1,102 @@
+package net
+
+import "container/list"
+
+// blockState says where a block of the track is.
+type blockState int
+
+const (
+	// blockMissing: not cached and not requested.
+	blockMissing blockState = iota
+	// blockFetching: a request in flight covers it.
+	blockFetching
+	// blockReady: data holds its bytes.
+	blockReady
+)
+
+// block is one BlockSize piece of the track, tracked while it is requested,
+// cached or awaited.
+type block struct {
+	// idx is the block's number: it starts at idx*BlockSize.
+	idx int64
+	// state says whether data is there or coming.
+	state blockState
+	// data holds the bytes once ready; it is never written after that, so it can
+	// be handed out of the lock.
+	data []byte
+	// waiters counts readers blocked on it: it is not evicted nor its fetch
+	// cancelled while they wait.
+	waiters int
+	// failSeq is bumped each time a fetch of the block fails, so a waiting
+	// reader can tell that the fetch it waited on failed.
+	failSeq uint64
+	// failErr is the error of the last failed fetch.
+	failErr error
+	// lru is the block's place in the LRU list while ready.
+	lru *list.Element
+	// answer is the request's answer the block's data is cut from; its memory
+	// is held until all its blocks are evicted.
+	answer *answer
+}
+
+// answer is the buffer of one request, shared by the blocks cut from it.
+type answer struct {
+	// size is the buffer's length.
+	size int64
+	// cached counts its blocks still in the cache.
+	cached int
+}
+
+// install cuts a fetch's answer into its blocks and caches them. It is
+// called with mu held.
+func (r *RangeReader) install(f *fetch) {
+	bs := int64(r.o.BlockSize)
+	a := &answer{size: int64(len(f.buf)), cached: int(f.count)}
+	r.cached += a.size
+	for idx := f.first; idx < f.first+f.count; idx++ {
+		b := r.blocks[idx]
+		lo := (idx - f.first) * bs
+		hi := min(lo+bs, int64(len(f.buf)))
+		b.data = f.buf[lo:hi:hi]
+		b.answer = a
+		b.state = blockReady
+		b.lru = r.lru.PushFront(b)
+	}
+}
+
+// evict drops least recently read blocks until the cache fits CacheSize,
+// sparing awaited blocks and the readahead from the read position, even
+// where the window has not ramped up to it yet. It is called with mu held.
+func (r *RangeReader) evict() {
+	bs := int64(r.o.BlockSize)
+	first, end := r.readPos/bs, (r.readPos+r.readahead+bs-1)/bs
+	for e := r.lru.Back(); e != nil && r.cached > r.o.CacheSize; {
+		prev := e.Prev()
+		b := e.Value.(*block)
+		if b.waiters == 0 && (b.idx < first || b.idx >= end) {
+			r.lru.Remove(e)
+			delete(r.blocks, b.idx)
+			if b.answer.cached--; b.answer.cached == 0 {
+				r.cached -= b.answer.size
+			}
+		}
+		e = prev
+	}
+}
+
+// bufferedLocked returns the contiguous bytes cached from the read position.
+func (r *RangeReader) bufferedLocked() int64 {
+	bs := int64(r.o.BlockSize)
+	n := int64(0)
+	for idx := r.readPos / bs; idx < r.nblocks; idx++ {
+		b := r.blocks[idx]
+		if b == nil || b.state != blockReady {
+			break
+		}
+		n += int64(len(b.data))
+	}
+	if n > 0 {
+		n -= r.readPos % bs
+	}
+	return n
+}
