@@ -3,4 +3,33 @@
 // per-track subscribe. It never calls the window; it reports through events.
 //
 // Other packages import it as avsync.
+//
+// # Shape
+//
+// A Player owns one goroutine (player.go) that owns the clock, the state,
+// the presentation of video and the audio feed; its methods are requests to
+// it. Each subscribed track is a pipeline (track.go) whose goroutine owns
+// the track's reader and demuxer and keeps BufferTarget of compressed
+// packets queued ahead of the clock, with one decode goroutine per played
+// stream (track_video.go, track_audio.go) converting pictures at display
+// size into a small pool of RGBA buffers and audio to 48 kHz stereo. The
+// queues between them are bounded: a packet queue per stream bounded by
+// the buffer target, two pictures and about half a second of audio.
+//
+// # One timeline
+//
+// A track's timestamps are moved onto the recording's timeline by removing
+// the file's start time and adding the track's Start. Audio streams are
+// summed sample by sample on it (audiomix.go). The clock (clock.go) is the
+// audio device's when an audio track plays and a device exists, the wall
+// clock otherwise.
+//
+// # Seeks
+//
+// A seek starts a new epoch: every output is stamped with its epoch and
+// older ones are dropped, so nothing stale is shown. Each pipeline works
+// only on the newest target it was given; its decoders discard up to the
+// target, so the first picture is the one showing at the target and the
+// audio starts at its exact sample. The clock holds at the target until
+// every track has its first frame there (the preroll).
 package sync

@@ -1,0 +1,83 @@
+package sync
+
+import (
+	"time"
+
+	"reelay/media"
+)
+
+// Options configure a Player. The zero value plays every track with the
+// defaults below.
+type Options struct {
+	// BufferTarget is how much media each subscribed track keeps demuxed
+	// ahead of the clock, as compressed packets; a paused track stops
+	// reading once it has this much. It defaults to 3 s.
+	BufferTarget time.Duration
+	// LowWater is the stall mark: while playing, a track with less than this
+	// buffered ahead and more left to read stops the clock until every track
+	// has ResumeLevel. It defaults to 500 ms.
+	LowWater time.Duration
+	// ResumeLevel is how much every track must have buffered ahead before a
+	// stall ends. It defaults to 1 s, and is at most BufferTarget.
+	ResumeLevel time.Duration
+	// Now reads the wall clock, which drives playback when no audio is
+	// heard and times stalls and seeks; the engine only ever subtracts its
+	// readings, and wakes up on the runtime's timers (tests fake both with
+	// testing/synctest). It defaults to time.Now.
+	Now func() time.Time
+	// OpenAudio opens the audio device when the first audio track starts.
+	// It defaults to media.OpenAudioOutput with its default options; an
+	// error wrapping media.ErrNoAudioDevice (or any error) means playing on
+	// the wall clock, with an EventNotice saying so.
+	OpenAudio func() (AudioSink, error)
+	// VideoSize gives the size video frames of a track are converted to,
+	// from the decoded size: the size they are displayed at, not the source
+	// size. It is called from decode goroutines for every frame, so it must
+	// be fast and safe for concurrent use; a new answer takes effect on the
+	// next frame. It defaults to the decoded size.
+	VideoSize func(track string, srcW, srcH int) (w, h int)
+	// Subscribe lists the tracks switched on at open. It defaults to every
+	// track; an empty non-nil slice opens none.
+	Subscribe []string
+	// OnEvent receives every Event, in order, on a goroutine of its own: a
+	// slow consumer never blocks playback, and while it lags a newer event
+	// of the same kind and track replaces the undelivered one (counted in
+	// Stats.EventsCoalesced). It must not call Close. It defaults to
+	// dropping events.
+	OnEvent func(Event)
+	// Demuxer bounds probing when a track opens. It defaults to media's
+	// defaults (1 MiB, 1 s), sized for reading over the network.
+	Demuxer media.DemuxerOptions
+}
+
+// Defaults for Options.
+const (
+	DefaultBufferTarget = 3 * time.Second
+	DefaultLowWater     = 500 * time.Millisecond
+	DefaultResumeLevel  = time.Second
+)
+
+// withDefaults returns o with every unset field filled in.
+func (o Options) withDefaults() Options {
+	if o.BufferTarget <= 0 {
+		o.BufferTarget = DefaultBufferTarget
+	}
+	if o.LowWater <= 0 {
+		o.LowWater = DefaultLowWater
+	}
+	o.LowWater = min(o.LowWater, o.BufferTarget)
+	if o.ResumeLevel <= 0 {
+		o.ResumeLevel = DefaultResumeLevel
+	}
+	o.ResumeLevel = min(max(o.ResumeLevel, o.LowWater), o.BufferTarget)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.OpenAudio == nil {
+		o.OpenAudio = openMediaAudio
+	}
+	if o.VideoSize == nil {
+		o.VideoSize = func(_ string, w, h int) (int, int) { return w, h }
+	}
+	return o
+}

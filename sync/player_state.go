@@ -1,0 +1,270 @@
+package sync
+
+import (
+	"slices"
+	"time"
+)
+
+// seekTo starts a seek to t: the clock holds at t while every track
+// prerolls its first frame there.
+func (p *Player) seekTo(t time.Duration, at time.Time) {
+	t = max(t, 0)
+	if p.duration > 0 {
+		t = min(t, p.duration)
+	}
+	p.epoch++
+	p.stats.Seeks++
+	p.clock.set(t)
+	if p.sink != nil {
+		p.sink.Clear()
+	}
+	p.out = p.out[:0]
+	p.mix.reset(p.epoch, sampleAt(t))
+	for _, s := range p.slots {
+		if v := s.video; v != nil {
+			if v.head != nil {
+				v.release(v.head)
+				v.head = nil
+			}
+			v.ended, v.joining, v.tail = false, false, 0
+		}
+		if s.pl != nil {
+			s.pl.seek(seekTarget{t: t, epoch: p.epoch})
+		}
+	}
+	p.prerolling, p.ended = true, false
+	p.endStall()
+	p.seekAt, p.seekTimed = at, true
+	p.clockPos.Store(int64(t))
+	p.updateClock()
+}
+
+// prerollReady says every track that takes part has its first frame (or
+// audio) at the position and at least LowWater buffered.
+func (p *Player) prerollReady(pos time.Duration) bool {
+	for _, s := range p.slots {
+		if !s.on || s.err != nil {
+			continue
+		}
+		if !s.opened || s.pl == nil {
+			return false
+		}
+		if v := s.video; v != nil && !v.joining && v.head == nil && !v.ended {
+			return false
+		}
+		if a := s.audio; a != nil && !a.joining && !a.started && !a.ended {
+			return false
+		}
+		l := s.pl.bufferLevel()
+		if l.epoch != p.epoch || (!l.eof && l.until-pos < p.opts.LowWater) {
+			return false
+		}
+	}
+	return true
+}
+
+// finishPreroll shows every track's frame at the position, even while
+// paused, and lets the clock go if playing.
+func (p *Player) finishPreroll(pos time.Duration) {
+	p.prerolling, p.opening = false, false
+	for _, s := range p.slots {
+		if v := s.video; v != nil && v.head != nil && v.head.pts <= pos+v.head.dur/2 {
+			p.show(s, v.head)
+		}
+	}
+	if p.seekTimed {
+		lat := p.opts.Now().Sub(p.seekAt)
+		p.stats.SeekLatencies = append(p.stats.SeekLatencies, lat)
+		if n := len(p.stats.SeekLatencies); n > maxSeekLatencies {
+			p.stats.SeekLatencies = slices.Delete(p.stats.SeekLatencies, 0, n-maxSeekLatencies)
+		}
+		p.events.push(Event{Kind: EventSeeked, Position: pos, Latency: lat})
+		p.seekTimed = false
+	}
+}
+
+// checkStall stops the clock when a playing track runs below LowWater with
+// more to read, and lets it go once every track has ResumeLevel.
+func (p *Player) checkStall(pos time.Duration) {
+	if !p.wantPlay || p.ended {
+		p.endStall()
+		return
+	}
+	low, refilled := false, true
+	for _, s := range p.slots {
+		if !s.on || s.err != nil || !s.opened || s.pl == nil || p.trackJoining(s) {
+			continue
+		}
+		l := s.pl.bufferLevel()
+		if l.epoch != p.epoch || l.eof {
+			continue
+		}
+		ahead := l.until - pos
+		if ahead < p.opts.LowWater {
+			low = true
+		}
+		if ahead < p.opts.ResumeLevel {
+			refilled = false
+		}
+	}
+	switch {
+	case !p.stalled && low:
+		p.stalled, p.stallAt = true, p.opts.Now()
+		p.stats.Stalls++
+	case p.stalled && refilled:
+		p.endStall()
+	}
+}
+
+func (p *Player) endStall() {
+	if p.stalled {
+		p.stalled = false
+		p.stats.StallTime += p.opts.Now().Sub(p.stallAt)
+	}
+}
+
+func (p *Player) trackJoining(s *trackSlot) bool {
+	return (s.video != nil && s.video.joining) || (s.audio != nil && s.audio.joining)
+}
+
+// trackEnded says s has delivered and played all it has in this epoch.
+func (p *Player) trackEnded(s *trackSlot, pos time.Duration) bool {
+	if !s.opened {
+		return false
+	}
+	if v := s.video; v != nil && (!v.ended || v.head != nil || pos < v.tail) {
+		return false
+	}
+	if a := s.audio; a != nil && (!a.ended || len(a.queue) > 0 || pos < sampleTime(a.tail)) {
+		return false
+	}
+	return true
+}
+
+// checkEnded stops at the end once every subscribed track has played all of
+// itself.
+func (p *Player) checkEnded(pos time.Duration) {
+	if p.ended {
+		return
+	}
+	end, any := time.Duration(0), false
+	for _, s := range p.slots {
+		if !s.on || s.err != nil {
+			continue
+		}
+		if !s.opened {
+			return
+		}
+		v, a := s.video, s.audio
+		if v != nil {
+			if !v.ended || v.head != nil {
+				return
+			}
+			end = max(end, v.tail)
+		}
+		if a != nil {
+			if !a.ended || len(a.queue) > 0 {
+				return
+			}
+			end = max(end, sampleTime(a.tail))
+		}
+		any = true
+	}
+	if !any {
+		if p.duration <= 0 {
+			return
+		}
+		end = p.duration
+	}
+	if p.clock.kind == ClockAudio {
+		if len(p.out) > 0 || p.sink.Pending() > 0 || p.mix.cursor < sampleAt(end) {
+			return
+		}
+	} else if pos < end {
+		return
+	}
+	p.ended, p.wantPlay = true, false
+	p.endStall()
+	p.clock.set(end)
+	for _, s := range p.slots {
+		if s.pl != nil {
+			s.pl.setActive(false)
+		}
+	}
+}
+
+// computeDuration is the end of the latest track known.
+func (p *Player) computeDuration() time.Duration {
+	var d time.Duration
+	for _, s := range p.slots {
+		d = max(d, s.end)
+	}
+	return d
+}
+
+func (p *Player) currentState() State {
+	on, failed := 0, 0
+	for _, s := range p.slots {
+		if s.on {
+			on++
+			if s.err != nil {
+				failed++
+			}
+		}
+	}
+	switch {
+	case on > 0 && failed == on:
+		return StateError
+	case p.opening:
+		return StateOpening
+	case p.ended:
+		return StateEnded
+	case !p.wantPlay:
+		return StatePaused
+	case p.prerolling || p.stalled:
+		return StateBuffering
+	default:
+		return StatePlaying
+	}
+}
+
+func (p *Player) trackState(s *trackSlot, pos time.Duration) State {
+	switch {
+	case !s.on:
+		return StateOff
+	case s.err != nil:
+		return StateError
+	case !s.opened || p.opening:
+		return StateOpening
+	case p.ended || (!p.prerolling && p.trackEnded(s, pos)):
+		return StateEnded
+	case !p.wantPlay:
+		return StatePaused
+	case p.prerolling || p.stalled || p.trackJoining(s):
+		return StateBuffering
+	default:
+		return StatePlaying
+	}
+}
+
+// publish reports what changed since the last step.
+func (p *Player) publish() {
+	pos := p.clock.position()
+	if st := p.currentState(); st != p.state {
+		p.state = st
+		p.lastState.Store(int64(st))
+		p.events.push(Event{Kind: EventState, State: st})
+	}
+	for _, s := range p.slots {
+		st := p.trackState(s, pos)
+		if st != s.state || s.err != s.reportedErr {
+			s.state, s.reportedErr = st, s.err
+			p.events.push(Event{Kind: EventTrack, Track: s.info.Name, State: st, Err: s.err})
+		}
+	}
+	if d := p.computeDuration(); d != p.duration {
+		p.duration = d
+		p.lastDuration.Store(int64(d))
+		p.events.push(Event{Kind: EventDuration, Duration: d})
+	}
+}

@@ -1,0 +1,150 @@
+package sync
+
+import (
+	"slices"
+	"time"
+
+	"reelay/media"
+	p2pnet "reelay/net"
+)
+
+// trackSlot is the player's side of one track of the recording.
+type trackSlot struct {
+	// info is the source's description.
+	info p2pnet.TrackInfo
+	// on says the user subscribed it.
+	on bool
+	// pl plays it; nil when off or failed.
+	pl *pipeline
+	// opened says pl has been probed and its outputs are below.
+	opened bool
+	// streams and end describe it once opened (kept when switched off).
+	streams []media.StreamInfo
+	end     time.Duration
+	// err is why it failed.
+	err error
+	// video is the picture playout, nil without video or when off.
+	video *videoPlayout
+	// audio is the track's input to the mix, nil without audio or when off.
+	audio *mixInput
+	// sink shows its pictures; kept across switching off and on.
+	sink VideoSink
+	// state and reportedErr are what was last reported.
+	state       State
+	reportedErr error
+	// stats are counters accumulated over the pipelines it has had.
+	stats TrackStats
+}
+
+// pruneRetired forgets pipelines that have finished stopping.
+func (p *Player) pruneRetired() {
+	p.retired = slices.DeleteFunc(p.retired, func(pl *pipeline) bool {
+		select {
+		case <-pl.done:
+			return true
+		default:
+			return false
+		}
+	})
+}
+
+func (p *Player) slot(name string) *trackSlot {
+	for _, s := range p.slots {
+		if s.info.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// startTrack opens a pipeline for s at the current position.
+func (p *Player) startTrack(s *trackSlot) {
+	pos := p.clock.position()
+	s.pl = newPipeline(p.ctx, s.info, p.src, &p.opts, &p.clockPos, p.pipeEvents, p.wake,
+		seekTarget{t: pos, epoch: p.epoch}, p.wantPlay)
+	s.opened = false
+}
+
+// stopTrack closes s's pipeline without waiting for it, so the other tracks
+// play on; the reader is closed at once.
+func (p *Player) stopTrack(s *trackSlot) {
+	if s.pl != nil {
+		de, sk := s.pl.decodeErrors.Load(), s.pl.seeks.Load()
+		_, n := s.pl.readerStats()
+		s.stats.DecodeErrors += de
+		s.stats.Seeks += sk
+		s.stats.BytesRead += n
+		s.pl.close()
+		p.retired = append(p.retired, s.pl)
+		s.pl = nil
+	}
+	if s.audio != nil {
+		s.stats.SamplesMixed += s.audio.mixed
+		p.mix.remove(s.audio)
+		s.audio = nil
+	}
+	s.video = nil
+	s.opened = false
+}
+
+func (p *Player) onPipeEvent(ev pipeEvent) {
+	var s *trackSlot
+	for _, x := range p.slots {
+		if x.pl == ev.pl {
+			s = x
+		}
+	}
+	if s == nil || ev.pl == nil {
+		return // from a pipeline already let go
+	}
+	switch ev.kind {
+	case pipeOpened:
+		o := ev.opened
+		s.opened, s.streams, s.end = true, o.streams, o.end
+		joining := !p.prerolling
+		if o.video != nil {
+			s.video = &videoPlayout{videoOutput: *o.video, joining: joining}
+		}
+		if o.audio != nil {
+			s.audio = &mixInput{track: s.info.Name, blocks: o.audio, joining: joining}
+			p.mix.add(s.audio)
+			p.openAudio()
+		}
+	case pipeFailed:
+		p.stopTrack(s)
+		s.err = ev.err
+	case pipeNotice:
+		p.events.push(Event{Kind: EventNotice, Track: s.info.Name, Err: ev.err, Notice: ev.err.Error()})
+	}
+	p.selectClock()
+}
+
+func (p *Player) snapshotTracks() []Track {
+	pos := p.clock.position()
+	out := make([]Track, 0, len(p.slots))
+	for _, s := range p.slots {
+		t := Track{
+			Name: s.info.Name, Start: s.info.Start, Size: s.info.Size, On: s.on,
+			State: s.state, Err: s.err, Streams: slices.Clone(s.streams), End: s.end, Stats: s.stats,
+		}
+		if s.audio != nil {
+			t.Stats.SamplesMixed += s.audio.mixed
+		}
+		if pl := s.pl; pl != nil {
+			t.Stats.DecodeErrors += pl.decodeErrors.Load()
+			t.Stats.Seeks += pl.seeks.Load()
+			rs, n := pl.readerStats()
+			t.Stats.BytesRead += n
+			t.Stats.Reader = rs
+			if l := pl.bufferLevel(); l.epoch == p.epoch {
+				if l.eof {
+					t.Stats.BufferedAhead = max(s.end-pos, 0)
+				} else {
+					t.Stats.BufferedAhead = max(l.until-pos, 0)
+				}
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}

@@ -1,0 +1,78 @@
+package sync
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"reelay/media/mediatest"
+	p2pnet "reelay/net"
+)
+
+// TestPlayARemoteRecording plays a folder shared by a real libp2p host and
+// dialled by another, both on loopback: the whole data path of a viewer.
+func TestPlayARemoteRecording(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"camera.mp4", "mic.m4a"} {
+		if err := os.Link(mediatest.Fixture(t, n), filepath.Join(dir, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hosts := make([]interface{ Close() error }, 0, 2)
+	t.Cleanup(func() {
+		for _, h := range hosts {
+			h.Close()
+		}
+	})
+	sh, err := p2pnet.NewHost(p2pnet.HostOptions{ListenAddrs: p2pnet.LoopbackListenAddrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts = append(hosts, sh)
+	vh, err := p2pnet.NewHost(p2pnet.HostOptions{ListenAddrs: p2pnet.LoopbackListenAddrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts = append(hosts, vh)
+	sharer := p2pnet.NewSharer(sh, p2pnet.SharerOptions{})
+	defer sharer.Close()
+	link, err := sharer.Share(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	rec, err := p2pnet.Dial(ctx, vh, link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+
+	p, _, recs := openTest(t, RemoteSource(rec), Options{})
+	waitState(t, p, StatePaused, 10*time.Second)
+	p.Play()
+	time.Sleep(1500 * time.Millisecond)
+	p.Pause()
+	tracks := p.Tracks()
+	for _, tr := range tracks {
+		t.Logf("%s: %v %+v reader %+v", tr.Name, tr.State, tr.Stats, tr.Stats.Reader)
+		if tr.Stats.Reader == nil || tr.Stats.Reader.BytesFetched == 0 {
+			t.Errorf("%s: no network figures", tr.Name)
+		}
+	}
+	if n := recs["camera"].count(); n < 40 {
+		t.Errorf("camera showed %d frames in 1.5 s over the network", n)
+	}
+	// Off: the track's fetches stop with its reader.
+	if err := p.Subscribe("camera", false); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Tracks()[0]; got.State != StateOff || got.Stats.Reader != nil {
+		t.Errorf("camera after Subscribe(off): %v, reader %+v", got.State, got.Stats.Reader)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

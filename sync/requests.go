@@ -1,0 +1,154 @@
+package sync
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// playerRequest is a public method's call, handled on the player's
+// goroutine.
+type playerRequest interface {
+	handle(p *Player)
+}
+
+// playRequest is Play.
+type playRequest struct{}
+
+func (playRequest) handle(p *Player) {
+	if p.ended {
+		p.seekTo(0, p.opts.Now())
+	}
+	p.wantPlay = true
+	p.setActive(true)
+}
+
+// pauseRequest is Pause.
+type pauseRequest struct{}
+
+func (pauseRequest) handle(p *Player) {
+	p.wantPlay = false
+	p.setActive(false)
+}
+
+// setActive tells every reader whether to read ahead.
+func (p *Player) setActive(on bool) {
+	for _, s := range p.slots {
+		if s.pl != nil {
+			s.pl.setActive(on)
+		}
+	}
+}
+
+// seekRequest is Seek.
+type seekRequest struct {
+	// t is the target.
+	t time.Duration
+	// at is when Seek was called, for the latency.
+	at time.Time
+}
+
+func (r seekRequest) handle(p *Player) { p.seekTo(r.t, r.at) }
+
+// subscribeRequest is Subscribe.
+type subscribeRequest struct {
+	// track and on are the arguments.
+	track string
+	on    bool
+	// reply carries the result.
+	reply chan error
+}
+
+func (r subscribeRequest) handle(p *Player) {
+	s := p.slot(r.track)
+	if s == nil {
+		r.reply <- fmt.Errorf("sync: recording %q has no track %q", p.src.Name(), r.track)
+		return
+	}
+	switch {
+	case r.on && s.on && s.err == nil:
+	case r.on:
+		p.stopTrack(s)
+		s.on, s.err = true, nil
+		p.startTrack(s)
+	case s.on:
+		p.stopTrack(s)
+		s.on, s.err = false, nil
+	}
+	p.selectClock()
+	r.reply <- nil
+}
+
+// sinkRequest is SetVideoSink.
+type sinkRequest struct {
+	// track and sink are the arguments.
+	track string
+	sink  VideoSink
+}
+
+func (r sinkRequest) handle(p *Player) {
+	if s := p.slot(r.track); s != nil {
+		s.sink = r.sink
+	}
+}
+
+// volumeRequest is SetVolume or SetMuted.
+type volumeRequest struct {
+	// volume and muted are the values; setVolume and setMuted say which is
+	// set.
+	volume    float64
+	muted     bool
+	setVolume bool
+	setMuted  bool
+}
+
+func (r volumeRequest) handle(p *Player) {
+	if r.setVolume {
+		p.volume = min(max(r.volume, 0), 1)
+	}
+	if r.setMuted {
+		p.muted = r.muted
+	}
+	p.applyVolume()
+}
+
+// snapshot is what Position, Duration and State read.
+type snapshot struct {
+	// position, duration and state are the values.
+	position time.Duration
+	duration time.Duration
+	state    State
+}
+
+// snapshotRequest is Position, Duration or State.
+type snapshotRequest struct {
+	// reply carries the snapshot.
+	reply chan snapshot
+}
+
+func (r snapshotRequest) handle(p *Player) {
+	r.reply <- snapshot{position: p.clock.position(), duration: p.duration, state: p.currentState()}
+}
+
+// tracksRequest is Tracks.
+type tracksRequest struct {
+	// reply carries the tracks.
+	reply chan []Track
+}
+
+func (r tracksRequest) handle(p *Player) { r.reply <- p.snapshotTracks() }
+
+// statsRequest is Stats.
+type statsRequest struct {
+	// reply carries the stats.
+	reply chan Stats
+}
+
+func (r statsRequest) handle(p *Player) {
+	s := p.stats
+	s.SeekLatencies = slices.Clone(s.SeekLatencies)
+	s.Clock = p.clock.kind
+	s.AudioNotice = p.audioNotice
+	s.EventsCoalesced = p.events.coalescedCount()
+	r.reply <- s
+}

@@ -1,0 +1,138 @@
+package sync
+
+import (
+	"bytes"
+	"math"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"reelay/media/mediatest"
+)
+
+func TestSeekShowsTheFrameAtTheTargetAndTheExactSample(t *testing.T) {
+	files := map[string]string{
+		"camera.mp4": mediatest.Fixture(t, "camera.mp4"),
+		"screen.mp4": mediatest.Fixture(t, "screen.mp4"),
+		"mic.m4a":    mediatest.Fixture(t, "mic.m4a"),
+	}
+	refs := map[string][]refFrame{
+		"camera": decodeVideoRef(t, files["camera.mp4"], 640/4, 360/4, true),
+		"screen": decodeVideoRef(t, files["screen.mp4"], 1280/4, 720/4, true),
+	}
+	refAudio := decodeAudioRef(t, files["mic.m4a"])
+	src := FolderSource(folderOf(t, files, ""))
+	targets := []time.Duration{
+		4500 * time.Millisecond, // between frames of both
+		1234 * time.Millisecond, // backwards, mid-GOP
+		7 * time.Second,         // a keyframe of both
+		6999 * time.Millisecond, // just before a keyframe: a whole GOP to discard
+		9950 * time.Millisecond, // the last frames
+		33 * time.Millisecond,   // the first frames
+		5016667 * time.Microsecond,
+	}
+	synctest.Test(t, func(t *testing.T) {
+		p, sink, recs := openTest(t, src, Options{})
+		for _, r := range recs {
+			r.keep = true
+		}
+		waitState(t, p, StatePaused, 5*time.Second)
+		for _, target := range targets {
+			before := map[string]int{}
+			for name, r := range recs {
+				before[name] = r.count()
+			}
+			p.Seek(target)
+			waitFor(t, 5*time.Second, "the seek", func() bool {
+				return len(p.Stats().SeekLatencies) > 0 && p.Position() == target && recs["camera"].count() > before["camera"] && recs["screen"].count() > before["screen"]
+			})
+			synctest.Wait()
+			for name, ref := range refs {
+				got := recs[name].since(before[name])
+				want := frameAt(ref, target)
+				if len(got) != 1 {
+					t.Errorf("seek to %v: %s showed %d frames while paused, want 1", target, name, len(got))
+					continue
+				}
+				if got[0].pts != want.pts {
+					t.Errorf("seek to %v: %s showed the frame at %v, want %v", target, name, got[0].pts, want.pts)
+				}
+				if !bytes.Equal(got[0].img.Pix, want.img.Pix) {
+					t.Errorf("seek to %v: %s picture differs from the frame at %v decoded from the start", target, name, want.pts)
+				}
+			}
+			// While paused the device is filled ahead; its first samples
+			// must be the file's from the target's sample on.
+			var got []float32
+			waitFor(t, time.Second, "audio after the seek", func() bool {
+				got = sink.samples()
+				return len(got) >= 2*channels*480
+			})
+			at := sampleAt(target) * channels
+			want := refAudio[at:min(at+int64(len(got)), int64(len(refAudio)))]
+			n := min(len(want), 480*channels)
+			// Exact up to the AAC decoder's warm-up after a flush (below
+			// -60 dB); being one sample off would differ by about 0.02.
+			if d := maxDiff(got[:n], want[:n]); d > 1e-3 {
+				t.Errorf("seek to %v: first 10 ms of audio differ from the file's at that sample by up to %g", target, d)
+			}
+		}
+	})
+}
+
+func maxDiff(a, b []float32) float64 {
+	var d float64
+	for i := range min(len(a), len(b)) {
+		d = max(d, math.Abs(float64(a[i]-b[i])))
+	}
+	return d
+}
+
+func TestRapidSeeksCoalesce(t *testing.T) {
+	files := map[string]string{
+		"camera.mp4": mediatest.Fixture(t, "camera.mp4"),
+		"mic.m4a":    mediatest.Fixture(t, "mic.m4a"),
+	}
+	ref := decodeVideoRef(t, files["camera.mp4"], 0, 0, false)
+	refAudio := decodeAudioRef(t, files["mic.m4a"])
+	src := FolderSource(folderOf(t, files, ""))
+	synctest.Test(t, func(t *testing.T) {
+		p, sink, recs := openTest(t, src, Options{})
+		waitState(t, p, StatePaused, 5*time.Second)
+		p.Play()
+		time.Sleep(500 * time.Millisecond)
+		// A drag of the seek bar: 20 targets with no pause between them.
+		var last time.Duration
+		for i := range 20 {
+			last = time.Duration(i*397%9000)*time.Millisecond + 123*time.Millisecond
+			p.Seek(last)
+		}
+		n0 := recs["camera"].count()
+		waitFor(t, 5*time.Second, "playing after the seeks", func() bool { return p.State() == StatePlaying })
+		time.Sleep(500 * time.Millisecond)
+		got := recs["camera"].since(n0)
+		tracks := p.Tracks()
+		st := p.Stats()
+		t.Logf("20 seeks requested; the camera track worked on %d (including the open), mic on %d; %d frames shown after the last",
+			tracks[0].Stats.Seeks, tracks[1].Stats.Seeks, len(got))
+		if len(got) == 0 {
+			t.Fatal("no frame shown after the last seek")
+		}
+		if want := frameAt(ref, last).pts; got[0].pts != want {
+			t.Errorf("first frame after the seeks is at %v, want the frame at the last target %v", got[0].pts, want)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].pts <= got[i-1].pts || got[i].pts > last+time.Second {
+				t.Errorf("stale or out-of-order frame after the last seek: %v after %v (target %v)", got[i].pts, got[i-1].pts, last)
+			}
+		}
+		if st.Seeks != 20 || len(st.SeekLatencies) == 0 {
+			t.Errorf("stats: %d seeks, %d latencies", st.Seeks, len(st.SeekLatencies))
+		}
+		samples := sink.samples()
+		at := sampleAt(last) * channels
+		if d := maxDiff(samples[:480*channels], refAudio[at:at+480*channels]); d > 1e-3 {
+			t.Errorf("audio after the seeks does not start at the last target's sample (diff %g)", d)
+		}
+	})
+}

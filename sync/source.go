@@ -1,0 +1,81 @@
+package sync
+
+import (
+	"io"
+
+	p2pnet "reelay/net"
+)
+
+// Source is a recording the player can open: a remote recording and a local
+// folder both satisfy it through RemoteSource and FolderSource.
+type Source interface {
+	// Name is the recording's display name.
+	Name() string
+	// Tracks lists the recording's tracks in display order.
+	Tracks() []p2pnet.TrackInfo
+	// OpenTrack returns a fresh reader over one track's bytes; the player
+	// closes it when the track is switched off or the player is closed.
+	OpenTrack(name string) (TrackReader, error)
+}
+
+// TrackReader is one track's bytes. Close must be safe to call while a Read
+// is blocked, and must unblock it: that is how switching a track off stops
+// its fetches at once (*os.File and *p2pnet.RangeReader both qualify).
+//
+// A reader may also have these methods, found by type assertion and called
+// from any goroutine: SetByteRate(bytesPerSecond int64) to size its
+// readahead once the track's bit rate is known, SetActive(bool) to stop
+// reading ahead while paused, and Stats() p2pnet.RangeReaderStats for the
+// track's network figures.
+type TrackReader interface {
+	io.ReadSeeker
+	io.Closer
+}
+
+// The optional TrackReader methods.
+type (
+	byteRateSetter interface{ SetByteRate(bytesPerSecond int64) }
+	activeSetter   interface{ SetActive(on bool) }
+	readerStatser  interface {
+		Stats() p2pnet.RangeReaderStats
+	}
+)
+
+// FolderSource plays a recording folder on this machine.
+func FolderSource(f *p2pnet.Folder) Source { return folderSource{f: f} }
+
+type folderSource struct {
+	// f resolves track names to files.
+	f *p2pnet.Folder
+}
+
+func (s folderSource) Name() string               { return s.f.Name() }
+func (s folderSource) Tracks() []p2pnet.TrackInfo { return s.f.Tracks() }
+
+func (s folderSource) OpenTrack(name string) (TrackReader, error) {
+	file, err := s.f.OpenTrack(name)
+	if err != nil {
+		return nil, err
+	}
+	return file, nil
+}
+
+// RemoteSource plays a recording shared by a peer, each track read through
+// its own *p2pnet.RangeReader with default options.
+func RemoteSource(r *p2pnet.Recording) Source { return remoteSource{r: r} }
+
+type remoteSource struct {
+	// r is the dialled recording.
+	r *p2pnet.Recording
+}
+
+func (s remoteSource) Name() string               { return s.r.Name() }
+func (s remoteSource) Tracks() []p2pnet.TrackInfo { return s.r.Tracks() }
+
+func (s remoteSource) OpenTrack(name string) (TrackReader, error) {
+	rr, err := s.r.OpenTrack(name, p2pnet.RangeReaderOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return rr, nil
+}

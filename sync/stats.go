@@ -1,0 +1,113 @@
+package sync
+
+import (
+	"image"
+	"time"
+
+	"reelay/media"
+	p2pnet "reelay/net"
+)
+
+// VideoSink shows one track's pictures. Show is called on the player's
+// goroutine when a frame is due, so it must return quickly (hand the frame
+// to the window, do not draw in it). The frame comes from a small pool per
+// track; the engine never reuses the frame shown last nor the one before
+// it, so the window may still be uploading either.
+type VideoSink interface {
+	Show(frame *image.RGBA, pts time.Duration)
+}
+
+// VideoSinkFunc adapts a function to a VideoSink.
+type VideoSinkFunc func(frame *image.RGBA, pts time.Duration)
+
+// Show calls f.
+func (f VideoSinkFunc) Show(frame *image.RGBA, pts time.Duration) { f(frame, pts) }
+
+// Track is a snapshot of one track of the recording.
+type Track struct {
+	// Name is the track's display name.
+	Name string
+	// Start is where the track begins on the recording's timeline.
+	Start time.Duration
+	// Size is the track's length in bytes.
+	Size int64
+	// On says the track is subscribed.
+	On bool
+	// State is the track's state (StateOff when not subscribed).
+	State State
+	// Err is why the track cannot play, when State is StateError.
+	Err error
+	// Streams are the elementary streams played, known once the track has
+	// been opened.
+	Streams []media.StreamInfo
+	// End is where the track ends on the timeline, known once opened.
+	End time.Duration
+	// Stats are the track's counters; they survive switching it off and on.
+	Stats TrackStats
+}
+
+// HasVideo says the track plays pictures (known once opened).
+func (t Track) HasVideo() bool { return t.has(media.KindVideo) }
+
+// HasAudio says the track plays sound (known once opened).
+func (t Track) HasAudio() bool { return t.has(media.KindAudio) }
+
+func (t Track) has(k media.StreamKind) bool {
+	for _, s := range t.Streams {
+		if s.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// TrackStats are one track's counters.
+type TrackStats struct {
+	// FramesPresented counts pictures handed to the sink on time.
+	FramesPresented int64
+	// FramesDropped counts pictures skipped for being later than their own
+	// duration.
+	FramesDropped int64
+	// SamplesMixed counts the audio frames (48 kHz) of the track written to
+	// the device.
+	SamplesMixed int64
+	// BytesRead counts the bytes the demuxer read (a remote track may have
+	// fetched more: see Reader).
+	BytesRead int64
+	// BufferedAhead is how far past the position the track is demuxed (0
+	// when off; large once the whole file is read).
+	BufferedAhead time.Duration
+	// DecodeErrors counts packets that failed to decode.
+	DecodeErrors int64
+	// Seeks counts the seeks the track worked on; seeks superseded before
+	// they started are not counted.
+	Seeks int64
+	// Reader holds the network reader's figures (bytes fetched, cache,
+	// throughput, RTT) for a remote track, nil for a local one.
+	Reader *p2pnet.RangeReaderStats
+}
+
+// Stats are the player's counters.
+type Stats struct {
+	// Clock is what drives the position now.
+	Clock ClockKind
+	// AudioNotice says why audio is not the clock while audio tracks are
+	// on (no device, device failed), "" otherwise.
+	AudioNotice string
+	// Stalls counts the times playback stopped for lack of data.
+	Stalls int
+	// StallTime is the total time spent stalled.
+	StallTime time.Duration
+	// Seeks counts the seeks requested.
+	Seeks int
+	// SeekLatencies are the latest seeks' times from request to first
+	// frame, oldest first (at most 64; coalesced seeks count once).
+	SeekLatencies []time.Duration
+	// FirstFrame is the time from Open to the first frame shown (0 before).
+	FirstFrame time.Duration
+	// EventsCoalesced counts events replaced before the consumer took them.
+	EventsCoalesced int64
+}
+
+// maxSeekLatencies bounds Stats.SeekLatencies.
+const maxSeekLatencies = 64

@@ -1,0 +1,734 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"reelay/media"
+	p2pnet "reelay/net"
+)
+
+// Bounds of a pipeline's work.
+const (
+	// maxQueuedBytes caps the compressed bytes a track holds, whatever its
+	// streams' timestamps say (a stream whose packets stop coming would
+	// otherwise keep the demuxer reading).
+	maxQueuedBytes = 64 << 20
+	// demuxPoll is how often an idle demuxer looks at the clock again; it is
+	// mostly woken by its decoders taking packets.
+	demuxPoll = 250 * time.Millisecond
+	// maxReadFailures is how many failed reads in a row make a track fail;
+	// FFmpeg reports some damaged packets as read errors and reads on.
+	maxReadFailures = 16
+	// maxDecodeFailures is how many packets in a row may fail to decode,
+	// with no picture or sound coming out, before the track fails.
+	maxDecodeFailures = 32
+	// audioSeekPreroll is how far before a seek target a track with audio
+	// starts decoding: audio codecs overlap frames (AAC, Opus, MP3's bit
+	// reservoir), so the first frame after a flush is not exact; decoding
+	// from a little earlier makes the sample at the target exact.
+	audioSeekPreroll = 100 * time.Millisecond
+)
+
+// seekTarget is a position for a pipeline to play from.
+type seekTarget struct {
+	// t is the timeline position.
+	t time.Duration
+	// epoch is the player's seek generation, stamped on every output.
+	epoch uint64
+}
+
+// bufferLevel is how far a track has demuxed, as the player sees it.
+type bufferLevel struct {
+	// epoch is the seek generation the level is about.
+	epoch uint64
+	// until is the timeline time every stream has been demuxed to.
+	until time.Duration
+	// eof says the whole file has been demuxed.
+	eof bool
+}
+
+// pipeEventKind says what a pipeEvent reports.
+type pipeEventKind int
+
+const (
+	// pipeOpened: the track is probed and its outputs are ready.
+	pipeOpened pipeEventKind = iota + 1
+	// pipeFailed: the track cannot play; err says why.
+	pipeFailed
+	// pipeNotice: something the user should know; the track plays on.
+	pipeNotice
+)
+
+// pipeEvent is a pipeline's report to the player's goroutine.
+type pipeEvent struct {
+	// pl is the pipeline reporting; events of a pipeline the player has
+	// let go are ignored.
+	pl *pipeline
+	// kind says what happened.
+	kind pipeEventKind
+	// err is the failure or the notice's cause.
+	err error
+	// opened describes the track once opened.
+	opened *trackOutputs
+}
+
+// trackOutputs are what an opened pipeline hands the player.
+type trackOutputs struct {
+	// streams are the elementary streams played.
+	streams []media.StreamInfo
+	// end is the track's end on the timeline (0 if unknown).
+	end time.Duration
+	// video is the picture output, nil without video.
+	video *videoOutput
+	// audio is the sound output, nil without audio.
+	audio <-chan audioBlock
+}
+
+// stream is what every played elementary stream has in the demux loop.
+type stream struct {
+	// info describes the stream.
+	info media.StreamInfo
+	// q carries its packets to its decoder.
+	q *packetQueue
+	// last is the latest packet time demuxed since the seek (timeline);
+	// seen says there was one.
+	last time.Duration
+	seen bool
+	// end is where the stream ends on the timeline, 0 if unknown.
+	end time.Duration
+}
+
+// pipeline plays one subscribed track: it opens the track's reader and
+// demuxer, keeps BufferTarget of compressed packets queued ahead of the
+// clock, and runs one decode goroutine per played stream. Its goroutine
+// (run) owns the reader's position and the demuxer, and owns the decoders
+// while their goroutines are stopped (to seek and flush them), so no FFmpeg
+// object is ever used by two goroutines at once.
+type pipeline struct {
+	// name and info are the track's.
+	name string
+	info p2pnet.TrackInfo
+	// src opens the reader.
+	src Source
+	// opts are the player's options, defaults filled in.
+	opts *Options
+	// clockPos is the player's position, read to know how far ahead the
+	// buffer is.
+	clockPos *atomic.Int64
+	// events reports to the player's goroutine.
+	events chan<- pipeEvent
+	// wake nudges the player's goroutine when output is ready.
+	wake func()
+
+	// ctx ends the pipeline; done is closed when every goroutine of it has
+	// returned and the reader is closed.
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	// seekMu guards seekNext and seekHas: the newest target replaces any
+	// not yet started, which is how rapid seeks coalesce.
+	seekMu   gosync.Mutex
+	seekNext seekTarget
+	seekHas  bool
+	// seekSignal wakes the demux loop for a new target.
+	seekSignal chan struct{}
+	// consumed wakes the demux loop when a decoder took a packet.
+	consumed chan struct{}
+
+	// readerMu guards reader, readerClosed and active.
+	readerMu gosync.Mutex
+	// reader is the open track reader, nil before it is opened.
+	reader *countingReader
+	// readerClosed says the reader was closed (or must be, once opened).
+	readerClosed bool
+	// active is what SetActive was last asked to be, applied when the
+	// reader opens.
+	active bool
+
+	// levelMu guards level.
+	levelMu gosync.Mutex
+	// level is the latest buffer level published.
+	level bufferLevel
+
+	// decodeErrors counts packets that failed to decode; seeks counts seeks
+	// worked on (coalesced ones are not).
+	decodeErrors atomic.Int64
+	seeks        atomic.Int64
+
+	// Owned by run.
+
+	// demux reads the file.
+	demux *media.Demuxer
+	// offset maps the file's timestamps onto the timeline: the track's
+	// start minus the file's start time.
+	offset time.Duration
+	// fresh says nothing was read since opening, so a seek to the start
+	// needs no demuxer seek.
+	fresh bool
+	// eof says the demuxer reached the end in this epoch.
+	eof bool
+	// readFailures counts failed reads in a row.
+	readFailures int
+	// video and audio are the played streams, nil when absent.
+	video *videoStream
+	audio *audioStream
+	// packets recycles packets.
+	packets packetPool
+	// epoch and target are the seek being played.
+	epoch  uint64
+	target time.Duration
+	// stopDecode ends the current decode goroutines; decodeWG waits for
+	// them.
+	stopDecode context.CancelFunc
+	decodeWG   gosync.WaitGroup
+}
+
+func newPipeline(parent context.Context, info p2pnet.TrackInfo, src Source, opts *Options,
+	clockPos *atomic.Int64, events chan<- pipeEvent, wake func(), start seekTarget, active bool,
+) *pipeline {
+	ctx, cancel := context.WithCancel(parent)
+	pl := &pipeline{
+		name: info.Name, info: info, src: src, opts: opts, clockPos: clockPos,
+		events: events, wake: wake, ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		seekSignal: make(chan struct{}, 1), consumed: make(chan struct{}, 1),
+		active: active, fresh: true,
+	}
+	pl.seek(start)
+	go pl.run()
+	return pl
+}
+
+// seek asks the pipeline to play from t; it replaces any target not yet
+// started.
+func (pl *pipeline) seek(t seekTarget) {
+	pl.seekMu.Lock()
+	pl.seekNext, pl.seekHas = t, true
+	pl.seekMu.Unlock()
+	notify(pl.seekSignal)
+}
+
+func (pl *pipeline) takeSeek() (seekTarget, bool) {
+	pl.seekMu.Lock()
+	defer pl.seekMu.Unlock()
+	t, ok := pl.seekNext, pl.seekHas
+	pl.seekHas = false
+	return t, ok
+}
+
+// setActive tells the reader whether to read ahead (playing) or not
+// (paused), now or as soon as it is open.
+func (pl *pipeline) setActive(on bool) {
+	pl.readerMu.Lock()
+	defer pl.readerMu.Unlock()
+	pl.active = on
+	if pl.reader != nil && !pl.readerClosed {
+		if a, ok := pl.reader.r.(activeSetter); ok {
+			a.SetActive(on)
+		}
+	}
+}
+
+// readerStats returns the reader's network figures, if it has any, and the
+// bytes the demuxer read.
+func (pl *pipeline) readerStats() (*p2pnet.RangeReaderStats, int64) {
+	pl.readerMu.Lock()
+	defer pl.readerMu.Unlock()
+	if pl.reader == nil {
+		return nil, 0
+	}
+	n := pl.reader.n.Load()
+	if s, ok := pl.reader.r.(readerStatser); ok && !pl.readerClosed {
+		st := s.Stats()
+		return &st, n
+	}
+	return nil, n
+}
+
+func (pl *pipeline) bufferLevel() bufferLevel {
+	pl.levelMu.Lock()
+	defer pl.levelMu.Unlock()
+	return pl.level
+}
+
+// close stops the pipeline without waiting: the reader is closed at once,
+// which unblocks a read in progress, and done closes once everything
+// stopped.
+func (pl *pipeline) close() { pl.cancel() }
+
+func (pl *pipeline) send(ev pipeEvent) {
+	ev.pl = pl
+	select {
+	case pl.events <- ev:
+	case <-pl.ctx.Done():
+	}
+}
+
+func notify(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (pl *pipeline) run() {
+	defer close(pl.done)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		<-pl.ctx.Done()
+		pl.closeReader()
+	}()
+	defer func() { <-readerDone }()
+	defer pl.teardown()
+
+	err := pl.open()
+	if err == nil {
+		err = pl.loop()
+	}
+	if err != nil && pl.ctx.Err() == nil {
+		pl.stopDecoders()
+		pl.send(pipeEvent{kind: pipeFailed, err: err})
+		<-pl.ctx.Done()
+	}
+}
+
+func (pl *pipeline) closeReader() {
+	pl.readerMu.Lock()
+	defer pl.readerMu.Unlock()
+	pl.readerClosed = true
+	if pl.reader != nil {
+		pl.reader.Close()
+	}
+}
+
+// open opens the reader and the demuxer and picks the streams to play: the
+// first video and the first audio stream that can be decoded.
+func (pl *pipeline) open() error {
+	r, err := pl.src.OpenTrack(pl.name)
+	if err != nil {
+		return fmt.Errorf("opening track %q failed: %w", pl.name, err)
+	}
+	cr := &countingReader{r: r}
+	pl.readerMu.Lock()
+	pl.reader = cr
+	if pl.readerClosed {
+		pl.readerMu.Unlock()
+		cr.Close()
+		return pl.ctx.Err()
+	}
+	if a, ok := r.(activeSetter); ok {
+		a.SetActive(pl.active)
+	}
+	pl.readerMu.Unlock()
+
+	d, err := media.OpenDemuxer(cr, pl.opts.Demuxer)
+	if err != nil {
+		if pl.ctx.Err() != nil {
+			return pl.ctx.Err()
+		}
+		return fmt.Errorf("track %q is not playable media: %w", pl.name, err)
+	}
+	pl.demux = d
+	pl.offset = pl.info.Start - d.StartTime()
+
+	var problems []error
+	for _, s := range d.Streams() {
+		switch {
+		case s.Kind == media.KindVideo && pl.video == nil:
+			dec, err := media.NewVideoDecoder(d, s.Index)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("video stream %d (%s): %w", s.Index, s.Codec, err))
+				continue
+			}
+			pl.video = newVideoStream(pl.streamOf(s), dec)
+		case s.Kind == media.KindAudio && pl.audio == nil:
+			dec, err := media.NewAudioDecoder(d, s.Index)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("audio stream %d (%s): %w", s.Index, s.Codec, err))
+				continue
+			}
+			pl.audio = newAudioStream(pl.streamOf(s), dec)
+		}
+	}
+	if pl.video == nil && pl.audio == nil {
+		if len(problems) == 0 {
+			return fmt.Errorf("track %q has no audio or video stream", pl.name)
+		}
+		return fmt.Errorf("track %q has no stream that can be played: %w", pl.name, errors.Join(problems...))
+	}
+	for _, p := range problems {
+		pl.send(pipeEvent{kind: pipeNotice, err: fmt.Errorf("track %q: skipping %w", pl.name, p)})
+	}
+	if br, ok := cr.r.(byteRateSetter); ok {
+		if rate := pl.byteRate(); rate > 0 {
+			br.SetByteRate(rate)
+		}
+	}
+
+	out := &trackOutputs{}
+	if d.Duration() > 0 {
+		out.end = pl.info.Start + d.Duration()
+	}
+	if v := pl.video; v != nil {
+		out.streams = append(out.streams, v.info)
+		out.video = &videoOutput{frames: v.frames, pool: v.pool}
+	}
+	if a := pl.audio; a != nil {
+		out.streams = append(out.streams, a.info)
+		out.audio = a.blocks
+	}
+	pl.send(pipeEvent{kind: pipeOpened, opened: out})
+	return nil
+}
+
+func (pl *pipeline) streamOf(s media.StreamInfo) stream {
+	st := stream{info: s, q: newPacketQueue()}
+	if s.Duration > 0 {
+		st.end = s.Start + s.Duration + pl.offset
+	}
+	return st
+}
+
+// byteRate is the track's bytes per second, for the reader's readahead.
+func (pl *pipeline) byteRate() int64 {
+	if br := pl.demux.BitRate(); br > 0 {
+		return br / 8
+	}
+	if d := pl.demux.Duration(); d > 0 && pl.info.Size > 0 {
+		return int64(float64(pl.info.Size) / d.Seconds())
+	}
+	return 0
+}
+
+// loop demuxes until the pipeline is closed: it works on the newest seek,
+// reads while some stream is less than BufferTarget ahead of the clock, and
+// otherwise waits for a decoder to take a packet, a seek or the clock.
+func (pl *pipeline) loop() error {
+	poll := time.NewTimer(demuxPoll)
+	defer poll.Stop()
+	for {
+		if pl.ctx.Err() != nil {
+			return nil
+		}
+		if t, ok := pl.takeSeek(); ok {
+			if err := pl.applySeek(t); err != nil {
+				return err
+			}
+			continue
+		}
+		if pl.eof || pl.satisfied() {
+			poll.Reset(demuxPoll)
+			select {
+			case <-pl.ctx.Done():
+			case <-pl.seekSignal:
+			case <-pl.consumed:
+			case <-poll.C:
+			}
+			continue
+		}
+		if err := pl.readPacket(); err != nil {
+			return err
+		}
+	}
+}
+
+func (pl *pipeline) streams() []*stream {
+	var s []*stream
+	if pl.video != nil {
+		s = append(s, &pl.video.stream)
+	}
+	if pl.audio != nil {
+		s = append(s, &pl.audio.stream)
+	}
+	return s
+}
+
+// reached is how far s has been demuxed since the seek.
+func (pl *pipeline) reached(s *stream) time.Duration {
+	if !s.seen {
+		return pl.target
+	}
+	return max(s.last, pl.target)
+}
+
+// lagging says s is left out of the buffer level: it has ended by its
+// duration, or it is so far behind the others that its packets are sparse
+// (a cover picture) or over (a stream shorter than the file).
+func (pl *pipeline) lagging(s *stream, lead time.Duration) bool {
+	r := pl.reached(s)
+	if s.seen && s.end > 0 && r >= s.end-100*time.Millisecond {
+		return true
+	}
+	return r < lead-2*pl.opts.BufferTarget
+}
+
+func (pl *pipeline) levelUntil() time.Duration {
+	ss := pl.streams()
+	lead := pl.target
+	for _, s := range ss {
+		lead = max(lead, pl.reached(s))
+	}
+	until := lead
+	for _, s := range ss {
+		if !pl.lagging(s, lead) {
+			until = min(until, pl.reached(s))
+		}
+	}
+	return until
+}
+
+// satisfied says every stream is BufferTarget ahead of the clock, or the
+// queues hold as much memory as a track may.
+func (pl *pipeline) satisfied() bool {
+	bytes := 0
+	for _, s := range pl.streams() {
+		bytes += s.q.size()
+	}
+	if bytes >= maxQueuedBytes {
+		return true
+	}
+	pos := time.Duration(pl.clockPos.Load())
+	return pl.levelUntil()-pos >= pl.opts.BufferTarget
+}
+
+func (pl *pipeline) publishLevel() {
+	l := bufferLevel{epoch: pl.epoch, until: pl.levelUntil(), eof: pl.eof}
+	pl.levelMu.Lock()
+	pl.level = l
+	pl.levelMu.Unlock()
+}
+
+func (pl *pipeline) readPacket() error {
+	p := pl.packets.get()
+	err := pl.demux.ReadPacket(p)
+	pl.fresh = false
+	switch {
+	case errors.Is(err, io.EOF):
+		pl.packets.put(p)
+		pl.eof = true
+		for _, s := range pl.streams() {
+			s.q.put(queuedPacket{end: true})
+		}
+		pl.publishLevel()
+		return nil
+	case err != nil:
+		pl.packets.put(p)
+		if pl.ctx.Err() != nil {
+			return nil
+		}
+		pl.readFailures++
+		if pl.readFailures >= maxReadFailures {
+			return fmt.Errorf("reading track %q failed: %w", pl.name, err)
+		}
+		return nil
+	}
+	pl.readFailures = 0
+	var s *stream
+	switch i := p.StreamIndex(); {
+	case pl.video != nil && i == pl.video.info.Index:
+		s = &pl.video.stream
+	case pl.audio != nil && i == pl.audio.info.Index:
+		s = &pl.audio.stream
+	default:
+		pl.packets.put(p)
+		return nil
+	}
+	if p.HasPTS() {
+		t := p.PTS() + pl.offset
+		if !s.seen || t > s.last {
+			s.last = t
+		}
+		s.seen = true
+	}
+	s.q.put(queuedPacket{pkt: p})
+	pl.publishLevel()
+	return nil
+}
+
+// applySeek stops the decoders, drops everything queued, seeks the demuxer
+// to the keyframe at or before t, flushes the decoders and starts them
+// again, discarding up to t.
+func (pl *pipeline) applySeek(t seekTarget) error {
+	pl.stopDecoders()
+	pl.flushOutputs()
+	fileT := t.t - pl.offset
+	if pl.audio != nil {
+		fileT -= audioSeekPreroll
+	}
+	switch start := pl.demux.StartTime(); {
+	case fileT <= start && !pl.fresh:
+		// Demuxers never seek onto the packets before the first keyframe
+		// that the decoder must see to start exactly (AAC's priming frame is
+		// flagged to be discarded): reading from the top as on open does.
+		if err := pl.reopen(); err != nil {
+			return err
+		}
+	case fileT > start:
+		if err := pl.demux.SeekTo(fileT); err != nil {
+			if pl.ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("seeking track %q to %v failed: %w", pl.name, t.t, err)
+		}
+		if pl.video != nil {
+			pl.video.dec.Flush()
+		}
+		if pl.audio != nil {
+			pl.audio.dec.Flush()
+		}
+		pl.fresh = false
+	}
+	for _, s := range pl.streams() {
+		s.seen, s.last = false, 0
+	}
+	pl.eof, pl.readFailures = false, 0
+	pl.epoch, pl.target = t.epoch, t.t
+	pl.publishLevel()
+	pl.seeks.Add(1)
+	pl.startDecoders()
+	return nil
+}
+
+// reopen opens the demuxer and the decoders again from the file's first
+// byte, as they were on open.
+func (pl *pipeline) reopen() error {
+	pl.closeDecoders()
+	pl.demux.Close()
+	pl.demux = nil
+	pl.readerMu.Lock()
+	r := pl.reader
+	pl.readerMu.Unlock()
+	fail := func(err error) error {
+		if pl.ctx.Err() != nil {
+			return pl.ctx.Err()
+		}
+		return fmt.Errorf("reopening track %q failed: %w", pl.name, err)
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	d, err := media.OpenDemuxer(r, pl.opts.Demuxer)
+	if err != nil {
+		return fail(err)
+	}
+	pl.demux = d
+	pl.offset = pl.info.Start - d.StartTime()
+	if v := pl.video; v != nil {
+		if v.dec, err = media.NewVideoDecoder(d, v.info.Index); err != nil {
+			return fail(err)
+		}
+	}
+	if a := pl.audio; a != nil {
+		if a.dec, err = media.NewAudioDecoder(d, a.info.Index); err != nil {
+			return fail(err)
+		}
+	}
+	pl.fresh = true
+	return nil
+}
+
+// closeDecoders releases the decoders; their goroutines must be stopped.
+func (pl *pipeline) closeDecoders() {
+	if v := pl.video; v != nil && v.dec != nil {
+		v.dec.Close()
+		v.dec = nil
+	}
+	if a := pl.audio; a != nil && a.dec != nil {
+		a.dec.Close()
+		a.dec = nil
+	}
+}
+
+func (pl *pipeline) startDecoders() {
+	ctx, cancel := context.WithCancel(pl.ctx)
+	pl.stopDecode = cancel
+	if v := pl.video; v != nil {
+		pl.decodeWG.Add(1)
+		go pl.decodeVideo(ctx, v, pl.epoch, pl.target)
+	}
+	if a := pl.audio; a != nil {
+		pl.decodeWG.Add(1)
+		go pl.decodeAudio(ctx, a, pl.epoch, pl.target)
+	}
+}
+
+// stopDecoders ends the decode goroutines and waits for them; the decoders
+// are the demux goroutine's again.
+func (pl *pipeline) stopDecoders() {
+	if pl.stopDecode == nil {
+		return
+	}
+	pl.stopDecode()
+	pl.decodeWG.Wait()
+	pl.stopDecode = nil
+}
+
+// flushOutputs drops every queued packet and every decoded frame and block
+// not yet taken by the player.
+func (pl *pipeline) flushOutputs() {
+	for _, s := range pl.streams() {
+		s.q.flush(pl.packets.put)
+	}
+	if v := pl.video; v != nil {
+		v.drain()
+	}
+	if a := pl.audio; a != nil {
+		a.drain()
+	}
+}
+
+// signalConsumed tells the demux loop a packet left a queue.
+func (pl *pipeline) signalConsumed() { notify(pl.consumed) }
+
+func (pl *pipeline) teardown() {
+	pl.stopDecoders()
+	for _, s := range pl.streams() {
+		s.q.flush(func(p *media.Packet) { p.Free() })
+	}
+	pl.closeDecoders()
+	if pl.demux != nil {
+		pl.demux.Close()
+	}
+	pl.packets.close()
+}
+
+// countingReader counts the bytes the demuxer reads, and makes Close safe to
+// call twice (from the closer and at teardown).
+type countingReader struct {
+	// r is the track's reader.
+	r TrackReader
+	// n counts bytes read.
+	n atomic.Int64
+	// once makes Close idempotent.
+	once gosync.Once
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (c *countingReader) Seek(off int64, whence int) (int64, error) { return c.r.Seek(off, whence) }
+
+// Size lets the demuxer learn the length without seeking, when the reader
+// knows it (a remote track does); -1 otherwise.
+func (c *countingReader) Size() int64 {
+	if s, ok := c.r.(interface{ Size() int64 }); ok {
+		return s.Size()
+	}
+	return -1
+}
+
+func (c *countingReader) Close() error {
+	var err error
+	c.once.Do(func() { err = c.r.Close() })
+	return err
+}

@@ -1,0 +1,213 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"time"
+
+	"reelay/media"
+)
+
+// videoPoolSize is the number of RGBA buffers per video track: two queued
+// for the player, one it holds as next, the two it showed last (the window
+// may still be uploading them), and one or two being converted.
+const videoPoolSize = 7
+
+// videoQueueSize is how many converted frames wait for the player: a few,
+// since RGBA frames are big; the packet queue holds the buffer.
+const videoQueueSize = 2
+
+// fallbackFrameDuration is used for a frame whose duration neither the
+// container nor the frame rate tells.
+const fallbackFrameDuration = 40 * time.Millisecond
+
+// videoFrame is a converted picture on the timeline, or the end of the
+// stream.
+type videoFrame struct {
+	// epoch is the seek generation; frames of an older one are not shown.
+	epoch uint64
+	// img is the picture, a buffer of the track's pool.
+	img *image.RGBA
+	// pts is when it is shown on the timeline; dur is how long.
+	pts, dur time.Duration
+	// end marks the end of the stream in this epoch; img is nil.
+	end bool
+}
+
+// videoOutput is what the player holds of a video stream.
+type videoOutput struct {
+	// frames delivers converted frames in presentation order.
+	frames <-chan *videoFrame
+	// pool takes buffers back once the player is done with them.
+	pool chan<- *image.RGBA
+}
+
+// videoStream is a video stream in the pipeline.
+type videoStream struct {
+	stream
+	// dec decodes and converts the stream.
+	dec *media.VideoDecoder
+	// frames carries converted frames to the player.
+	frames chan *videoFrame
+	// pool holds the free RGBA buffers; a nil entry is a buffer not
+	// allocated yet.
+	pool chan *image.RGBA
+}
+
+func newVideoStream(s stream, dec *media.VideoDecoder) *videoStream {
+	v := &videoStream{stream: s, dec: dec, frames: make(chan *videoFrame, videoQueueSize), pool: make(chan *image.RGBA, videoPoolSize)}
+	for range videoPoolSize {
+		v.pool <- nil
+	}
+	return v
+}
+
+// drain returns the frames the player has not taken to the pool.
+func (v *videoStream) drain() {
+	for {
+		select {
+		case f := <-v.frames:
+			if f.img != nil {
+				v.pool <- f.img
+			}
+		default:
+			return
+		}
+	}
+}
+
+// decodeVideo decodes packets until the end of the stream or ctx, and
+// delivers converted frames from the seek target on: the first is the frame
+// showing at target (the latest starting at or before it); earlier frames
+// are decoded and discarded, and only the last two before target are
+// converted, in case they turn out to be that frame.
+func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint64, target time.Duration) {
+	defer pl.decodeWG.Done()
+	var cand *videoFrame // the latest frame at or before target, converted
+	defer func() {
+		if cand != nil {
+			v.pool <- cand.img
+		}
+	}()
+	passed := false
+	failures := 0
+	emit := func(f *videoFrame) error {
+		select {
+		case v.frames <- f:
+			pl.wake()
+			return nil
+		case <-ctx.Done():
+			if f.img != nil {
+				v.pool <- f.img
+			}
+			return ctx.Err()
+		}
+	}
+	take := func() (*image.RGBA, error) {
+		select {
+		case img := <-v.pool:
+			return img, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	onFrame := func(vf *media.VideoFrame) error {
+		pts := vf.PTS + pl.offset
+		dur := vf.Duration
+		if dur <= 0 {
+			dur = fallbackFrameDuration
+		}
+		if !passed {
+			if pts <= target {
+				if pts+2*dur <= target {
+					return nil
+				}
+				if cand == nil {
+					img, err := take()
+					if err != nil {
+						return err
+					}
+					cand = &videoFrame{epoch: epoch, img: img}
+				}
+				img, err := pl.convert(v, vf, cand.img)
+				if err != nil {
+					v.pool <- img
+					cand = nil
+					return err
+				}
+				cand.img, cand.pts, cand.dur = img, pts, dur
+				return nil
+			}
+			passed = true
+			if cand != nil {
+				c := cand
+				cand = nil
+				if err := emit(c); err != nil {
+					return err
+				}
+			}
+		}
+		img, err := take()
+		if err != nil {
+			return err
+		}
+		img, err = pl.convert(v, vf, img)
+		if err != nil {
+			v.pool <- img
+			return err
+		}
+		return emit(&videoFrame{epoch: epoch, img: img, pts: pts, dur: dur})
+	}
+	for {
+		e, err := v.q.get(ctx)
+		if err != nil {
+			return
+		}
+		pl.signalConsumed()
+		produced := false
+		err = v.dec.Decode(e.pkt, func(vf *media.VideoFrame) error {
+			produced = true
+			return onFrame(vf)
+		})
+		if e.pkt != nil {
+			pl.packets.put(e.pkt)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			pl.decodeErrors.Add(1)
+			if failures++; failures >= maxDecodeFailures {
+				pl.send(pipeEvent{kind: pipeFailed, err: fmt.Errorf("track %q: video does not decode: %w", pl.name, err)})
+				return
+			}
+		} else if produced {
+			failures = 0
+		}
+		if e.end {
+			if cand != nil {
+				c := cand
+				cand = nil
+				if emit(c) != nil {
+					return
+				}
+			}
+			emit(&videoFrame{epoch: epoch, end: true})
+			return
+		}
+	}
+}
+
+// convert writes vf into img at the display size, replacing img when the
+// size changed.
+func (pl *pipeline) convert(v *videoStream, vf *media.VideoFrame, img *image.RGBA) (*image.RGBA, error) {
+	w, h := pl.opts.VideoSize(pl.name, vf.Width, vf.Height)
+	if w <= 0 || h <= 0 {
+		w, h = vf.Width, vf.Height
+	}
+	if img == nil || img.Rect.Dx() != w || img.Rect.Dy() != h {
+		img = image.NewRGBA(image.Rect(0, 0, w, h))
+	}
+	return img, v.dec.Convert(vf, img)
+}
