@@ -1,0 +1,127 @@
+// Package cli is Reelay's command line: it parses arguments and runs a
+// command (share, probe, fetch, demo, …) over the engine and the network.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// command is one subcommand: its name, a one-line summary and its body.
+type command struct {
+	name    string
+	usage   string
+	summary string
+	run     func(ctx context.Context, env *env, args []string) error
+}
+
+// env is what a command may touch, so tests can run commands in-process
+// with their own output streams.
+type env struct {
+	stdout, stderr io.Writer
+	log            *slog.Logger
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"share", "share DIR [--listen MULTIADDR ...]", "share a recording folder and print its link", runShare},
+		{"probe", "probe LINK", "print a shared recording's tracks as JSON", runProbe},
+		{"fetch", "fetch LINK TRACK -o FILE", "copy a whole track to a file", runFetch},
+		{"framemd5", "framemd5 SOURCE TRACK", "print a track's decoded frames as ffmpeg -f framemd5 does", runFrameMD5},
+		{"demo", "demo", "share the built-in demo on loopback and watch it", runDemo},
+	}
+}
+
+// errUsage marks errors whose fix is reading the usage line.
+var errUsage = errors.New("usage")
+
+// Main runs Reelay with the given arguments and returns the exit code.
+func Main(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := &env{stdout: os.Stdout, stderr: os.Stderr}
+	e.log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: logLevel()}))
+	return run(ctx, e, args)
+}
+
+func logLevel() slog.Level {
+	if os.Getenv("REELAY_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
+func run(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(e.stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, e, args[1:])
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.Is(err, errUsage):
+			fmt.Fprintf(e.stderr, "reelay: %v\nusage: reelay %s\n", err, c.usage)
+			return 2
+		default:
+			fmt.Fprintf(e.stderr, "reelay: %v\n", err)
+			return 1
+		}
+	}
+	fmt.Fprintf(e.stderr, "reelay: unknown command %q\n", args[0])
+	printUsage(e.stderr)
+	return 2
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "Reelay: watch a friend's recording straight from their machine.\n\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  reelay %-42s %s\n", c.usage, c.summary)
+	}
+}
+
+// parseFlags parses flags that may come before or after positional
+// arguments (reelay share DIR --listen X), returning the positionals.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
