@@ -4,8 +4,8 @@ import (
 	"context"
 	"os"
 
-	avsync "reelay/sync"
 	p2pnet "reelay/net"
+	avsync "reelay/sync"
 )
 
 // openSource opens what a user names on the command line: a link to a
