@@ -76,6 +76,12 @@ type RangeReaderOptions struct {
 	// from 67% of its bandwidth to 93%.
 	// It defaults to 4 MiB, the server's cap.
 	MaxRequest int
+	// PrefetchTail fetches the track's last block alongside the first read.
+	// Many files keep their index at the end (MP4 without faststart,
+	// Matroska cues, Ogg's last granule for the duration), and a demuxer
+	// opening them jumps there right after the header: prefetching saves
+	// that round trip at the cost of one block per open.
+	PrefetchTail bool
 }
 
 // RangeReaderStats is a snapshot of a RangeReader's counters.
@@ -122,6 +128,9 @@ type fetch struct {
 	// cancelled is set when the scheduler gave up on the request; its blocks
 	// were already set back to missing and its answer is dropped.
 	cancelled bool
+	// pinned keeps a speculative request (the tail) from being cancelled
+	// as stale: it is far from the window by design.
+	pinned bool
 }
 
 // fetchResult is a fetch's answer, sent from its goroutine to run.
@@ -201,6 +210,8 @@ type RangeReader struct {
 	// reads counts reads, so that only a failure of a fetch sent since the
 	// last read holds the readahead, not a late one from before it.
 	reads uint64
+	// tailPending says the tail block is still to be prefetched.
+	tailPending bool
 	// stats counts what Stats reports; InFlight, Throughput and Buffered are
 	// computed when asked.
 	stats RangeReaderStats
@@ -252,6 +263,8 @@ func newRangeReader(f rangeFetcher, size int64, o RangeReaderOptions) *RangeRead
 		fetches:       make(map[*fetch]struct{}),
 		readaheadHeld: true,
 	}
+	// A track of a block or two is read whole by its first reads anyway.
+	r.tailPending = o.PrefetchTail && r.nblocks > 2
 	r.readahead = r.clampReadahead(o.Readahead)
 	r.meter.start = r.timeNow()
 	go r.run()
@@ -560,7 +573,7 @@ func (r *RangeReader) schedule() {
 	// A request that does not meet the kept range is stale.
 	lo, hi := r.keptRange()
 	for f := range r.fetches {
-		if f.cancelled || r.awaited(f) {
+		if f.cancelled || f.pinned || r.awaited(f) {
 			continue
 		}
 		if f.off+int64(len(f.buf)) <= lo || f.off >= hi {
@@ -596,6 +609,13 @@ func (r *RangeReader) schedule() {
 
 	if r.readaheadHeld {
 		return
+	}
+	if r.tailPending && r.active < r.o.InFlight {
+		r.tailPending = false
+		last := r.nblocks - 1
+		if b := r.blocks[last]; b == nil || b.state == blockMissing {
+			r.startFetch(last, 1).pinned = true
+		}
 	}
 	if r.inactive {
 		// Only the rest of a blocked read, fetched in parallel.
@@ -654,7 +674,7 @@ func (r *RangeReader) awaited(f *fetch) bool {
 
 // startFetch sends a request for blocks [first, first+count) in a goroutine
 // that run owns. It is called with mu held.
-func (r *RangeReader) startFetch(first, count int64) {
+func (r *RangeReader) startFetch(first, count int64) *fetch {
 	bs := int64(r.o.BlockSize)
 	off := first * bs
 	n := min(count*bs, r.size-off)
@@ -678,6 +698,7 @@ func (r *RangeReader) startFetch(first, count int64) {
 		case <-r.ctx.Done():
 		}
 	})
+	return f
 }
 
 // cancelFetch gives up on f: its stream is reset and its blocks are missing

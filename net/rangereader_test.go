@@ -742,3 +742,41 @@ func TestRangeReaderOverSlowLink(t *testing.T) {
 		}
 	})
 }
+
+// TestRangeReaderPrefetchTail: with PrefetchTail the first read also asks
+// for the last block, so a demuxer's jump to an index at the end is a cache
+// hit; the request is not cancelled as stale while the reader reads on.
+func TestRangeReaderPrefetchTail(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const bs = 64 << 10
+		data := randomBytes(11, 4<<20+100)
+		f := &fakeFetcher{data: data, latency: 20 * time.Millisecond}
+		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{BlockSize: bs, Readahead: 512 << 10, PrefetchTail: true})
+		defer r.Close()
+
+		p := make([]byte, 4096)
+		if _, err := r.ReadAt(p, 0); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		before := r.Stats()
+		tail := int64(len(data)) - 50
+		n, err := r.ReadAt(p[:50], tail)
+		if err != nil || !bytes.Equal(p[:n], data[tail:]) {
+			t.Fatalf("tail read: %d bytes, %v", n, err)
+		}
+		after := r.Stats()
+		if after.CacheHits != before.CacheHits+1 || after.Cancelled != 0 {
+			t.Fatalf("tail read was not a cache hit: before %+v after %+v", before, after)
+		}
+		lastBlock := int64(len(data)) / bs * bs
+		found := false
+		for _, req := range f.requests() {
+			found = found || req.off == lastBlock
+		}
+		if !found {
+			t.Fatalf("no request for the last block at %d: %+v", lastBlock, f.requests())
+		}
+	})
+}
