@@ -2,87 +2,14 @@ package sync
 
 import (
 	"errors"
-	"image"
+	"fmt"
 	"math/rand/v2"
 	"os"
-	"slices"
-	gosync "sync"
 	"testing"
 	"time"
 
 	"reelay/media"
-	"reelay/media/mediatest"
 )
-
-// recordingSink passes audio to a real device and keeps what was written
-// since the last Clear, to find the beeps in it.
-type recordingSink struct {
-	AudioSink
-	// mu guards written.
-	mu gosync.Mutex
-	// written is every sample the device took since the last Clear.
-	written []float32
-}
-
-func (s *recordingSink) Write(samples []float32) int {
-	n := s.AudioSink.Write(samples)
-	s.mu.Lock()
-	s.written = append(s.written, samples[:n]...)
-	s.mu.Unlock()
-	return n
-}
-
-// Latency passes the device's estimate on, as the player asks
-// *media.AudioOutput for it.
-func (s *recordingSink) Latency() time.Duration {
-	return s.AudioSink.(interface{ Latency() time.Duration }).Latency()
-}
-
-func (s *recordingSink) Clear() {
-	s.AudioSink.Clear()
-	s.mu.Lock()
-	s.written = nil
-	s.mu.Unlock()
-}
-
-// beeps returns the timeline times of the beeps written since the last
-// Clear, whose first sample was at anchor.
-func (s *recordingSink) beeps(anchor time.Duration) []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return mediatest.NewBeepDetector(sampleRate, channels).Feed(anchor, s.written)
-}
-
-// flash is a flash frame shown, with the audio clock at that moment.
-type flash struct {
-	// track is the track that showed it; pts is the frame's time.
-	track string
-	pts   time.Duration
-	// played is the device's Played when it was shown; at is the wall time.
-	played time.Duration
-	at     time.Time
-}
-
-// flashRecorder is a VideoSink that notes every flash frame with the audio
-// clock at the moment it is shown.
-type flashRecorder struct {
-	// track names the track; sink is the device whose clock is read.
-	track string
-	sink  *recordingSink
-	// mu guards flashes.
-	mu      *gosync.Mutex
-	flashes *[]flash
-}
-
-func (r flashRecorder) Show(img *image.RGBA, pts time.Duration) {
-	if !mediatest.IsFlash(img) {
-		return
-	}
-	f := flash{track: r.track, pts: pts, played: r.sink.Played(), at: time.Now()}
-	r.mu.Lock()
-	*r.flashes = append(*r.flashes, f)
-	r.mu.Unlock()
-}
 
 func requireAudioDevice(t *testing.T) {
 	t.Helper()
@@ -99,120 +26,96 @@ func requireAudioDevice(t *testing.T) {
 	out.Close()
 }
 
+// TestAVSyncOnTheRealAudioDevice plays the sync clip through the real audio
+// device (a null sink under .ci/av-env, which plays in real time) and
+// measures, with a SyncMeter, how far each flash is shown from its beep:
+// from the start, then after each of 20 random seeks. The clip is played
+// as three files (camera, screen, mic) and as one file holding both.
 func TestAVSyncOnTheRealAudioDevice(t *testing.T) {
 	requireAudioDevice(t)
-	src := FolderSource(fixtureFolder(t, "sync-camera.mp4", "sync-screen.mp4", "sync-mic.m4a"))
-	var rec *recordingSink
-	p, err := Open(t.Context(), src, Options{
-		VideoSize: smallVideo,
-		OpenAudio: func() (AudioSink, error) {
-			out, err := media.OpenAudioOutput(media.AudioOutputOptions{})
-			if err != nil {
-				return nil, err
-			}
-			rec = &recordingSink{AudioSink: out}
-			return rec, nil
-		},
-	})
+	for _, tc := range []struct {
+		name  string
+		files []string
+		video []string
+	}{
+		{"three files", []string{"sync-camera.mp4", "sync-screen.mp4", "sync-mic.m4a"}, []string{"sync-camera", "sync-screen"}},
+		{"one file", []string{"sync-av.mp4"}, []string{"sync-av"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testAVSync(t, FolderSource(fixtureFolder(t, tc.files...)), tc.video)
+		})
+	}
+}
+
+func testAVSync(t *testing.T, src Source, video []string) {
+	meter := NewSyncMeter()
+	p, err := Open(t.Context(), src, Options{VideoSize: smallVideo, OpenAudio: meter.OpenAudio(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	for _, name := range video {
+		p.SetVideoSink(name, meter.VideoSink(name, nil))
+	}
 	waitState(t, p, StatePaused, 5*time.Second)
-	if rec == nil {
-		t.Fatal("the player did not open the audio device")
-	}
-	var mu gosync.Mutex
-	var flashes []flash
-	for _, name := range []string{"sync-camera", "sync-screen"} {
-		p.SetVideoSink(name, flashRecorder{track: name, sink: rec, mu: &mu, flashes: &flashes})
-	}
-	take := func() []flash {
-		mu.Lock()
-		defer mu.Unlock()
-		f := flashes
-		flashes = nil
-		return f
-	}
-
-	var offsets []time.Duration
-	var worstPair time.Duration
-	measure := func(phase string, anchor time.Duration) {
-		got := take()
-		beeps := rec.beeps(anchor)
-		byPTS := map[time.Duration]map[string]flash{}
-		for _, f := range got {
-			if f.played == 0 {
-				continue // shown by the seek while paused: nothing heard yet
-			}
-			clockAt := anchor + f.played
-			i := slices.IndexFunc(beeps, func(b time.Duration) bool { return b > f.pts-500*time.Millisecond && b < f.pts+500*time.Millisecond })
-			if i < 0 {
-				t.Errorf("%s: no beep written near the flash at %v (beeps %v)", phase, f.pts, beeps)
-				continue
-			}
-			off := clockAt - beeps[i]
-			offsets = append(offsets, off)
-			t.Logf("%s: %s flash %v shown at audio clock %v, beep at %v: offset %v", phase, f.track, f.pts, clockAt, beeps[i], off)
-			if byPTS[beeps[i]] == nil {
-				byPTS[beeps[i]] = map[string]flash{}
-			}
-			byPTS[beeps[i]][f.track] = f
+	// measured counts each video track's flashes measured so far.
+	measured := func() map[string]int {
+		n := map[string]int{}
+		for _, o := range meter.Report().Offsets {
+			n[o.Track]++
 		}
-		for b, m := range byPTS {
-			c, ok1 := m["sync-camera"]
-			s, ok2 := m["sync-screen"]
-			if !ok1 || !ok2 {
-				t.Errorf("%s: the flash at %v was shown on %d track(s), want both", phase, b, len(m))
-				continue
-			}
-			d := (c.played - s.played).Abs()
-			worstPair = max(worstPair, d)
-			if d > 34*time.Millisecond {
-				t.Errorf("%s: camera and screen showed the flash at %v %v apart", phase, b, d)
-			}
+		return n
+	}
+	check := func(phase string, offsets []SyncOffset, want int) {
+		t.Helper()
+		r := SyncReport{Offsets: offsets}
+		p50, p95, worst := r.Quantile(0.5), r.Quantile(0.95), r.Quantile(1)
+		t.Logf("%s: A/V offset over %d flashes p50 %v, p95 %v, max %v", phase, len(offsets), p50, p95, worst)
+		if len(offsets) < want {
+			t.Errorf("%s: %d flashes measured, want at least %d", phase, len(offsets), want)
 		}
-		if len(byPTS) < 3 {
-			t.Errorf("%s: only %d flashes measured", phase, len(byPTS))
+		if p50 > 15*time.Millisecond || p95 > 40*time.Millisecond {
+			t.Errorf("%s: A/V offset p50 %v (want ≤ 15 ms), p95 %v (want ≤ 40 ms); offsets %+v", phase, p50, p95, offsets)
 		}
 	}
 
-	p.Play()
-	time.Sleep(4300 * time.Millisecond)
-	p.Pause()
-	measure("from the start", 0)
-
-	rng := rand.New(rand.NewPCG(3, 4))
-	for range 20 {
-		p.Seek(time.Duration(rng.Int64N(int64(9 * time.Second))))
-		time.Sleep(time.Duration(rng.Int64N(int64(60 * time.Millisecond))))
-	}
-	target := 2500 * time.Millisecond
-	p.Seek(target)
-	waitFor(t, 5*time.Second, "the last seek", func() bool { return p.Position() == target && p.State() == StatePaused })
-	take()
 	p.Play()
 	time.Sleep(3300 * time.Millisecond)
-	p.Pause()
-	measure("after 20 random seeks", target)
+	fromStart := len(meter.Report().Offsets)
+	check("from the start", meter.Report().Offsets, 3*len(video))
 
-	abs := make([]time.Duration, len(offsets))
-	for i, o := range offsets {
-		abs[i] = o.Abs()
+	// Each seek lands while playing, anywhere in the clip; the next flash
+	// of every video track is measured before the next seek.
+	rng := rand.New(rand.NewPCG(3, 4))
+	var latencies []time.Duration
+	for i := range 20 {
+		target := time.Duration(rng.Int64N(int64(8600 * time.Millisecond)))
+		before := measured()
+		p.Seek(target)
+		waitFor(t, 3*time.Second, fmt.Sprintf("a flash after seek %d to %v", i+1, target), func() bool {
+			now := measured()
+			for _, name := range video {
+				if now[name] <= before[name] {
+					return false
+				}
+			}
+			return true
+		})
+		latencies = p.Stats().SeekLatencies
 	}
-	slices.Sort(abs)
-	if len(abs) == 0 {
-		t.Fatal("no flash measured")
-	}
-	p50, p95 := abs[len(abs)/2], abs[min(len(abs)-1, len(abs)*95/100)]
+	r := meter.Report()
+	check("after 20 random seeks", r.Offsets[fromStart:], 20*len(video))
 	st := p.Stats()
-	t.Logf("A/V offset over %d flashes: p50 %v, p95 %v, max %v; camera–screen worst %v; clock %v; seeks %d, latencies %v",
-		len(abs), p50, p95, abs[len(abs)-1], worstPair, st.Clock, st.Seeks, st.SeekLatencies)
+	t.Logf("camera–screen worst %v; %d flashes unmatched; clock %v; %d seeks, latencies %v", r.TrackSkew, r.Unmatched, st.Clock, st.Seeks, latencies)
 	if st.Clock != ClockAudio {
 		t.Errorf("clock %v, want audio", st.Clock)
 	}
-	if p50 > 15*time.Millisecond || p95 > 40*time.Millisecond {
-		t.Errorf("A/V offset p50 %v (want ≤ 15 ms), p95 %v (want ≤ 40 ms)", p50, p95)
+	if r.Unmatched > 0 {
+		t.Errorf("%d flashes shown with no beep within half a second", r.Unmatched)
+	}
+	// One frame of the faster track (30 fps).
+	if r.TrackSkew > 34*time.Millisecond {
+		t.Errorf("video tracks showed the same flash up to %v apart", r.TrackSkew)
 	}
 }
 
@@ -225,13 +128,6 @@ func TestFirstAudioTrackJoinsWithoutFreezingThePicture(t *testing.T) {
 	p, err := Open(t.Context(), src, Options{
 		VideoSize: smallVideo,
 		Subscribe: []string{"sync-camera"},
-		OpenAudio: func() (AudioSink, error) {
-			out, err := media.OpenAudioOutput(media.AudioOutputOptions{})
-			if err != nil {
-				return nil, err
-			}
-			return &recordingSink{AudioSink: out}, nil
-		},
 	})
 	if err != nil {
 		t.Fatal(err)

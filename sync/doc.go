@@ -32,4 +32,10 @@
 // target, so the first picture is the one showing at the target and the
 // audio starts at its exact sample. The clock holds at the target until
 // every track has its first frame there (the preroll).
+//
+// # Measuring sync
+//
+// A SyncMeter sits between the player and its sinks and measures, on a sync
+// clip, how long after its beep is heard each flash is shown: the A/V
+// offset as a viewer meets it (syncmeter.go).
 package sync

@@ -1,14 +1,12 @@
 package sync
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"reelay/media/mediatest"
-	p2pnet "reelay/net"
 )
 
 // TestPlayARemoteRecording plays a folder shared by a real libp2p host and
@@ -20,35 +18,7 @@ func TestPlayARemoteRecording(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	hosts := make([]interface{ Close() error }, 0, 2)
-	t.Cleanup(func() {
-		for _, h := range hosts {
-			h.Close()
-		}
-	})
-	sh, err := p2pnet.NewHost(p2pnet.HostOptions{ListenAddrs: p2pnet.LoopbackListenAddrs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hosts = append(hosts, sh)
-	vh, err := p2pnet.NewHost(p2pnet.HostOptions{ListenAddrs: p2pnet.LoopbackListenAddrs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hosts = append(hosts, vh)
-	sharer := p2pnet.NewSharer(sh, p2pnet.SharerOptions{})
-	defer sharer.Close()
-	link, err := sharer.Share(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	rec, err := p2pnet.Dial(ctx, vh, link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rec.Close()
+	rec := shareLoopback(t, dir)
 
 	p, _, recs := openTest(t, RemoteSource(rec), Options{})
 	waitState(t, p, StatePaused, 10*time.Second)

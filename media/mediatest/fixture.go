@@ -1,7 +1,7 @@
 // Package mediatest generates the media files Reelay's tests play, with the
 // ffmpeg CLI from lavfi sources (never downloaded), and holds the helpers
-// tests share: framemd5 comparison against ffmpeg and the flash/beep
-// detectors of the A/V sync clip.
+// tests share, such as framemd5 comparison against ffmpeg. The A/V sync
+// clip's flashes and beeps are found by media's detectors (syncclip.go).
 package mediatest
 
 import (
@@ -20,13 +20,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"reelay/media"
 )
 
 // The sync clip: the picture flashes white for one frame and a 1 kHz tone
 // starts, both exactly on every whole second.
 const (
-	// SyncPeriod is the time between two flashes (and two beeps).
-	SyncPeriod = time.Second
+	// SyncPeriod is the time between two flashes (and two beeps); media's
+	// detectors find them.
+	SyncPeriod = media.SyncPeriod
 	// BeepDuration is how long each beep lasts.
 	BeepDuration = 50 * time.Millisecond
 	// BeepFrequency is the beep's pitch in Hz.

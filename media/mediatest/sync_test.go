@@ -45,13 +45,13 @@ func syncEvents(t *testing.T, path string) (flashes, beeps []time.Duration, dark
 	}
 	img := image.NewRGBA(image.Rect(0, 0, 64, 36))
 	darkest = 255
-	beep := mediatest.NewBeepDetector(media.OutputSampleRate, media.OutputChannels)
+	beep := media.NewBeepDetector(media.OutputSampleRate, media.OutputChannels)
 	onFrame := func(f *media.VideoFrame) error {
 		if err := vdec.Convert(f, img); err != nil {
 			return err
 		}
-		l := mediatest.MeanLuma(img)
-		if mediatest.IsFlash(img) {
+		l := media.MeanLuma(img)
+		if media.IsFlash(img) {
 			flashes = append(flashes, f.PTS)
 			darkest = min(darkest, l)
 		} else {
@@ -119,7 +119,7 @@ func TestSyncClipsFlashAndBeepOnEverySecond(t *testing.T) {
 				if !slices.Equal(flashes, want) {
 					t.Errorf("flash frames at %v, want %v", flashes, want)
 				}
-				t.Logf("mean luma: flashes >= %.0f, other frames <= %.0f (threshold %d)", darkest, brightest, mediatest.FlashLuma)
+				t.Logf("mean luma: flashes >= %.0f, other frames <= %.0f (threshold %d)", darkest, brightest, media.FlashLuma)
 			} else if len(flashes) > 0 {
 				t.Errorf("flashes %v in a clip without video", flashes)
 			}
@@ -138,25 +138,6 @@ func TestSyncClipsFlashAndBeepOnEverySecond(t *testing.T) {
 				t.Errorf("beeps %v in a clip without audio", beeps)
 			}
 		})
-	}
-}
-
-func TestBeepDetectorAcrossBlocks(t *testing.T) {
-	// A beep starting in the last sample of one block and going on in the
-	// next is one onset, at that last sample.
-	d := mediatest.NewBeepDetector(1000, 1)
-	got := d.Feed(0, []float32{0, 0, 0, 0.3})
-	got = append(got, d.Feed(4*time.Millisecond, []float32{0.5, -0.5, 0.5, 0})...)
-	got = append(got, d.Feed(time.Second, []float32{0, 0.4})...)
-	want := []time.Duration{3 * time.Millisecond, time.Second + time.Millisecond}
-	if !slices.Equal(got, want) {
-		t.Fatalf("onsets %v, want %v", got, want)
-	}
-	if mediatest.BeepOnset([]float32{0, 0, 0.1, -0.1, 0, -0.3}, 2) != 2 {
-		t.Fatal("BeepOnset did not find the stereo frame 2")
-	}
-	if mediatest.IsBeep([]float32{0.1, -0.2}) {
-		t.Fatal("IsBeep on quiet samples")
 	}
 }
 

@@ -1,61 +1,57 @@
-package mediatest
+package media
 
 import (
 	"image"
 	"time"
 )
 
-// FlashLuma is the mean luma (0–255) above which a picture of the sync clip
+// A sync clip flashes its picture white and starts a beep at the same
+// instant, once every SyncPeriod (on every whole second). The detectors
+// below find both, so the offset between sound and picture can be measured
+// wherever they are played.
+
+// SyncPeriod is the time between two flashes (and two beeps) of a sync clip.
+const SyncPeriod = time.Second
+
+// FlashLuma is the mean luma (0–255) above which a picture of a sync clip
 // is its white flash; the rest of the clip is darkened to well below it.
 const FlashLuma = 128
 
-// MeanLuma is the average BT.601 luma of img's pixels, 0–255.
+// lumaSamples bounds the pixels MeanLuma reads along each axis: a flash
+// fills the whole picture, so a grid of about 64×36 points tells it apart
+// at any size, cheaply enough to run on every frame shown.
+const (
+	lumaSamplesX = 64
+	lumaSamplesY = 36
+)
+
+// MeanLuma is the average BT.601 luma (0–255) of img's pixels, read on a
+// grid of at most 64×36 evenly spread points.
 func MeanLuma(img *image.RGBA) float64 {
 	b := img.Bounds()
 	if b.Empty() {
 		return 0
 	}
-	var sum uint64
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		row := img.Pix[img.PixOffset(b.Min.X, y):img.PixOffset(b.Max.X, y)]
-		for i := 0; i+3 < len(row); i += 4 {
-			sum += 299*uint64(row[i]) + 587*uint64(row[i+1]) + 114*uint64(row[i+2])
+	stepX, stepY := max(b.Dx()/lumaSamplesX, 1), max(b.Dy()/lumaSamplesY, 1)
+	var sum, n uint64
+	for y := b.Min.Y; y < b.Max.Y; y += stepY {
+		for x := b.Min.X; x < b.Max.X; x += stepX {
+			i := img.PixOffset(x, y)
+			px := img.Pix[i : i+3 : i+3]
+			sum += 299*uint64(px[0]) + 587*uint64(px[1]) + 114*uint64(px[2])
+			n++
 		}
 	}
-	return float64(sum) / 1000 / float64(b.Dx()*b.Dy())
+	return float64(sum) / 1000 / float64(n)
 }
 
-// IsFlash reports whether img is a flash frame of the sync clip.
+// IsFlash reports whether img is a flash frame of a sync clip.
 func IsFlash(img *image.RGBA) bool { return MeanLuma(img) > FlashLuma }
 
 // BeepLevel is the absolute sample value at which a beep counts as started:
-// half the beep's amplitude, which its 1 kHz tone reaches within 0.1 ms and
-// which lossy codecs' pre-echo before the onset stays far below.
+// well under a beep's amplitude, which its 1 kHz tone reaches within 0.1 ms,
+// and far above lossy codecs' pre-echo before the onset.
 const BeepLevel = 0.25
-
-// IsBeep reports whether samples contain any part of a beep.
-func IsBeep(samples []float32) bool {
-	for _, s := range samples {
-		if s >= BeepLevel || s <= -BeepLevel {
-			return true
-		}
-	}
-	return false
-}
-
-// BeepOnset returns the index of the first sample frame (of channels
-// interleaved samples) in samples at or above BeepLevel, or -1.
-func BeepOnset(samples []float32, channels int) int {
-	if channels <= 0 {
-		channels = 1
-	}
-	for i, s := range samples {
-		if s >= BeepLevel || s <= -BeepLevel {
-			return i / channels
-		}
-	}
-	return -1
-}
 
 // BeepDetector finds beep onsets in a stream of audio blocks, across block
 // boundaries. The zero value is not usable; use NewBeepDetector.
@@ -93,7 +89,8 @@ func (d *BeepDetector) Feed(pts time.Duration, samples []float32) []time.Duratio
 		}
 		onsets = append(onsets, t)
 		d.found = true
-		// A beep is 50 ms; anything loud within half a period is the same one.
+		// A beep lasts well under half a period; anything loud within half
+		// a period is the same one.
 		d.quietUntil = t + SyncPeriod/2
 	}
 	return onsets
