@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/peerstore"
 )
 
 // DialTimeout bounds connecting to a sharer and asking for the recording.
@@ -28,17 +30,37 @@ type Recording struct {
 	info recordingInfo
 	// tracks is info.Tracks in the form the rest of Reelay uses.
 	tracks []TrackInfo
+	// log reports the first track bytes.
+	log *slog.Logger
+	// steps are what Dial took; dialStart is when it began.
+	steps     DialSteps
+	dialStart time.Time
+	// firstTrackByte is when track bytes first arrived (nanoseconds after
+	// dialStart), zero before.
+	firstTrackByte     atomic.Int64
+	firstTrackByteOnce sync.Once
 }
 
 // Dial connects to the sharer named by l and asks for the recording.
 func Dial(ctx context.Context, h host.Host, l Link) (*Recording, error) {
+	return DialWith(ctx, h, l, DialOptions{})
+}
+
+// DialWith is Dial with options. It tries the link's addresses, then, on a
+// host with Reach, what mDNS and the DHT know of the peer, so a link
+// holding only the peer ID works. Media needs a connection that is not
+// limited: when the sharer answers only through a relay that limits
+// traffic, DialWith waits for hole punching to make a direct connection
+// and otherwise fails with ErrNoDirectPath.
+func DialWith(ctx context.Context, h host.Host, l Link, o DialOptions) (*Recording, error) {
+	o.setDefaults()
 	ctx, cancel := context.WithTimeout(ctx, DialTimeout)
 	defer cancel()
-	h.Peerstore().AddAddrs(l.Peer, l.Addrs, peerstore.TempAddrTTL)
-	if err := h.Connect(ctx, peer.AddrInfo{ID: l.Peer, Addrs: l.Addrs}); err != nil {
-		return nil, fmt.Errorf("net: the sharer %s is unreachable: %w", shortID(l.Peer), err)
+	d := newDialer(h, l.Peer, o)
+	if err := d.run(ctx, l); err != nil {
+		return nil, err
 	}
-	r := &Recording{h: h, link: l}
+	r := &Recording{h: h, link: l, log: o.Logger, steps: d.steps, dialStart: d.start}
 	var resp response
 	err := r.exchange(ctx, request{Method: MethodGet, Token: l.Token}, &resp, func(*bufio.Reader) error { return nil })
 	if err != nil {
@@ -47,6 +69,7 @@ func Dial(ctx context.Context, h host.Host, l Link) (*Recording, error) {
 	if resp.Recording == nil {
 		return nil, errors.New("net: opening the recording failed: the sharer sent no recording")
 	}
+	r.steps.FirstByte = time.Since(d.start)
 	r.info = *resp.Recording
 	for _, t := range r.info.Tracks {
 		if t.Size < 0 || t.Start < 0 || checkTrackName(t.Name) != nil {
@@ -59,7 +82,31 @@ func Dial(ctx context.Context, h host.Host, l Link) (*Recording, error) {
 			Version: t.Version,
 		})
 	}
+	st := r.steps
+	o.Logger.Info("reached the sharer", "peer", shortID(l.Peer), "path", st.Path.String(), "found", st.Found,
+		"lookup", st.Lookup, "relay", st.Relay, "holepunch", st.HolePunch, "connect", st.Connect, "firstbyte", st.FirstByte)
 	return r, nil
+}
+
+// Steps are what reaching the sharer took.
+func (r *Recording) Steps() DialSteps {
+	st := r.steps
+	st.FirstTrackByte = time.Duration(r.firstTrackByte.Load())
+	return st
+}
+
+// noteTrackBytes records and logs the first track bytes' arrival.
+func (r *Recording) noteTrackBytes(track string) {
+	r.firstTrackByteOnce.Do(func() {
+		if r.dialStart.IsZero() {
+			return
+		}
+		after := time.Since(r.dialStart)
+		r.firstTrackByte.Store(int64(after))
+		if r.log != nil {
+			r.log.Info("first track bytes arrived", "track", track, "after", after, "path", r.Path().String())
+		}
+	})
 }
 
 func shortID(id peer.ID) string {
@@ -131,6 +178,8 @@ func (f trackFetcher) fetchRange(ctx context.Context, off int64, dst []byte) (in
 	n, ttfb, err := f.r.readRange(ctx, f.track, off, dst)
 	if err != nil {
 		err = fmt.Errorf("track %q: %w", f.track, err)
+	} else if n > 0 {
+		f.r.noteTrackBytes(f.track)
 	}
 	return n, ttfb, err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -35,11 +36,43 @@ type HostOptions struct {
 	Identity crypto.PrivKey
 	// ListenAddrs are multiaddrs to listen on. It defaults to DefaultListenAddrs;
 	// an empty non-nil slice listens nowhere (a viewer that only dials).
+	// Hole punching and mDNS need the host to listen.
 	ListenAddrs []string
+	// Reach turns on finding peers by ID and getting through NATs. It
+	// defaults to nil: the host dials only the addresses it is given.
+	Reach *ReachOptions
+}
+
+// Host is a libp2p host together with the services HostOptions.Reach
+// asked for; Close stops them all.
+type Host struct {
+	host.Host
+	// reach is nil for a host made without HostOptions.Reach.
+	reach *reach
+}
+
+// Close stops the discovery services, then the host.
+func (h *Host) Close() error {
+	if h.reach == nil {
+		return h.Host.Close()
+	}
+	h.reach.stop()
+	err := h.Host.Close()
+	h.reach.wait()
+	return err
+}
+
+// Reachability is what AutoNAT found (or Reach declared): whether peers on
+// the internet can dial this host. It is unknown without Reach.
+func (h *Host) Reachability() network.Reachability {
+	if h.reach == nil {
+		return network.ReachabilityUnknown
+	}
+	return network.Reachability(h.reach.reachability.Load())
 }
 
 // NewHost starts a libp2p host with TCP and QUIC.
-func NewHost(o HostOptions) (host.Host, error) {
+func NewHost(o HostOptions) (*Host, error) {
 	opts := []libp2p.Option{libp2p.DefaultTransports, libp2p.DefaultMuxers, libp2p.DefaultSecurity}
 	if o.Identity != nil {
 		opts = append(opts, libp2p.Identity(o.Identity))
@@ -57,11 +90,23 @@ func NewHost(o HostOptions) (host.Host, error) {
 		}
 		opts = append(opts, libp2p.ListenAddrStrings(o.ListenAddrs...))
 	}
+	var rc *reach
+	if o.Reach != nil {
+		rc = newReach(*o.Reach)
+		opts = append(opts, rc.libp2pOptions()...)
+	}
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("net: starting libp2p host failed: %w", err)
 	}
-	return h, nil
+	hh := &Host{Host: h, reach: rc}
+	if rc != nil {
+		if err := rc.start(h); err != nil {
+			hh.Close()
+			return nil, err
+		}
+	}
+	return hh, nil
 }
 
 // DefaultIdentityPath is where a sharer keeps its key, so its peer ID and

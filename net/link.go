@@ -125,3 +125,10 @@ func checkToken(token string) error {
 	}
 	return nil
 }
+
+// WithAddrs is the link with its addresses replaced by those of addrs
+// worth carrying (a host's current ones, say).
+func (l Link) WithAddrs(addrs []ma.Multiaddr) Link {
+	l.Addrs = linkAddrs(addrs)
+	return l
+}
