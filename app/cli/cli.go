@@ -34,11 +34,14 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"share", "share DIR [--listen MULTIADDR ...]", "share a recording folder and print its link", runShare},
-		{"probe", "probe LINK", "print a shared recording's tracks as JSON", runProbe},
+		{"share", "share DIR [--listen MULTIADDR ...] [--identity FILE] [REACH FLAGS]", "share a recording folder and print its link", runShare},
+		{"probe", "probe LINK [REACH FLAGS]", "print a shared recording's tracks as JSON", runProbe},
 		{"fetch", "fetch LINK TRACK -o FILE", "copy a whole track to a file", runFetch},
 		{"framemd5", "framemd5 SOURCE TRACK", "print a track's decoded frames as ffmpeg -f framemd5 does", runFrameMD5},
-		{"demo", "demo", "share the built-in demo on loopback and watch it", runDemo},
+		{"demo", "demo [--headless] [--for DUR] [--report json]", "share the built-in demo on loopback and watch it (--headless: no window)", runDemo},
+		{"play", playUsage, "play without a window and print a JSON report (--help: details)", runPlay},
+		{"relay", "relay [--listen MULTIADDR ...] [--identity FILE] [--unlimited] [--bootstrap MULTIADDR ...]", "run a public relay, DHT bootstrap and AutoNAT server for peers behind NATs", runRelay},
+		{"bench", "bench [--runs N]", "time seeks and first frames over loopback against a local folder", runBench},
 	}
 }
 
@@ -62,34 +65,38 @@ func logLevel() slog.Level {
 }
 
 func run(ctx context.Context, e *env, args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 		printUsage(e.stderr)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
 	}
 	for _, c := range commands {
-		if c.name != args[0] {
-			continue
+		if len(args) > 0 && c.name == args[0] {
+			return exitCode(e, c.usage, c.run(ctx, e, args[1:]))
 		}
-		err := c.run(ctx, e, args[1:])
-		switch {
-		case err == nil:
-			return 0
-		case errors.Is(err, flag.ErrHelp):
-			return 0
-		case errors.Is(err, errUsage):
-			fmt.Fprintf(e.stderr, "reelay: %v\nusage: reelay %s\n", err, c.usage)
-			return 2
-		default:
-			fmt.Fprintf(e.stderr, "reelay: %v\n", err)
-			return 1
-		}
+	}
+	// No command: the window, on Home or on the link or folder named.
+	if len(args) == 0 || opensWindow(args[0]) {
+		return exitCode(e, windowUsage, runWindow(ctx, e, args))
 	}
 	fmt.Fprintf(e.stderr, "reelay: unknown command %q\n", args[0])
 	printUsage(e.stderr)
 	return 2
+}
+
+// exitCode reports a command's error and says the exit code.
+func exitCode(e *env, usage string, err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(e.stderr, "reelay: %v\nusage: reelay %s\n", err, usage)
+		return 2
+	default:
+		fmt.Fprintf(e.stderr, "reelay: %v\n", err)
+		return 1
+	}
 }
 
 func printUsage(w io.Writer) {

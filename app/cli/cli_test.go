@@ -134,7 +134,7 @@ func sha256File(t *testing.T, path string) [32]byte {
 func TestDemoPullsEveryTrackBack(t *testing.T) {
 	var out, stderr bytes.Buffer
 	e := &env{stdout: &out, stderr: &stderr}
-	if code := run(t.Context(), e, []string{"demo"}); code != 0 {
+	if code := run(t.Context(), e, []string{"demo", "--headless"}); code != 0 {
 		t.Fatalf("demo exited %d: %s%s", code, out.String(), stderr.String())
 	}
 	if n := strings.Count(out.String(), " identical"); n != 3 {

@@ -32,13 +32,31 @@ func extractDemo() (string, error) {
 	return dir, nil
 }
 
-// runDemo shares the built-in demo on loopback and pulls every track back
-// through the real libp2p path, checking each is byte-identical.
+// runDemo shares the built-in demo on loopback and watches it through the
+// real libp2p path: in the window, or with --headless by pulling every
+// track back and checking each is byte-identical.
 func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	if _, err := parseFlags(fs, args); err != nil {
+	headless := fs.Bool("headless", false, "no window: pull every track back and check it")
+	var wf windowFlags
+	wf.register(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
+	if len(pos) > 0 {
+		return fmt.Errorf("%w: demo takes no arguments", errUsage)
+	}
+	if *headless {
+		return runDemoHeadless(ctx, e)
+	}
+	return runDemoWindow(ctx, e, wf)
+}
+
+// runDemoHeadless shares the built-in demo on loopback and pulls every
+// track back through the real libp2p path, checking each is
+// byte-identical.
+func runDemoHeadless(ctx context.Context, e *env) error {
 	dir, err := extractDemo()
 	if err != nil {
 		return err

@@ -5,6 +5,10 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	p2pnet "reelay/net"
 )
 
@@ -13,6 +17,7 @@ func runShare(ctx context.Context, e *env, args []string) error {
 	var listen stringList
 	fs.Var(&listen, "listen", "multiaddr to listen on (repeatable); default: every interface, TCP and QUIC")
 	identity := fs.String("identity", "", "identity key file; default: reelay/identity.key in the user config dir")
+	rf := addReachFlags(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -20,22 +25,30 @@ func runShare(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return fmt.Errorf("%w: share takes one folder", errUsage)
 	}
-	if *identity == "" {
-		if *identity, err = p2pnet.DefaultIdentityPath(); err != nil {
-			return err
-		}
-	}
-	key, err := p2pnet.LoadIdentity(*identity)
+	ro, err := rf.options(e.log)
 	if err != nil {
 		return err
 	}
-	h, err := p2pnet.NewHost(p2pnet.HostOptions{Identity: key, ListenAddrs: listen})
+	// Behind a NAT, a relay reservation lets viewers meet this sharer
+	// and hole punch to it.
+	ro.Rendezvous = true
+	key, err := loadIdentity(*identity)
+	if err != nil {
+		return err
+	}
+	h, err := p2pnet.NewHost(p2pnet.HostOptions{Identity: key, ListenAddrs: listen, Reach: ro})
 	if err != nil {
 		return err
 	}
 	defer h.Close()
 	s := p2pnet.NewSharer(h, p2pnet.SharerOptions{Logger: e.log})
 	defer s.Close()
+	// Subscribe before sharing so no address change is missed.
+	sub, err := h.EventBus().Subscribe(new(event.EvtLocalAddressesUpdated))
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
 	link, err := s.Share(pos[0])
 	if err != nil {
 		return err
@@ -43,7 +56,77 @@ func runShare(ctx context.Context, e *env, args []string) error {
 	// The link alone on the first line, so scripts can read it.
 	fmt.Fprintln(e.stdout, link)
 	e.log.Info("sharing; press Ctrl+C to stop", "folder", pos[0], "peer", h.ID(), "addrs", h.Addrs())
+	// A link holding only the peer ID works too, through mDNS or the DHT;
+	// one with addresses saves the lookup, so say when they change (a
+	// relay reservation arrives, the network changes).
+	last := link.String()
+	for {
+		select {
+		case <-ctx.Done():
+			e.log.Info("stopped sharing")
+			return nil
+		case <-sub.Out():
+			if now := link.WithAddrs(h.Addrs()).String(); now != last {
+				last = now
+				e.log.Info("the link's addresses changed; the first link still works", "link", now)
+			}
+		}
+	}
+}
+
+// loadIdentity loads (or creates) the key at path, by default the user's.
+func loadIdentity(path string) (key crypto.PrivKey, err error) {
+	if path == "" {
+		if path, err = p2pnet.DefaultIdentityPath(); err != nil {
+			return nil, err
+		}
+	}
+	return p2pnet.LoadIdentity(path)
+}
+
+// runRelay runs a public helper for sharers and viewers behind NATs: a
+// circuit relay where they meet, a DHT bootstrap peer, and an AutoNAT
+// server that tells peers whether they are reachable. Run it on a machine
+// the internet can reach.
+func runRelay(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
+	var listen stringList
+	fs.Var(&listen, "listen", "multiaddr to listen on (repeatable); default: every interface, TCP and QUIC")
+	identity := fs.String("identity", "", "identity key file, so the relay's address stays the same; default: reelay/identity.key in the user config dir")
+	unlimited := fs.Bool("unlimited", false, "lift the relay's limits (2 minutes, 128 KiB per connection) so media may flow through it; only for people you trust")
+	var boot stringList
+	fs.Var(&boot, "bootstrap", "DHT peer to join, a multiaddr ending in /p2p/ID (repeatable); default: libp2p's public bootstrap peers")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return fmt.Errorf("%w: relay takes no arguments", errUsage)
+	}
+	ro := &p2pnet.ReachOptions{NoMDNS: true, Public: true, UnlimitedRelay: *unlimited, Logger: e.log}
+	if len(boot) > 0 {
+		if ro.Bootstrap, err = p2pnet.ParseAddrInfos(boot); err != nil {
+			return fmt.Errorf("%w: --bootstrap: %v", errUsage, err)
+		}
+	}
+	key, err := loadIdentity(*identity)
+	if err != nil {
+		return err
+	}
+	h, err := p2pnet.NewHost(p2pnet.HostOptions{Identity: key, ListenAddrs: listen, Reach: ro})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	// Its addresses, one a line, to pass as --bootstrap and --relay.
+	addrs, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()})
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		fmt.Fprintln(e.stdout, a)
+	}
+	e.log.Info("relaying; press Ctrl+C to stop", "peer", h.ID(), "unlimited", *unlimited)
 	<-ctx.Done()
-	e.log.Info("stopped sharing")
 	return nil
 }

@@ -1,0 +1,222 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"reelay/app"
+	p2pnet "reelay/net"
+	avsync "reelay/sync"
+)
+
+// windowUsage is how the window is opened from the command line.
+const windowUsage = "[LINK | DIR] [--for DUR] [--report json]"
+
+// noDisplayHint follows the message when there is no display.
+const noDisplayHint = "; without a window, try `reelay demo --headless` (or `reelay share DIR`, `reelay play SOURCE --headless`)"
+
+// opensWindow says a first argument names something to watch: a link or
+// a recording folder.
+func opensWindow(arg string) bool {
+	if strings.HasPrefix(arg, "reelay://") {
+		return true
+	}
+	fi, err := os.Stat(arg)
+	return err == nil && fi.IsDir()
+}
+
+// windowFlags are the flags every window command takes.
+type windowFlags struct {
+	// forDur closes the window after that much playback.
+	forDur time.Duration
+	// report is the report's format ("json"), "" for none.
+	report string
+}
+
+func (f *windowFlags) register(fs *flag.FlagSet) {
+	fs.DurationVar(&f.forDur, "for", 0, "close the window after this much playback (or at the end)")
+	fs.StringVar(&f.report, "report", "", "print figures measured during playback when the window closes: json")
+}
+
+// options turns the flags into the window's options.
+func (f *windowFlags) options(e *env) (app.Options, error) {
+	o := app.Options{Dial: dialRemote, For: f.forDur}
+	switch f.report {
+	case "":
+	case "json":
+		o.Report = e.stdout
+	default:
+		return o, fmt.Errorf("%w: --report takes json", errUsage)
+	}
+	if os.Getenv("REELAY_UI_DEBUG") != "" {
+		o.Debug = e.stderr
+	}
+	return o, nil
+}
+
+// runWindow opens the window: Home without arguments, the player on a
+// link or on a local recording folder.
+func runWindow(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("reelay", flag.ContinueOnError)
+	var wf windowFlags
+	wf.register(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return fmt.Errorf("%w: the window opens one link or folder", errUsage)
+	}
+	o, err := wf.options(e)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 1 {
+		if strings.HasPrefix(pos[0], "reelay://") {
+			o.Link = pos[0]
+		} else {
+			o.Folder = pos[0]
+		}
+	}
+	if err := app.CheckDisplay(); err != nil {
+		return fmt.Errorf("%w%s", err, noDisplayHint)
+	}
+	hs := &homeSharer{log: e}
+	defer hs.close()
+	o.Share = hs.share
+	return app.Run(ctx, o)
+}
+
+// runDemoWindow shares the built-in demo on loopback and opens the player
+// on its link, through the real libp2p path.
+func runDemoWindow(ctx context.Context, e *env, wf windowFlags) error {
+	o, err := wf.options(e)
+	if err != nil {
+		return err
+	}
+	if err := app.CheckDisplay(); err != nil {
+		return fmt.Errorf("%w%s", err, noDisplayHint)
+	}
+	dir, err := extractDemo()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	sh, err := p2pnet.NewHost(p2pnet.HostOptions{ListenAddrs: p2pnet.LoopbackListenAddrs})
+	if err != nil {
+		return err
+	}
+	defer sh.Close()
+	sharer := p2pnet.NewSharer(sh, p2pnet.SharerOptions{Logger: e.log})
+	defer sharer.Close()
+	link, err := sharer.Share(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "sharing the demo recording at\n  %s\n", link)
+	o.Link, o.Demo = link.String(), true
+	return app.Run(ctx, o)
+}
+
+// dialRemote connects to a link's sharer from a fresh viewer host.
+func dialRemote(ctx context.Context, link string) (app.Remote, error) {
+	h, rec, err := openLink(ctx, link)
+	if err != nil {
+		return nil, err
+	}
+	return &remoteRecording{Source: avsync.RemoteSource(rec), h: h, rec: rec}, nil
+}
+
+// remoteRecording is a dialled recording with the host that dialled it.
+type remoteRecording struct {
+	avsync.Source
+	// h is the viewer's host, closed with the recording.
+	h   host.Host
+	rec *p2pnet.Recording
+}
+
+func (r *remoteRecording) RTT() time.Duration { return r.rec.RTT() }
+
+func (r *remoteRecording) Connected() bool {
+	return r.h.Network().Connectedness(r.rec.Link().Peer) == network.Connected
+}
+
+func (r *remoteRecording) Close() error { return r.h.Close() }
+
+// homeSharer shares folders chosen on Home, from one host made on first
+// use with the user's identity, so links survive a restart.
+type homeSharer struct {
+	log *env
+	// mu guards h and s.
+	mu gosync.Mutex
+	h  host.Host
+	s  *p2pnet.Sharer
+}
+
+func (hs *homeSharer) share(dir string) (app.Sharing, error) {
+	f, err := p2pnet.OpenFolder(dir)
+	if err != nil {
+		return nil, err
+	}
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.s == nil {
+		// As `reelay share` does: reachable through NATs, with the user's
+		// identity so links survive a restart.
+		rf := &reachFlags{noDHT: envBool("REELAY_NO_DHT"), noMDNS: envBool("REELAY_NO_MDNS")}
+		ro, err := rf.options(hs.log.log)
+		if err != nil {
+			return nil, err
+		}
+		ro.Rendezvous = true
+		key, err := loadIdentity("")
+		if err != nil {
+			return nil, err
+		}
+		h, err := p2pnet.NewHost(p2pnet.HostOptions{Identity: key, Reach: ro})
+		if err != nil {
+			return nil, err
+		}
+		hs.h, hs.s = h, p2pnet.NewSharer(h, p2pnet.SharerOptions{Logger: hs.log.log})
+	}
+	link, err := hs.s.Share(dir)
+	if err != nil {
+		return nil, err
+	}
+	hs.log.log.Info("sharing", "folder", dir, "link", link.String())
+	return &folderSharing{h: hs.h, s: hs.s, link: link, folder: f}, nil
+}
+
+func (hs *homeSharer) close() {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.s != nil {
+		hs.s.Close()
+		hs.h.Close()
+		hs.s, hs.h = nil, nil
+	}
+}
+
+// folderSharing is one folder shared from Home.
+type folderSharing struct {
+	h      host.Host
+	s      *p2pnet.Sharer
+	link   p2pnet.Link
+	folder *p2pnet.Folder
+}
+
+// Link is the link with the host's addresses now (a relay reservation may
+// have come since); the first link keeps working.
+func (f *folderSharing) Link() string                  { return f.link.WithAddrs(f.h.Addrs()).String() }
+func (f *folderSharing) Name() string                  { return f.folder.Name() }
+func (f *folderSharing) Tracks() []p2pnet.TrackInfo    { return f.folder.Tracks() }
+func (f *folderSharing) Viewers() []p2pnet.ViewerStats { return f.s.Viewers() }
+func (f *folderSharing) Stop() error                   { f.s.Unshare(f.link.Token); return nil }

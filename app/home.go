@@ -1,0 +1,222 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	p2pnet "reelay/net"
+	avsync "reelay/sync"
+)
+
+// Preferences keys.
+const (
+	prefRecentLinks = "recentLinks"
+	prefVolume      = "volume"
+)
+
+// maxRecentLinks bounds the links Home remembers.
+const maxRecentLinks = 8
+
+// homeSize is the window's size on Home and the Share view.
+var homeSize = fyne.NewSize(720, 480)
+
+// showHome shows Home: paste a link and Watch, or choose a folder to
+// share or play, and the links watched lately.
+func (u *ui) showHome() {
+	u.leave()
+	u.w.SetTitle("Reelay")
+	link := widget.NewEntry()
+	link.SetPlaceHolder("reelay://… paste the link you were sent")
+	watch := widget.NewButtonWithIcon("Watch", theme.MediaPlayIcon(), func() { u.watch(link.Text) })
+	watch.Importance = widget.HighImportance
+	watch.Disable()
+	link.OnChanged = func(s string) {
+		if strings.TrimSpace(s) == "" {
+			watch.Disable()
+		} else {
+			watch.Enable()
+		}
+	}
+	link.OnSubmitted = func(s string) {
+		if strings.TrimSpace(s) != "" {
+			u.watch(s)
+		}
+	}
+	if u.o.Dial == nil {
+		link.Disable()
+	}
+
+	title := widget.NewRichText(&widget.TextSegment{Text: "Reelay", Style: widget.RichTextStyleHeading})
+	intro := widget.NewLabel("Watch a friend's recording straight from their machine, or share yours.")
+	intro.Wrapping = fyne.TextWrapWord
+
+	rows := []fyne.CanvasObject{
+		title, intro,
+		widget.NewSeparator(),
+		widget.NewLabelWithStyle("Watch", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		container.NewBorder(nil, nil, nil, watch, link),
+	}
+	if recent := u.a.Preferences().StringList(prefRecentLinks); len(recent) > 0 {
+		rows = append(rows, widget.NewLabel("Watched lately:"))
+		for _, l := range recent {
+			b := widget.NewButtonWithIcon(shortLink(l), theme.HistoryIcon(), func() { u.watch(l) })
+			b.Alignment = widget.ButtonAlignLeading
+			rows = append(rows, b)
+		}
+	}
+	rows = append(rows, widget.NewSeparator(),
+		widget.NewLabelWithStyle("Share or play a recording folder", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	var folderButtons []fyne.CanvasObject
+	if u.o.Share != nil {
+		share := widget.NewButtonWithIcon("Share a folder…", theme.UploadIcon(), func() { u.chooseFolder(u.shareFolder) })
+		folderButtons = append(folderButtons, share)
+	}
+	play := widget.NewButtonWithIcon("Play a folder…", theme.FolderOpenIcon(), func() { u.chooseFolder(u.playFolder) })
+	folderButtons = append(folderButtons, play)
+	rows = append(rows, container.NewHBox(folderButtons...))
+
+	u.w.Resize(homeSize)
+	u.setContent("home", container.NewVScroll(container.NewVBox(rows...)), true)
+	u.w.Canvas().Focus(link)
+}
+
+// shortLink shows the start of a link's peer and token, enough to tell
+// links apart.
+func shortLink(l string) string {
+	link, err := p2pnet.ParseLink(l)
+	if err != nil {
+		if len(l) > 64 {
+			return l[:63] + "…"
+		}
+		return l
+	}
+	id := link.Peer.String()
+	return "reelay://" + id[:min(len(id), 16)] + "…/" + link.Token[:8] + "…"
+}
+
+func (u *ui) chooseFolder(then func(dir string)) {
+	d := dialog.NewFolderOpen(func(dir fyne.ListableURI, err error) {
+		if err != nil {
+			u.showError("Could not open the folder", err)
+			return
+		}
+		if dir != nil {
+			then(dir.Path())
+		}
+	}, u.w)
+	d.Resize(fyne.NewSize(680, 440))
+	d.Show()
+}
+
+// rememberLink puts a link first in the recent links.
+func (u *ui) rememberLink(link string) {
+	p := u.a.Preferences()
+	recent := slices.DeleteFunc(p.StringList(prefRecentLinks), func(s string) bool { return s == link })
+	recent = append([]string{link}, recent...)
+	if len(recent) > maxRecentLinks {
+		recent = recent[:maxRecentLinks]
+	}
+	p.SetStringList(prefRecentLinks, recent)
+}
+
+// showBusy shows a message with a spinner and a Cancel button that goes
+// back Home.
+func (u *ui) showBusy(view, message string) {
+	msg := widget.NewLabel(message)
+	msg.Wrapping = fyne.TextWrapWord
+	msg.Alignment = fyne.TextAlignCenter
+	cancel := widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), u.showHome)
+	u.setContent(view, container.NewVBox(layout.NewSpacer(), msg, widget.NewProgressBarInfinite(), container.NewCenter(cancel), layout.NewSpacer()), true)
+}
+
+// watch dials a link in the background and opens the player on it.
+func (u *ui) watch(link string) {
+	link = strings.TrimSpace(link)
+	if _, err := p2pnet.ParseLink(link); err != nil {
+		if u.view != "home" {
+			u.showHome()
+		}
+		u.showError("Cannot open that link", fmt.Errorf("%w\n\nCheck that you copied the whole link.", err))
+		return
+	}
+	if u.o.Dial == nil {
+		u.showError("Cannot watch links", errors.New("this window was opened without a network"))
+		return
+	}
+	u.leave()
+	u.showBusy("connecting", "Connecting to the sharer…")
+	ctx, cancel := context.WithCancel(u.ctx)
+	u.connecting = cancel
+	dial := u.o.Dial
+	go func() {
+		rem, err := dial(ctx, link)
+		u.do(func() {
+			if ctx.Err() != nil {
+				// Cancelled, or another view took over meanwhile.
+				if rem != nil {
+					u.closeLater(rem.Close)
+				}
+				return
+			}
+			cancel()
+			u.connecting = nil
+			if err != nil {
+				u.showHome()
+				u.showError("Could not reach the sharer", err)
+				return
+			}
+			if !u.o.Demo {
+				u.rememberLink(link)
+			}
+			u.openPlayer(newRedialSource(rem), link)
+		})
+	}()
+}
+
+// playFolder opens a local recording folder in the background and plays
+// it.
+func (u *ui) playFolder(dir string) {
+	u.leave()
+	u.showBusy("opening", "Opening "+dir+"…")
+	ctx, cancel := context.WithCancel(u.ctx)
+	u.connecting = cancel
+	open := u.o.OpenFolder
+	go func() {
+		src, err := open(dir)
+		u.do(func() {
+			if ctx.Err() != nil {
+				return
+			}
+			cancel()
+			u.connecting = nil
+			if err != nil {
+				u.showHome()
+				u.showError("Could not play the folder", err)
+				return
+			}
+			u.openPlayer(src, "")
+		})
+	}()
+}
+
+// openPlayer shows the player on src; UI goroutine.
+func (u *ui) openPlayer(src avsync.Source, link string) {
+	u.leave()
+	u.player = newPlayerView(u, src, link)
+	u.player.show()
+}
+
+// closeLater runs a closer off the UI goroutine and makes Run wait for it.
+func (u *ui) closeLater(close func() error) {
+	u.background.Go(func() { close() })
+}

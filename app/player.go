@@ -1,0 +1,73 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	p2pnet "reelay/net"
+	avsync "reelay/sync"
+)
+
+// Player is the engine as the window drives it. *avsync.Player is one;
+// tests use a fake. The window calls it only from its own goroutines,
+// never from the UI goroutine, since every method is a request to the
+// engine's goroutine.
+type Player interface {
+	Play()
+	Pause()
+	Seek(t time.Duration)
+	Subscribe(track string, on bool) error
+	SetVideoSink(track string, s avsync.VideoSink)
+	SetVolume(v float64)
+	SetMuted(m bool)
+	Position() time.Duration
+	Duration() time.Duration
+	State() avsync.State
+	Tracks() []avsync.Track
+	Stats() avsync.Stats
+	Close() error
+}
+
+// Remote is a recording dialled over the network: a source the engine can
+// open, plus what the status line and reconnecting need to know.
+type Remote interface {
+	avsync.Source
+	// RTT is the latest round-trip time to the sharer, 0 until measured.
+	RTT() time.Duration
+	// Connected says the connection to the sharer is up.
+	Connected() bool
+	// Close hangs up and releases what was opened to dial.
+	Close() error
+}
+
+// Sharing is a folder being shared, as the Share view shows it.
+type Sharing interface {
+	// Link is the copyable link to the recording.
+	Link() string
+	// Name is the recording's display name.
+	Name() string
+	// Tracks are the tracks being shared.
+	Tracks() []p2pnet.TrackInfo
+	// Viewers are the peers connected now.
+	Viewers() []p2pnet.ViewerStats
+	// Stop stops sharing: later requests for the link fail.
+	Stop() error
+}
+
+// openEngine is the default Options.OpenPlayer.
+func openEngine(ctx context.Context, src avsync.Source, o avsync.Options) (Player, error) {
+	p, err := avsync.Open(ctx, src, o)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// openFolder is the default Options.OpenFolder.
+func openFolder(dir string) (avsync.Source, error) {
+	f, err := p2pnet.OpenFolder(dir)
+	if err != nil {
+		return nil, err
+	}
+	return avsync.FolderSource(f), nil
+}

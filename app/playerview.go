@@ -1,0 +1,879 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	avsync "reelay/sync"
+)
+
+// figuresPeriod is how often the status line's network figures change.
+const figuresPeriod = time.Second
+
+// Player keys' steps, as in mpv.
+const (
+	shortSeek  = 5 * time.Second
+	longSeek   = 60 * time.Second
+	volumeStep = 0.1
+)
+
+// Reconnecting after the connection to the sharer was lost.
+const (
+	// reconnectTries bounds the dials before giving up.
+	reconnectTries = 4
+	// reconnectTimeout bounds one dial.
+	reconnectTimeout = 10 * time.Second
+	// reconnectBackoff is the wait after the first failed dial; it doubles.
+	reconnectBackoff = 500 * time.Millisecond
+	// stallGrace is how long playback may wait for data with the
+	// connection down before it is dialled again: a reader waiting on a
+	// vanished sharer can take long to fail.
+	stallGrace = 4 * time.Second
+)
+
+// playerVideoSize is the video area the player asks for when it opens: a
+// 720p picture at its own size.
+var playerVideoSize = fyne.NewSize(1280, 720)
+
+// playerWindowSize is about the player's window: the video and the
+// controls under it.
+var playerWindowSize = fyne.NewSize(1280, 720+124)
+
+// trackView is what the player view knows of one track.
+type trackView struct {
+	// name is the track's name; kind what it shows.
+	name string
+	kind trackKind
+	// on is the user's choice; opened says the engine has probed it.
+	on     bool
+	opened bool
+	// err is why it failed, nil when it plays.
+	err error
+	// toggle switches it; tile shows it (nil for audio).
+	toggle *trackToggle
+	tile   *videoTile
+}
+
+// playerView plays one recording: the video area, the track list, the
+// transport controls and the status line. Its fields are owned by the UI
+// goroutine unless said otherwise.
+type playerView struct {
+	u *ui
+	// src is what the engine plays; remote is src when it is a link.
+	src    avsync.Source
+	remote *redialSource
+	// link is the link being watched, "" for a local folder.
+	link string
+	// ctx ends the engine and the control; cancel ends it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// closed is set when the view was closed; callbacks from other
+	// goroutines check it before touching anything.
+	closed atomic.Bool
+	// ctl carries commands to the engine.
+	ctl *control
+	// opened is closed once the engine is open (or failed to); p is set
+	// before (nil if it failed).
+	opened chan struct{}
+	p      Player
+
+	// tracks are the recording's tracks in order; byName finds them.
+	tracks []*trackView
+	byName map[string]*trackView
+	area   *videoArea
+
+	// Widgets.
+	seek       *seekBar
+	timeText   *widget.Label
+	playBtn    *widget.Button
+	muteBtn    *widget.Button
+	volume     *volumeBar
+	layoutBtn  *widget.Button
+	fullBtn    *widget.Button
+	statusText *widget.Label
+	controls   fyne.CanvasObject
+	root       *fyne.Container
+
+	// Playback as shown.
+	state    avsync.State
+	playing  bool
+	position time.Duration
+	duration time.Duration
+	buffered []span
+	// seekGen is the newest seek asked for; positions from before it was
+	// sent are not shown.
+	seekGen uint64
+	vol     float64
+	muted   bool
+	// rtt and throughput are the network figures last polled; figures
+	// says them in the status line, refreshed at most every figuresPeriod
+	// (each new text is a new texture Fyne keeps for a minute).
+	rtt        time.Duration
+	throughput float64
+	figures    string
+	figuresAt  time.Time
+	// notice is the engine's latest notice; reconnecting says a redial is
+	// under way (with its try).
+	notice       string
+	reconnecting int
+	// reopenAll says the reconnect follows a stall: every track is opened
+	// again on the new connection, not only the failed ones.
+	reopenAll bool
+	// lastStatus says what the last debug status line showed.
+	lastStatus string
+	// layoutPending says a layout debug line is scheduled.
+	layoutPending bool
+	// forTimer closes the window after Options.For.
+	forTimer *time.Timer
+	// lastTracks is the engine's latest snapshot of the tracks.
+	lastTracks []avsync.Track
+	// bufferingSince is when the player started waiting for data, zero
+	// when it is not.
+	bufferingSince time.Time
+	// stallGrace is stallGrace; tests shorten it.
+	stallGrace time.Duration
+}
+
+func newPlayerView(u *ui, src avsync.Source, link string) *playerView {
+	ctx, cancel := context.WithCancel(u.ctx)
+	pv := &playerView{
+		u: u, src: src, link: link, ctx: ctx, cancel: cancel, opened: make(chan struct{}),
+		byName: map[string]*trackView{}, playing: true, state: avsync.StateOpening,
+		vol: u.a.Preferences().FloatWithFallback(prefVolume, 1), stallGrace: stallGrace,
+	}
+	if r, ok := src.(*redialSource); ok {
+		pv.remote = r
+	}
+	// The first commands, applied once the engine is open, before any
+	// the user gives meanwhile.
+	pv.ctl = newControl(ctx, nil)
+	pv.ctl.SetVolume(pv.vol)
+	pv.ctl.Play()
+	var tiles []*videoTile
+	for _, info := range src.Tracks() {
+		k := kindOf(avsync.Track{Name: info.Name})
+		tv := &trackView{name: info.Name, kind: k, on: true}
+		tv.toggle = newTrackToggle(info.Name, k, true, pv.toggleTapped)
+		tv.tile = newVideoTile(info.Name, k, u.do)
+		tv.tile.visible = k.hasVideo()
+		tiles = append(tiles, tv.tile)
+		pv.tracks = append(pv.tracks, tv)
+		pv.byName[info.Name] = tv
+	}
+	pv.area = newVideoArea(tiles, func() float32 { return u.w.Canvas().Scale() })
+	pv.area.onLayout = pv.layoutChanged
+	pv.build()
+	return pv
+}
+
+// build makes the widgets.
+func (pv *playerView) build() {
+	pv.seek = newSeekBar(func(t time.Duration, _ bool) { pv.seekTo(t) })
+	pv.timeText = widget.NewLabel(formatTime(0) + " / " + formatTime(0))
+	pv.playBtn = widget.NewButtonWithIcon("", theme.MediaPauseIcon(), pv.togglePlay)
+	pv.muteBtn = widget.NewButtonWithIcon("", theme.VolumeUpIcon(), pv.toggleMute)
+	pv.volume = newVolumeBar(pv.setVolume)
+	pv.volume.set(pv.vol, false)
+	pv.layoutBtn = widget.NewButtonWithIcon("", theme.GridIcon(), pv.toggleLayout)
+	pv.fullBtn = widget.NewButtonWithIcon("", theme.ViewFullScreenIcon(), pv.u.toggleFullScreen)
+	home := widget.NewButtonWithIcon("", theme.HomeIcon(), pv.u.showHome)
+	pv.statusText = widget.NewLabel("Opening…")
+	pv.statusText.Truncation = fyne.TextTruncateEllipsis
+
+	toggles := container.NewHBox()
+	for _, tv := range pv.tracks {
+		toggles.Add(tv.toggle.btn)
+	}
+	pv.updateLayoutButton()
+	seekRow := container.NewBorder(nil, nil, nil, pv.timeText, pv.seek)
+	buttons := container.NewHBox(pv.playBtn, pv.muteBtn, container.NewGridWrap(fyne.NewSize(100, seekBarHeight+8), pv.volume),
+		widget.NewSeparator(), toggles, layout.NewSpacer(), pv.layoutBtn, pv.fullBtn, home)
+	pv.controls = container.NewPadded(container.NewVBox(seekRow, buttons, pv.statusText))
+	pv.root = container.New(&playerLayout{pv: pv}, pv.area.box, pv.controls)
+}
+
+// playerLayout gives the controls their height at the bottom and the
+// video everything above, with no padding, so a 720p picture fits a
+// window of 1280 × (720 + controls).
+type playerLayout struct{ pv *playerView }
+
+func (l *playerLayout) MinSize([]fyne.CanvasObject) fyne.Size {
+	c := l.pv.controls.MinSize()
+	v := l.pv.area.box.MinSize()
+	return fyne.NewSize(max(c.Width, v.Width), c.Height+v.Height)
+}
+
+func (l *playerLayout) Layout(_ []fyne.CanvasObject, size fyne.Size) {
+	ch := l.pv.controls.MinSize().Height
+	l.pv.area.box.Move(fyne.Position{})
+	l.pv.area.box.Resize(fyne.NewSize(size.Width, size.Height-ch))
+	l.pv.controls.Move(fyne.NewPos(0, size.Height-ch))
+	l.pv.controls.Resize(fyne.NewSize(size.Width, ch))
+}
+
+// show puts the view in the window and opens the engine in the
+// background.
+func (pv *playerView) show() {
+	u := pv.u
+	u.w.SetTitle("Reelay — " + pv.src.Name())
+	// Sized before the content goes in: the window would otherwise first
+	// grow to the content's minimum and may settle there.
+	s := u.w.Canvas().Scale()
+	ch := pv.controls.MinSize().Height
+	if !u.w.FullScreen() {
+		u.w.Resize(fyne.NewSize(playerVideoSize.Width/s, playerVideoSize.Height/s+ch))
+	}
+	u.setContent("player", pv.root, false)
+	go pv.openEngine()
+}
+
+// openEngine opens the engine and starts the control; off the UI
+// goroutine.
+func (pv *playerView) openEngine() {
+	defer close(pv.opened)
+	o := avsync.Options{OnEvent: pv.onEvent, VideoSize: pv.area.VideoSize}
+	p, err := pv.u.o.OpenPlayer(pv.ctx, pv.src, o)
+	if err != nil {
+		pv.u.do(func() {
+			if pv.closed.Load() {
+				return
+			}
+			pv.u.showHome()
+			pv.u.showError("Could not play the recording", err)
+		})
+		return
+	}
+	pv.p = p
+	for _, tv := range pv.tracks {
+		p.SetVideoSink(tv.name, tv.tile)
+	}
+	pv.ctl.p = p
+	if pv.remote != nil {
+		pv.ctl.rtt = pv.remote.rtt
+	}
+	pv.ctl.onStatus = func(s status) {
+		pv.u.do(func() {
+			if !pv.closed.Load() {
+				pv.applyStatus(s)
+			}
+		})
+	}
+	pv.ctl.onSubscribeError = func(track string, on bool, err error) {
+		pv.u.do(func() {
+			if !pv.closed.Load() {
+				pv.u.showError(fmt.Sprintf("Could not switch %q %s", track, onOff(on)), err)
+			}
+		})
+	}
+	pv.ctl.start()
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
+}
+
+// close stops the engine and the control, off the UI goroutine; UI
+// goroutine (or after the app stopped).
+func (pv *playerView) close() {
+	if pv.closed.Swap(true) {
+		return
+	}
+	for _, tv := range pv.tracks {
+		tv.tile.detached.Store(true)
+	}
+	if pv.forTimer != nil {
+		pv.forTimer.Stop()
+	}
+	if m := pv.u.measure; m != nil {
+		m.end(pv, pv.lastTracks, "closed")
+	}
+	pv.cancel()
+	pv.u.background.Go(func() {
+		<-pv.opened
+		if pv.p != nil {
+			pv.ctl.close()
+			pv.p.Close()
+		}
+		if pv.remote != nil {
+			pv.remote.Close()
+		}
+	})
+}
+
+// onEvent receives the engine's events on its event goroutine and hands
+// them, copied, to the UI goroutine.
+func (pv *playerView) onEvent(ev avsync.Event) {
+	if pv.closed.Load() {
+		return
+	}
+	pv.u.do(func() {
+		if !pv.closed.Load() {
+			pv.handleEvent(ev)
+		}
+	})
+}
+
+func (pv *playerView) handleEvent(ev avsync.Event) {
+	switch ev.Kind {
+	case avsync.EventState:
+		pv.setState(ev.State)
+	case avsync.EventDuration:
+		pv.duration = ev.Duration
+		pv.updateTime()
+	case avsync.EventTrack:
+		tv := pv.byName[ev.Track]
+		if tv == nil {
+			return
+		}
+		if ev.State == avsync.StateError && ev.Err != nil {
+			pv.trackFailed(tv, ev.Err)
+		} else if ev.State != avsync.StateError && tv.err != nil && ev.State != avsync.StateOff {
+			tv.err = nil
+			pv.updateTrack(tv)
+		}
+	case avsync.EventNotice:
+		pv.notice = ev.Notice
+		pv.updateStatus()
+	case avsync.EventSeeked:
+		pv.u.debug.emit("seeked", map[string]any{"pos_ms": ev.Position.Milliseconds(), "latency_ms": ev.Latency.Milliseconds()})
+	}
+}
+
+func (pv *playerView) setState(st avsync.State) {
+	if st == pv.state {
+		return
+	}
+	pv.state = st
+	if st == avsync.StateBuffering {
+		pv.bufferingSince = time.Now()
+	} else {
+		pv.bufferingSince = time.Time{}
+	}
+	switch st {
+	case avsync.StatePlaying, avsync.StateBuffering:
+		pv.playing = true
+	case avsync.StatePaused, avsync.StateEnded:
+		pv.playing = false
+	}
+	pv.updatePlayButton()
+	pv.updateStatus()
+	if m := pv.u.measure; m != nil && st == avsync.StatePlaying && m.started.IsZero() {
+		m.begin(pv, pv.lastTracks)
+		if d := pv.u.o.For; d > 0 {
+			pv.forTimer = time.AfterFunc(d, func() {
+				pv.u.do(func() { pv.finishMeasure("for") })
+			})
+		}
+	}
+	if st == avsync.StateEnded && pv.u.o.For > 0 {
+		pv.finishMeasure("end")
+	}
+	if st == avsync.StateError {
+		var msgs []string
+		for _, tv := range pv.tracks {
+			if tv.err != nil {
+				msgs = append(msgs, plainError(tv.err))
+			}
+		}
+		if len(msgs) == 0 {
+			msgs = append(msgs, "every track failed")
+		}
+		pv.u.debug.emit("player-error", map[string]any{"messages": msgs})
+	}
+}
+
+// finishMeasure ends a measured run and closes the window.
+func (pv *playerView) finishMeasure(reason string) {
+	if pv.closed.Load() {
+		return
+	}
+	if m := pv.u.measure; m != nil {
+		m.end(pv, pv.lastTracks, reason)
+	}
+	pv.u.quitNow()
+}
+
+// applyStatus shows a snapshot polled from the engine.
+func (pv *playerView) applyStatus(s status) {
+	pv.lastTracks = s.tracks
+	if s.seekGen >= pv.seekGen {
+		pv.position = s.position
+	}
+	if s.duration > 0 {
+		pv.duration = s.duration
+	}
+	// The state comes from the engine's events, which are never older
+	// than a poll.
+	pv.rtt = s.rtt
+	pv.throughput = 0
+	ahead := time.Duration(-1)
+	for _, t := range s.tracks {
+		tv := pv.byName[t.Name]
+		if tv == nil {
+			continue
+		}
+		if t.Stats.Reader != nil {
+			pv.throughput += t.Stats.Reader.Throughput
+			if pv.rtt == 0 {
+				pv.rtt = max(pv.rtt, t.Stats.Reader.RTT)
+			}
+		}
+		if t.On && t.State != avsync.StateError && len(t.Streams) > 0 {
+			if ahead < 0 || t.Stats.BufferedAhead < ahead {
+				ahead = t.Stats.BufferedAhead
+			}
+		}
+		k := kindOf(t)
+		opened := len(t.Streams) > 0
+		changed := k != tv.kind || opened != tv.opened
+		tv.kind, tv.opened = k, opened
+		for _, st := range t.Streams {
+			if st.Width > 0 && st.Height > 0 {
+				tv.tile.aspect = float32(st.Width) / float32(st.Height)
+			}
+		}
+		if changed {
+			pv.updateTrack(tv)
+		}
+	}
+	pv.checkConnection()
+	if now := time.Now(); now.Sub(pv.figuresAt) >= figuresPeriod {
+		pv.figuresAt = now
+		pv.figures = pv.networkFigures()
+	}
+	pv.buffered = nil
+	if ahead > 0 {
+		pv.buffered = []span{{pv.position, min(pv.position+ahead, max(pv.duration, pv.position))}}
+	}
+	pv.updateTime()
+	pv.updateStatus()
+}
+
+// updateTrack shows a track's state on its toggle and in the video area.
+func (pv *playerView) updateTrack(tv *trackView) {
+	tv.toggle.set(tv.on, tv.kind, tv.err != nil)
+	visible := tv.on && tv.err == nil && tv.kind.hasVideo()
+	if visible != tv.tile.visible {
+		tv.tile.visible = visible
+		tv.tile.kind = tv.kind
+		if !visible {
+			tv.tile.clear()
+		}
+		pv.area.restack()
+	} else if tv.tile.kind != tv.kind {
+		tv.tile.kind = tv.kind
+		pv.area.restack()
+	}
+}
+
+func (pv *playerView) toggleTapped(t *trackToggle) {
+	tv := pv.byName[t.track]
+	if tv == nil {
+		return
+	}
+	on := !tv.on
+	if tv.err != nil {
+		// Tapping a failed track tries it again.
+		on = true
+	}
+	tv.on, tv.err = on, nil
+	pv.ctl.Subscribe(tv.name, on)
+	pv.updateTrack(tv)
+	pv.u.debug.emit("toggle", map[string]any{"track": tv.name, "on": on})
+}
+
+// trackFailed handles a track the engine could not play: a track opened
+// on a connection since replaced opens again; a lost connection is
+// dialled again; anything else is told.
+func (pv *playerView) trackFailed(tv *trackView, err error) {
+	if tv.err != nil && tv.err.Error() == err.Error() {
+		return
+	}
+	if pv.remote != nil && tv.on {
+		if pv.remote.stale(tv.name) {
+			pv.ctl.Subscribe(tv.name, true)
+			return
+		}
+		if pv.reconnecting > 0 {
+			tv.err = err
+			pv.updateTrack(tv)
+			return
+		}
+		if !pv.remote.connected() {
+			tv.err = err
+			pv.updateTrack(tv)
+			pv.reconnect()
+			return
+		}
+	}
+	tv.err = err
+	pv.updateTrack(tv)
+	pv.u.showError(fmt.Sprintf("The track “%s” cannot play", tv.name), err)
+}
+
+// checkConnection dials again when playback has waited for data for a
+// while with the connection to the sharer down.
+func (pv *playerView) checkConnection() {
+	if pv.remote == nil || pv.reconnecting > 0 || pv.bufferingSince.IsZero() || time.Since(pv.bufferingSince) < pv.stallGrace {
+		return
+	}
+	if !pv.remote.connected() {
+		pv.reopenAll = true
+		pv.reconnect()
+	}
+}
+
+// reconnect dials the link again in the background, a bounded number of
+// times, and opens the failed tracks (every track, after a stall) on the
+// new connection.
+func (pv *playerView) reconnect() {
+	pv.reconnecting = 1
+	pv.updateStatus()
+	dial, link := pv.u.o.Dial, pv.link
+	go func() {
+		var err error
+		wait := reconnectBackoff
+		for try := 1; try <= reconnectTries; try++ {
+			pv.u.do(func() {
+				if !pv.closed.Load() {
+					pv.reconnecting = try
+					pv.updateStatus()
+				}
+			})
+			ctx, cancel := context.WithTimeout(pv.ctx, reconnectTimeout)
+			var rem Remote
+			rem, err = dial(ctx, link)
+			cancel()
+			if err == nil {
+				pv.remote.swap(rem)
+				pv.u.do(func() {
+					if !pv.closed.Load() {
+						pv.reconnected()
+					}
+				})
+				return
+			}
+			if try == reconnectTries {
+				break
+			}
+			select {
+			case <-pv.ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			wait *= 2
+		}
+		pv.u.do(func() {
+			if pv.closed.Load() {
+				return
+			}
+			pv.reconnecting, pv.reopenAll = 0, false
+			pv.bufferingSince = time.Time{} // no new attempt until the next wait
+			pv.notice = "Connection lost"
+			pv.updateStatus()
+			pv.u.showError("Lost the connection to the sharer", err)
+		})
+	}()
+}
+
+// reconnected opens the tracks that failed on the new connection.
+func (pv *playerView) reconnected() {
+	pv.reconnecting = 0
+	pv.notice = ""
+	for _, tv := range pv.tracks {
+		switch {
+		case !tv.on:
+		case tv.err != nil:
+			tv.err = nil
+			pv.ctl.Subscribe(tv.name, true)
+			pv.updateTrack(tv)
+		case pv.reopenAll:
+			// Stuck on the old connection: open it again at the position.
+			pv.ctl.Subscribe(tv.name, false)
+			pv.ctl.Subscribe(tv.name, true)
+		}
+	}
+	pv.reopenAll = false
+	if pv.state == avsync.StateBuffering {
+		pv.bufferingSince = time.Now()
+	}
+	pv.u.debug.emit("reconnected", nil)
+	pv.updateStatus()
+}
+
+func (pv *playerView) seekTo(t time.Duration) {
+	t = max(t, 0)
+	if pv.duration > 0 {
+		t = min(t, pv.duration)
+	}
+	pv.seekGen = pv.ctl.Seek(t)
+	pv.position = t
+	pv.buffered = nil
+	pv.updateTime()
+}
+
+// seekBy moves from the position shown, which is the newest target until
+// the engine reports from after it, so repeated keys add up.
+func (pv *playerView) seekBy(d time.Duration) { pv.seekTo(pv.position + d) }
+
+func (pv *playerView) togglePlay() {
+	if pv.playing {
+		pv.playing = false
+		pv.ctl.Pause()
+	} else {
+		pv.playing = true
+		pv.ctl.Play()
+	}
+	pv.updatePlayButton()
+}
+
+func (pv *playerView) toggleMute() {
+	pv.muted = !pv.muted
+	pv.ctl.SetMuted(pv.muted)
+	pv.updateVolume()
+}
+
+func (pv *playerView) setVolume(v float64) {
+	v = min(max(v, 0), 1)
+	v = float64(int(v*100+0.5)) / 100
+	pv.vol = v
+	pv.ctl.SetVolume(v)
+	pv.u.a.Preferences().SetFloat(prefVolume, v)
+	pv.updateVolume()
+}
+
+func (pv *playerView) toggleLayout() {
+	if pv.area.mode == layoutPiP {
+		pv.area.setMode(layoutSideBySide)
+	} else {
+		pv.area.setMode(layoutPiP)
+	}
+	pv.updateLayoutButton()
+}
+
+// typedKey handles the player's keys, as in mpv.
+func (pv *playerView) typedKey(e *fyne.KeyEvent) {
+	switch e.Name {
+	case fyne.KeySpace:
+		pv.togglePlay()
+	case fyne.KeyLeft:
+		pv.seekBy(-shortSeek)
+	case fyne.KeyRight:
+		pv.seekBy(shortSeek)
+	case fyne.KeyUp:
+		pv.seekBy(longSeek)
+	case fyne.KeyDown:
+		pv.seekBy(-longSeek)
+	case fyne.KeyM:
+		pv.toggleMute()
+	case fyne.Key9:
+		pv.setVolume(pv.vol - volumeStep)
+	case fyne.Key0:
+		pv.setVolume(pv.vol + volumeStep)
+	case fyne.KeyF:
+		pv.u.toggleFullScreen()
+	case fyne.KeyEscape:
+		pv.u.setFullScreen(false)
+	case fyne.KeyQ:
+		pv.u.quitNow()
+	default:
+		return
+	}
+	pv.u.debug.emit("key", map[string]any{"key": string(e.Name)})
+	pv.updateFullButton()
+}
+
+func (pv *playerView) updatePlayButton() {
+	icon := theme.MediaPlayIcon()
+	if pv.playing {
+		icon = theme.MediaPauseIcon()
+	}
+	pv.playBtn.SetIcon(icon)
+}
+
+func (pv *playerView) updateVolume() {
+	icon := theme.VolumeUpIcon()
+	switch {
+	case pv.muted:
+		icon = theme.VolumeMuteIcon()
+	case pv.vol < 0.5:
+		icon = theme.VolumeDownIcon()
+	}
+	pv.muteBtn.SetIcon(icon)
+	pv.volume.set(pv.vol, pv.muted)
+	pv.updateStatus()
+}
+
+func (pv *playerView) updateLayoutButton() {
+	if pv.area.mode == layoutPiP {
+		pv.layoutBtn.SetText("Side by side")
+		pv.layoutBtn.SetIcon(theme.GridIcon())
+	} else {
+		pv.layoutBtn.SetText("Picture in picture")
+		pv.layoutBtn.SetIcon(theme.ViewRestoreIcon())
+	}
+}
+
+func (pv *playerView) updateFullButton() {
+	if pv.u.w.FullScreen() {
+		pv.fullBtn.SetIcon(theme.ViewRestoreIcon())
+	} else {
+		pv.fullBtn.SetIcon(theme.ViewFullScreenIcon())
+	}
+}
+
+func (pv *playerView) updateTime() {
+	if t := formatTime(pv.position) + " / " + formatTime(pv.duration); t != pv.timeText.Text {
+		pv.timeText.SetText(t)
+	}
+	pv.seek.set(pv.position, pv.duration, pv.buffered)
+	pv.debugStatus()
+}
+
+// networkFigures says the sharer's round-trip time and the throughput.
+func (pv *playerView) networkFigures() string {
+	if pv.remote == nil {
+		return "local folder"
+	}
+	s := formatRate(pv.throughput)
+	if pv.rtt > 0 {
+		s = "peer RTT " + formatRTT(pv.rtt) + " · " + s
+	}
+	return s
+}
+
+// statusLine says the state, the sharer's round-trip time and the
+// throughput, and anything the user should know.
+func (pv *playerView) statusLine() string {
+	var parts []string
+	if pv.reconnecting > 0 {
+		parts = append(parts, fmt.Sprintf("Reconnecting… (try %d of %d)", pv.reconnecting, reconnectTries))
+	} else {
+		parts = append(parts, stateText(pv.state))
+	}
+	if pv.figures != "" {
+		parts = append(parts, pv.figures)
+	}
+	if pv.muted {
+		parts = append(parts, "muted")
+	} else {
+		parts = append(parts, fmt.Sprintf("volume %d%%", int(pv.vol*100+0.5)))
+	}
+	if pv.notice != "" {
+		parts = append(parts, pv.notice)
+	}
+	return strings.Join(parts, " · ")
+}
+
+func (pv *playerView) updateStatus() {
+	if s := pv.statusLine(); s != pv.statusText.Text {
+		pv.statusText.SetText(s)
+	}
+	pv.debugStatus()
+}
+
+// debugStatus writes a debug status line when what the controls show
+// changed.
+func (pv *playerView) debugStatus() {
+	if !pv.u.debug.enabled() {
+		return
+	}
+	tracks := map[string]any{}
+	sig := fmt.Sprint(pv.statusText.Text, "|", pv.timeText.Text, "|", pv.state, pv.playing, pv.position)
+	for _, tv := range pv.tracks {
+		tracks[tv.name] = map[string]any{
+			"on": tv.on, "kind": tv.kind.String(), "failed": tv.err != nil, "visible": tv.tile.visible,
+			"painted": tv.tile.painted, "applied": tv.tile.applied, "frame": [2]int{tv.tile.frameW, tv.tile.frameH},
+		}
+		sig += fmt.Sprint("|", tv.on, tv.err != nil, tv.tile.visible)
+	}
+	if sig == pv.lastStatus {
+		return
+	}
+	pv.lastStatus = sig
+	pv.u.debug.emit("status", map[string]any{
+		"state": pv.state.String(), "playing": pv.playing, "pos_ms": pv.position.Milliseconds(),
+		"time": pv.timeText.Text, "status": pv.statusText.Text, "volume": pv.vol, "muted": pv.muted, "tracks": tracks,
+	})
+}
+
+// layoutChanged schedules a debug layout line once the layout settled.
+func (pv *playerView) layoutChanged() {
+	if !pv.u.debug.enabled() || pv.layoutPending {
+		return
+	}
+	pv.layoutPending = true
+	pv.u.do(func() {
+		pv.layoutPending = false
+		if !pv.closed.Load() {
+			pv.emitLayout()
+		}
+	})
+}
+
+func (pv *playerView) emitLayout() {
+	c := pv.u.w.Canvas()
+	s := c.Scale()
+	tiles := map[string]any{}
+	toggles := map[string]any{}
+	for _, tv := range pv.tracks {
+		if tv.tile.visible {
+			tiles[tv.name] = rectOf(c, tv.tile.img)
+		}
+		toggles[tv.name] = rectOf(c, tv.toggle.btn)
+	}
+	size := c.Size()
+	pv.u.debug.emit("layout", map[string]any{
+		"window": [2]int{int(size.Width * s), int(size.Height * s)}, "fullscreen": pv.u.w.FullScreen(),
+		"mode": pv.area.mode.String(), "video": rectOf(c, pv.area.box), "tiles": tiles, "toggles": toggles,
+		"time": rectOf(c, pv.timeText), "seekbar": rectOf(c, pv.seek), "status": rectOf(c, pv.statusText),
+	})
+}
+
+func stateText(s avsync.State) string {
+	switch s {
+	case avsync.StateOpening:
+		return "Opening…"
+	case avsync.StatePlaying:
+		return "Playing"
+	case avsync.StatePaused:
+		return "Paused"
+	case avsync.StateBuffering:
+		return "Buffering…"
+	case avsync.StateEnded:
+		return "Ended"
+	case avsync.StateError:
+		return "Cannot play"
+	default:
+		return ""
+	}
+}
+
+// formatTime says a position as m:ss, or h:mm:ss past an hour.
+func formatTime(d time.Duration) string {
+	d = max(d, 0)
+	s := int(d / time.Second)
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}
+
+func formatRTT(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%d ms", d.Milliseconds())
+}

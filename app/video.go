@@ -1,0 +1,344 @@
+package app
+
+import (
+	"image"
+	"image/color"
+	"math"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+)
+
+// layoutMode says how several video tracks share the video area.
+type layoutMode int
+
+const (
+	// layoutPiP shows the screen (or the first video track) large and the
+	// others as pictures in the picture, bottom right.
+	layoutPiP layoutMode = iota
+	// layoutSideBySide gives every video track an equal cell.
+	layoutSideBySide
+)
+
+func (m layoutMode) String() string {
+	if m == layoutSideBySide {
+		return "side-by-side"
+	}
+	return "pip"
+}
+
+// Picture-in-picture geometry, in Fyne units.
+const (
+	pipFraction = 0.25
+	pipMargin   = 12
+)
+
+// videoTile shows one track's pictures: one canvas.Image whose Image is
+// swapped for each frame the engine presents. It is the track's
+// avsync.VideoSink.
+type videoTile struct {
+	// track and kind name what it shows.
+	track string
+	kind  trackKind
+	// do runs a function on the UI goroutine.
+	do func(func())
+	// img shows the frames; bg fills around a picture in the picture.
+	img *canvas.Image
+	bg  *canvas.Rectangle
+	// probe is a 1×1 raster refreshed with every frame; Fyne calls its
+	// generator while painting, which counts the frames that reached the
+	// screen, not just the ones handed to Fyne.
+	probe *canvas.Raster
+	// probePix is what the probe paints: one transparent pixel.
+	probePix *image.RGBA
+
+	// mu guards latest and pending.
+	mu gosync.Mutex
+	// latest is the newest frame not yet put on img; the engine keeps it
+	// and the frame before it out of its pool, so it is safe to upload.
+	latest *image.RGBA
+	// pending says an apply is scheduled on the UI goroutine: frames that
+	// arrive meanwhile replace latest rather than queue up.
+	pending bool
+	// received counts frames the engine handed over.
+	received atomic.Int64
+	// detached says the player view closed: frames still arriving from
+	// the engine as it stops are not shown.
+	detached atomic.Bool
+	// size is the tile's size in pixels (w<<32 | h), read by decode
+	// goroutines to convert frames at display size.
+	size atomic.Uint64
+
+	// Owned by the UI goroutine.
+
+	// visible says the track's pictures are wanted on screen.
+	visible bool
+	// applied counts frames put on img; painted counts those painted.
+	applied     int64
+	painted     int64
+	paintedSeen int64
+	// frameW and frameH are the size of the last frame applied.
+	frameW, frameH int
+	// aspect is the source's width over height, for picture-in-picture
+	// cells; 16:9 until known.
+	aspect float32
+	// rect is where the tile is, in the area's coordinates.
+	rect fyne.Size
+	pos  fyne.Position
+}
+
+func newVideoTile(track string, kind trackKind, do func(func())) *videoTile {
+	t := &videoTile{track: track, kind: kind, do: do, aspect: 16.0 / 9, probePix: image.NewRGBA(image.Rect(0, 0, 1, 1))}
+	t.img = &canvas.Image{FillMode: canvas.ImageFillContain, ScaleMode: canvas.ImageScaleFastest}
+	t.bg = canvas.NewRectangle(color.Black)
+	t.probe = canvas.NewRaster(func(_, _ int) image.Image {
+		if t.applied != t.paintedSeen {
+			t.paintedSeen = t.applied
+			t.painted++
+		}
+		return t.probePix
+	})
+	t.probe.ScaleMode = canvas.ImageScalePixels
+	return t
+}
+
+// Show hands a frame to the window; it runs on the engine's goroutine and
+// returns at once.
+func (t *videoTile) Show(frame *image.RGBA, _ time.Duration) {
+	if t.detached.Load() {
+		return
+	}
+	t.received.Add(1)
+	t.mu.Lock()
+	t.latest = frame
+	schedule := !t.pending
+	t.pending = true
+	t.mu.Unlock()
+	if schedule {
+		t.do(t.apply)
+	}
+}
+
+// apply puts the newest frame on screen; UI goroutine.
+func (t *videoTile) apply() {
+	t.mu.Lock()
+	f := t.latest
+	t.latest, t.pending = nil, false
+	t.mu.Unlock()
+	if f == nil || t.detached.Load() {
+		return
+	}
+	t.img.Image = f
+	t.applied++
+	if w, h := f.Rect.Dx(), f.Rect.Dy(); w != t.frameW || h != t.frameH {
+		t.frameW, t.frameH = w, h
+	}
+	t.img.Refresh()
+	t.probe.Refresh()
+}
+
+// clear forgets the picture, so a track switched on again does not show
+// a stale frame; UI goroutine.
+func (t *videoTile) clear() {
+	t.mu.Lock()
+	t.latest = nil
+	t.mu.Unlock()
+	t.img.Image = nil
+	t.img.Refresh()
+}
+
+func (t *videoTile) setPixelSize(w, h int) {
+	t.size.Store(uint64(uint32(w))<<32 | uint64(uint32(h)))
+}
+
+// videoSize is the size to convert a frame of srcW×srcH to: the largest
+// that fits the tile with the source's shape, never larger than the
+// source (the GPU scales up for free, the converter does not).
+func (t *videoTile) videoSize(srcW, srcH int) (int, int) {
+	s := t.size.Load()
+	bw, bh := int(s>>32), int(uint32(s))
+	if bw <= 0 || bh <= 0 || srcW <= 0 || srcH <= 0 {
+		return srcW, srcH
+	}
+	f := math.Min(math.Min(float64(bw)/float64(srcW), float64(bh)/float64(srcH)), 1)
+	w := max(int(float64(srcW)*f)&^1, 2)
+	h := max(int(float64(srcH)*f)&^1, 2)
+	return w, h
+}
+
+// videoArea lays out every visible video track: side by side, or the
+// screen large with the others as pictures in the picture.
+type videoArea struct {
+	// tiles are every track's tile, in the recording's order; byName finds
+	// them (read by decode goroutines, never changed after creation).
+	tiles  []*videoTile
+	byName map[string]*videoTile
+	// mode is the current layout; UI goroutine.
+	mode layoutMode
+	// bg is the black behind the pictures; empty says no video is on.
+	bg    *canvas.Rectangle
+	empty *widget.Label
+	// box holds every object; its layout is the area itself.
+	box *fyne.Container
+	// scale converts Fyne units to pixels.
+	scale func() float32
+	// onLayout is told after every layout pass; UI goroutine.
+	onLayout func()
+}
+
+func newVideoArea(tiles []*videoTile, scale func() float32) *videoArea {
+	a := &videoArea{tiles: tiles, byName: map[string]*videoTile{}, scale: scale, bg: canvas.NewRectangle(color.Black)}
+	a.empty = widget.NewLabel("No video track is on")
+	a.empty.Alignment = fyne.TextAlignCenter
+	for _, t := range tiles {
+		a.byName[t.track] = t
+	}
+	a.box = container.New(a)
+	a.restack()
+	return a
+}
+
+// VideoSize is the engine's Options.VideoSize: frames are converted at the
+// size their tile shows them. Safe for concurrent use.
+func (a *videoArea) VideoSize(track string, srcW, srcH int) (int, int) {
+	if t := a.byName[track]; t != nil {
+		return t.videoSize(srcW, srcH)
+	}
+	return srcW, srcH
+}
+
+// visible lists the tiles to show, in the recording's order.
+func (a *videoArea) visible() []*videoTile {
+	var out []*videoTile
+	for _, t := range a.tiles {
+		if t.visible {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// main is the tile shown large in picture-in-picture: the screen if one is
+// visible, else the first.
+func (a *videoArea) main(vis []*videoTile) *videoTile {
+	for _, t := range vis {
+		if t.kind == kindScreen {
+			return t
+		}
+	}
+	return vis[0]
+}
+
+// restack orders the objects so the large picture is painted first and
+// the small ones over it, then lays them out again; UI goroutine.
+func (a *videoArea) restack() {
+	objs := []fyne.CanvasObject{a.bg, a.empty}
+	vis := a.visible()
+	var order []*videoTile
+	if len(vis) > 0 {
+		m := a.main(vis)
+		order = append(order, m)
+		for _, t := range vis {
+			if t != m {
+				order = append(order, t)
+			}
+		}
+	}
+	for _, t := range a.tiles {
+		if !t.visible {
+			order = append(order, t)
+		}
+	}
+	for _, t := range order {
+		objs = append(objs, t.bg, t.probe, t.img)
+	}
+	a.box.Objects = objs
+	a.box.Refresh()
+}
+
+func (a *videoArea) setMode(m layoutMode) {
+	a.mode = m
+	a.restack()
+}
+
+// MinSize lets the window shrink the video as far as it likes.
+func (a *videoArea) MinSize([]fyne.CanvasObject) fyne.Size { return fyne.NewSize(160, 90) }
+
+// Layout places the tiles; it is the fyne.Layout of box.
+func (a *videoArea) Layout(_ []fyne.CanvasObject, size fyne.Size) {
+	a.bg.Resize(size)
+	a.bg.Move(fyne.Position{})
+	vis := a.visible()
+	a.empty.Resize(a.empty.MinSize())
+	a.empty.Move(fyne.NewPos((size.Width-a.empty.MinSize().Width)/2, (size.Height-a.empty.MinSize().Height)/2))
+	if len(vis) == 0 {
+		a.empty.Show()
+	} else {
+		a.empty.Hide()
+	}
+	for _, t := range a.tiles {
+		if !t.visible {
+			t.img.Hide()
+			t.bg.Hide()
+			t.probe.Hide()
+			t.setPixelSize(0, 0)
+		}
+	}
+	switch {
+	case len(vis) == 0:
+	case a.mode == layoutPiP && len(vis) > 1:
+		m := a.main(vis)
+		a.place(m, fyne.Position{}, size, false)
+		w := float32(math.Round(float64(size.Width * pipFraction)))
+		y := size.Height - pipMargin
+		for _, t := range vis {
+			if t == m {
+				continue
+			}
+			h := w / t.aspect
+			y -= h
+			a.place(t, fyne.NewPos(size.Width-pipMargin-w, y), fyne.NewSize(w, h), true)
+			y -= pipMargin
+		}
+	default:
+		n := len(vis)
+		cols := n
+		if n > 3 {
+			cols = int(math.Ceil(math.Sqrt(float64(n))))
+		}
+		rows := (n + cols - 1) / cols
+		cw, ch := size.Width/float32(cols), size.Height/float32(rows)
+		for i, t := range vis {
+			a.place(t, fyne.NewPos(float32(i%cols)*cw, float32(i/cols)*ch), fyne.NewSize(cw, ch), false)
+		}
+	}
+	if a.onLayout != nil {
+		a.onLayout()
+	}
+}
+
+// place puts a tile at pos with size; framed tiles get a black
+// background so they stand out from the picture under them.
+func (a *videoArea) place(t *videoTile, pos fyne.Position, size fyne.Size, framed bool) {
+	t.pos, t.rect = pos, size
+	t.img.Move(pos)
+	t.img.Resize(size)
+	t.img.Show()
+	t.probe.Move(pos)
+	t.probe.Resize(fyne.NewSize(1, 1))
+	t.probe.Show()
+	t.bg.Move(pos)
+	t.bg.Resize(size)
+	if framed {
+		t.bg.Show()
+	} else {
+		t.bg.Hide()
+	}
+	s := a.scale()
+	t.setPixelSize(int(size.Width*s), int(size.Height*s))
+}

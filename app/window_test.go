@@ -1,0 +1,773 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"image"
+	"slices"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"reelay/media"
+	p2pnet "reelay/net"
+	avsync "reelay/sync"
+)
+
+// uiQueue stands in for fyne.Do: functions handed to it run on the test's
+// goroutine when it flushes, as they would on the UI goroutine, so the
+// test and the window never touch widgets at the same time.
+type uiQueue struct {
+	mu  gosync.Mutex
+	fns []func()
+}
+
+func (q *uiQueue) do(fn func()) {
+	q.mu.Lock()
+	q.fns = append(q.fns, fn)
+	q.mu.Unlock()
+}
+
+func (q *uiQueue) flush() {
+	for {
+		q.mu.Lock()
+		fns := q.fns
+		q.fns = nil
+		q.mu.Unlock()
+		if len(fns) == 0 {
+			return
+		}
+		for _, fn := range fns {
+			fn()
+		}
+	}
+}
+
+// fakePlayer records what the window asks of the engine.
+type fakePlayer struct {
+	mu       gosync.Mutex
+	calls    []string
+	seeks    []time.Duration
+	subs     []string
+	volume   float64
+	muted    bool
+	playing  bool
+	position time.Duration
+	duration time.Duration
+	sinks    map[string]avsync.VideoSink
+	tracks   []avsync.Track
+	onEvent  func(avsync.Event)
+	closed   bool
+}
+
+func newFakePlayer() *fakePlayer {
+	video := func(w, h int) []media.StreamInfo {
+		return []media.StreamInfo{{Kind: media.KindVideo, Width: w, Height: h, FrameRate: 30}}
+	}
+	return &fakePlayer{
+		duration: 60 * time.Second, volume: 1, sinks: map[string]avsync.VideoSink{},
+		tracks: []avsync.Track{
+			{Name: "screen", On: true, State: avsync.StatePlaying, Streams: video(1280, 720)},
+			{Name: "camera", On: true, State: avsync.StatePlaying, Streams: video(640, 360)},
+			{Name: "mic", On: true, State: avsync.StatePlaying, Streams: []media.StreamInfo{{Kind: media.KindAudio}}},
+		},
+	}
+}
+
+func (f *fakePlayer) record(c string) {
+	f.mu.Lock()
+	f.calls = append(f.calls, c)
+	f.mu.Unlock()
+}
+
+func (f *fakePlayer) Play() {
+	f.mu.Lock()
+	f.playing = true
+	f.mu.Unlock()
+	f.record("play")
+}
+
+func (f *fakePlayer) Pause() {
+	f.mu.Lock()
+	f.playing = false
+	f.mu.Unlock()
+	f.record("pause")
+}
+
+func (f *fakePlayer) Seek(t time.Duration) {
+	f.mu.Lock()
+	f.seeks = append(f.seeks, t)
+	f.position = t
+	f.mu.Unlock()
+	f.record("seek")
+}
+
+func (f *fakePlayer) Subscribe(track string, on bool) error {
+	f.mu.Lock()
+	f.subs = append(f.subs, track+"="+onOff(on))
+	for i := range f.tracks {
+		if f.tracks[i].Name == track {
+			f.tracks[i].On = on
+		}
+	}
+	f.mu.Unlock()
+	f.record("subscribe")
+	return nil
+}
+
+func (f *fakePlayer) SetVideoSink(track string, s avsync.VideoSink) {
+	f.mu.Lock()
+	f.sinks[track] = s
+	f.mu.Unlock()
+}
+
+func (f *fakePlayer) SetVolume(v float64) {
+	f.mu.Lock()
+	f.volume = v
+	f.mu.Unlock()
+	f.record("volume")
+}
+
+func (f *fakePlayer) SetMuted(m bool) {
+	f.mu.Lock()
+	f.muted = m
+	f.mu.Unlock()
+	f.record("mute")
+}
+
+func (f *fakePlayer) Position() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.position
+}
+
+func (f *fakePlayer) Duration() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.duration
+}
+
+func (f *fakePlayer) State() avsync.State { return avsync.StatePlaying }
+
+func (f *fakePlayer) Tracks() []avsync.Track {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.tracks)
+}
+
+func (f *fakePlayer) Stats() avsync.Stats { return avsync.Stats{} }
+
+func (f *fakePlayer) Close() error {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	return nil
+}
+
+// snapshot returns a copy of the recorded values.
+func (f *fakePlayer) snapshot() (seeks []time.Duration, subs []string, volume float64, muted, playing bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.seeks), slices.Clone(f.subs), f.volume, f.muted, f.playing
+}
+
+func (f *fakePlayer) event(ev avsync.Event) {
+	f.mu.Lock()
+	fn := f.onEvent
+	f.mu.Unlock()
+	fn(ev)
+}
+
+// fakeSource is a recording with a screen, a camera and a mic.
+type fakeSource struct{ name string }
+
+func (s fakeSource) Name() string { return s.name }
+func (s fakeSource) Tracks() []p2pnet.TrackInfo {
+	return []p2pnet.TrackInfo{{Name: "screen"}, {Name: "camera"}, {Name: "mic"}}
+}
+func (s fakeSource) OpenTrack(string) (avsync.TrackReader, error) {
+	return nil, errors.New("fake source")
+}
+
+// fakeRemote is a dialled recording whose connection the test controls.
+type fakeRemote struct {
+	fakeSource
+	mu        gosync.Mutex
+	connected bool
+	closed    bool
+}
+
+func (r *fakeRemote) RTT() time.Duration { return 3 * time.Millisecond }
+func (r *fakeRemote) Connected() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.connected
+}
+func (r *fakeRemote) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	return nil
+}
+
+// harness is a window on Fyne's test driver with a fake engine.
+type harness struct {
+	t     *testing.T
+	q     *uiQueue
+	w     fyne.Window
+	u     *ui
+	fp    *fakePlayer
+	quits int
+}
+
+func newHarness(t *testing.T, o Options) *harness {
+	t.Helper()
+	a := test.NewTempApp(t)
+	h := &harness{t: t, q: &uiQueue{}, fp: newFakePlayer()}
+	h.w = test.NewTempWindow(t, nil)
+	h.w.Resize(fyne.NewSize(1280, 840))
+	if o.OpenPlayer == nil {
+		o.OpenPlayer = func(_ context.Context, _ avsync.Source, po avsync.Options) (Player, error) {
+			h.fp.mu.Lock()
+			h.fp.onEvent = po.OnEvent
+			h.fp.mu.Unlock()
+			return h.fp, nil
+		}
+	}
+	h.u = newUI(t.Context(), a, h.w, o, h.q.do)
+	h.u.quit = func() { h.quits++ }
+	t.Cleanup(func() {
+		h.u.leave()
+		h.q.flush()
+		h.u.background.Wait()
+	})
+	return h
+}
+
+// waitFor flushes the UI queue until cond holds.
+func (h *harness) waitFor(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h.q.flush()
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// openPlayer shows the player on a local fake recording and waits for
+// the engine to be open and the first commands applied.
+func (h *harness) openPlayer() *playerView {
+	h.t.Helper()
+	h.u.openPlayer(fakeSource{name: "Standup"}, "")
+	pv := h.u.player
+	h.waitFor("the engine to open and play", func() bool {
+		_, _, _, _, playing := h.fp.snapshot()
+		return playing
+	})
+	h.fp.event(avsync.Event{Kind: avsync.EventDuration, Duration: 60 * time.Second})
+	h.fp.event(avsync.Event{Kind: avsync.EventState, State: avsync.StatePlaying})
+	h.waitFor("the duration", func() bool { return pv.duration == 60*time.Second && pv.state == avsync.StatePlaying })
+	return pv
+}
+
+func (h *harness) key(name fyne.KeyName) {
+	h.w.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: name})
+}
+
+// lastSeek waits for the engine to have been asked for want last.
+func (h *harness) lastSeek(want time.Duration) {
+	h.t.Helper()
+	h.waitFor("a seek to "+want.String(), func() bool {
+		seeks, _, _, _, _ := h.fp.snapshot()
+		return len(seeks) > 0 && seeks[len(seeks)-1] == want
+	})
+}
+
+// dialogText is the text of the dialog shown on top, "" if none.
+func (h *harness) dialogText() string {
+	top := h.w.Canvas().Overlays().Top()
+	if top == nil {
+		return ""
+	}
+	var texts []string
+	for _, o := range test.LaidOutObjects(top) {
+		if l, ok := o.(*widget.Label); ok {
+			texts = append(texts, l.Text)
+		}
+	}
+	return strings.Join(texts, "\n")
+}
+
+func TestSeekBarSeeksToTheTimeUnderThePointer(t *testing.T) {
+	h := newHarness(t, Options{})
+	pv := h.openPlayer()
+	w := pv.seek.Size().Width
+	if w <= 0 {
+		t.Fatal("the seek bar has no width")
+	}
+	test.TapAt(pv.seek, fyne.NewPos(w/4, seekBarHeight/2))
+	h.lastSeek(15 * time.Second)
+	if got := pv.timeText.Text; got != "0:15 / 1:00" {
+		t.Errorf("after seeking to 15 s the time says %q", got)
+	}
+
+	// Dragging previews as it goes and ends where released.
+	for _, f := range []float32{0.3, 0.4, 0.5} {
+		pv.seek.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: fyne.NewPos(w*f, 5)}})
+		h.q.flush()
+	}
+	h.lastSeek(30 * time.Second)
+	pv.seek.DragEnd()
+	h.lastSeek(30 * time.Second)
+	seeks, _, _, _, _ := h.fp.snapshot()
+	for i := 1; i < len(seeks); i++ {
+		if seeks[i] < seeks[i-1] {
+			t.Errorf("seeks went back while dragging forward: %v", seeks)
+		}
+	}
+	if got := pv.timeText.Text; got != "0:30 / 1:00" {
+		t.Errorf("after dragging to 30 s the time says %q", got)
+	}
+
+	// A position polled from before the seek was sent is not shown.
+	pv.applyStatus(status{seekGen: pv.seekGen - 1, position: 2 * time.Second, duration: time.Minute})
+	if pv.position != 30*time.Second {
+		t.Errorf("a stale poll moved the position to %v", pv.position)
+	}
+}
+
+func TestTogglesSubscribe(t *testing.T) {
+	h := newHarness(t, Options{})
+	pv := h.openPlayer()
+	h.waitFor("the tracks' kinds", func() bool {
+		return pv.byName["mic"].kind == kindAudio && pv.byName["screen"].kind == kindScreen
+	})
+	cam := pv.byName["camera"]
+	if !cam.tile.visible || pv.byName["mic"].tile.visible {
+		t.Fatalf("camera visible %v, mic visible %v; want a camera picture and no mic picture", cam.tile.visible, pv.byName["mic"].tile.visible)
+	}
+	test.Tap(cam.toggle.btn)
+	h.waitFor("camera switched off", func() bool {
+		_, subs, _, _, _ := h.fp.snapshot()
+		return slices.Equal(subs, []string{"camera=off"})
+	})
+	if cam.tile.visible || slices.Contains(pv.area.visible(), cam.tile) {
+		t.Error("the camera's picture is still laid out after switching it off")
+	}
+	if cam.toggle.btn.Importance != widget.LowImportance || !strings.Contains(cam.toggle.btn.Text, "off") {
+		t.Errorf("the camera toggle shows %q (importance %v) when off", cam.toggle.btn.Text, cam.toggle.btn.Importance)
+	}
+	test.Tap(cam.toggle.btn)
+	test.Tap(pv.byName["mic"].toggle.btn)
+	h.waitFor("camera on, mic off", func() bool {
+		_, subs, _, _, _ := h.fp.snapshot()
+		return slices.Equal(subs, []string{"camera=off", "camera=on", "mic=off"})
+	})
+	if !cam.tile.visible {
+		t.Error("the camera's picture is not back after switching it on")
+	}
+	if cam.toggle.btn.Icon != kindCamera.icon() || pv.byName["screen"].toggle.btn.Icon != kindScreen.icon() || pv.byName["mic"].toggle.btn.Icon != kindAudio.icon() {
+		t.Error("the toggles' icons do not say camera, screen and audio")
+	}
+}
+
+func TestKeys(t *testing.T) {
+	h := newHarness(t, Options{})
+	pv := h.openPlayer()
+	h.fp.mu.Lock()
+	h.fp.position = 30 * time.Second
+	h.fp.mu.Unlock()
+	h.waitFor("the position", func() bool { return pv.position == 30*time.Second })
+
+	h.key(fyne.KeySpace)
+	h.waitFor("space to pause", func() bool { _, _, _, _, p := h.fp.snapshot(); return !p })
+	h.key(fyne.KeySpace)
+	h.waitFor("space to play", func() bool { _, _, _, _, p := h.fp.snapshot(); return p })
+
+	for _, c := range []struct {
+		key  fyne.KeyName
+		want time.Duration
+	}{
+		{fyne.KeyRight, 35 * time.Second},
+		{fyne.KeyLeft, 30 * time.Second},
+		{fyne.KeyLeft, 25 * time.Second},
+		{fyne.KeyUp, 60 * time.Second}, // clamped to the end
+		{fyne.KeyDown, 0},
+		{fyne.KeyRight, 5 * time.Second},
+		{fyne.KeyDown, 0}, // clamped to the start
+	} {
+		h.key(c.key)
+		h.lastSeek(c.want)
+	}
+
+	h.key(fyne.KeyM)
+	h.waitFor("m to mute", func() bool { _, _, _, m, _ := h.fp.snapshot(); return m })
+	h.key(fyne.KeyM)
+	h.waitFor("m to unmute", func() bool { _, _, _, m, _ := h.fp.snapshot(); return !m })
+	h.key(fyne.Key9)
+	h.waitFor("9 to lower the volume", func() bool { _, _, v, _, _ := h.fp.snapshot(); return v == 0.9 })
+	h.key(fyne.Key9)
+	h.waitFor("9 to lower it again", func() bool { _, _, v, _, _ := h.fp.snapshot(); return v == 0.8 })
+	h.key(fyne.Key0)
+	h.waitFor("0 to raise the volume", func() bool { _, _, v, _, _ := h.fp.snapshot(); return v == 0.9 })
+	if v := h.u.a.Preferences().Float(prefVolume); v != 0.9 {
+		t.Errorf("the volume remembered is %v, want 0.9", v)
+	}
+
+	h.key(fyne.KeyF)
+	if !h.w.FullScreen() {
+		t.Error("f did not make the window fullscreen")
+	}
+	h.key(fyne.KeyEscape)
+	if h.w.FullScreen() {
+		t.Error("Esc did not leave fullscreen")
+	}
+	h.key(fyne.KeyF)
+	h.key(fyne.KeyF)
+	if h.w.FullScreen() {
+		t.Error("f did not leave fullscreen")
+	}
+	h.key(fyne.KeyQ)
+	if h.quits != 1 {
+		t.Errorf("q quit %d times, want 1", h.quits)
+	}
+}
+
+func TestMalformedLinkShowsADialog(t *testing.T) {
+	dialled := false
+	h := newHarness(t, Options{Dial: func(context.Context, string) (Remote, error) { dialled = true; return nil, errors.New("no") }})
+	h.u.start()
+	h.u.watch("http://example.com/not-a-link")
+	if got := h.dialogText(); !strings.Contains(got, "Reelay link") {
+		t.Errorf("the dialog says %q, want it to say it is not a Reelay link", got)
+	}
+	if dialled {
+		t.Error("a malformed link was dialled")
+	}
+	if h.u.view != "home" {
+		t.Errorf("the window shows %q, want home", h.u.view)
+	}
+}
+
+// testLink is a well-formed link to a peer that does not exist.
+func testLink(t *testing.T) string {
+	id, err := peer.Decode("12D3KooWRvjofdSfa8RwdFwWedUHR2WPmeWDgsz3PEeiArEiUU77")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p2pnet.Link{Peer: id, Token: strings.Repeat("a", 32)}.String()
+}
+
+func TestUnreachableSharerShowsADialog(t *testing.T) {
+	h := newHarness(t, Options{Dial: func(context.Context, string) (Remote, error) {
+		return nil, errors.New("net: the sharer …77 is unreachable: failed to dial: all dials failed")
+	}})
+	h.u.start()
+	h.u.watch(testLink(t))
+	h.waitFor("the dialog", func() bool { return h.dialogText() != "" })
+	if got := h.dialogText(); !strings.Contains(got, "Could not reach the sharer") || !strings.Contains(got, "is unreachable. Check") {
+		t.Errorf("the dialog says %q", got)
+	}
+	if h.u.view != "home" {
+		t.Errorf("the window shows %q, want home", h.u.view)
+	}
+}
+
+func TestFailedTrackShowsADialog(t *testing.T) {
+	h := newHarness(t, Options{})
+	pv := h.openPlayer()
+	h.fp.event(avsync.Event{Kind: avsync.EventTrack, Track: "camera", State: avsync.StateError, Err: errors.New(`track "camera": video does not decode: invalid data`)})
+	h.waitFor("the dialog", func() bool { return h.dialogText() != "" })
+	if got := h.dialogText(); !strings.Contains(got, "camera") || !strings.Contains(got, "does not decode") {
+		t.Errorf("the dialog says %q", got)
+	}
+	cam := pv.byName["camera"]
+	if !strings.Contains(cam.toggle.btn.Text, "failed") || cam.tile.visible {
+		t.Errorf("the camera toggle says %q and its picture is visible=%v", cam.toggle.btn.Text, cam.tile.visible)
+	}
+	// Tapping the failed track tries it again.
+	test.Tap(cam.toggle.btn)
+	h.waitFor("camera retried", func() bool {
+		_, subs, _, _, _ := h.fp.snapshot()
+		return slices.Contains(subs, "camera=on")
+	})
+}
+
+func TestLostConnectionReconnects(t *testing.T) {
+	first := &fakeRemote{fakeSource: fakeSource{name: "Standup"}, connected: true}
+	second := &fakeRemote{fakeSource: fakeSource{name: "Standup"}, connected: true}
+	var mu gosync.Mutex
+	dials := 0
+	release := make(chan struct{})
+	h := newHarness(t, Options{Dial: func(ctx context.Context, _ string) (Remote, error) {
+		mu.Lock()
+		dials++
+		n := dials
+		mu.Unlock()
+		switch n {
+		case 1:
+			return first, nil
+		case 2:
+			return nil, errors.New("net: the sharer …77 is unreachable: no route")
+		default:
+			<-release
+			return second, nil
+		}
+	}})
+	h.u.watch(testLink(t))
+	h.waitFor("the player", func() bool { return h.u.player != nil })
+	pv := h.u.player
+	h.waitFor("the engine to play", func() bool { _, _, _, _, p := h.fp.snapshot(); return p })
+	if recent := h.u.a.Preferences().StringList(prefRecentLinks); len(recent) != 1 || recent[0] != testLink(t) {
+		t.Errorf("recent links are %q, want the link watched", recent)
+	}
+
+	first.mu.Lock()
+	first.connected = false
+	first.mu.Unlock()
+	netErr := errors.New("net: reading range 0+65536 of \"screen\" failed: stream reset")
+	h.fp.event(avsync.Event{Kind: avsync.EventTrack, Track: "screen", State: avsync.StateError, Err: netErr})
+	h.waitFor("Reconnecting… in the status line", func() bool { return strings.Contains(pv.statusText.Text, "Reconnecting…") })
+	if got := h.dialogText(); got != "" {
+		t.Errorf("a dialog shows while reconnecting: %q", got)
+	}
+	h.waitFor("the retry", func() bool { mu.Lock(); defer mu.Unlock(); return dials == 3 })
+	close(release)
+	h.waitFor("screen opened again", func() bool {
+		_, subs, _, _, _ := h.fp.snapshot()
+		return slices.Contains(subs, "screen=on")
+	})
+	if strings.Contains(pv.statusText.Text, "Reconnecting") {
+		t.Errorf("the status still says %q after reconnecting", pv.statusText.Text)
+	}
+	pv.remote.mu.Lock()
+	moved := pv.remote.cur == Remote(second)
+	pv.remote.mu.Unlock()
+	if !moved {
+		t.Error("the source did not move to the new connection")
+	}
+}
+
+func TestHomeRemembersLinks(t *testing.T) {
+	h := newHarness(t, Options{Dial: func(context.Context, string) (Remote, error) {
+		return &fakeRemote{fakeSource: fakeSource{name: "Standup"}, connected: true}, nil
+	}})
+	link := testLink(t)
+	h.u.a.Preferences().SetStringList(prefRecentLinks, []string{"reelay://older"})
+	h.u.start()
+	h.u.watch(" " + link + "\n")
+	h.waitFor("the player", func() bool { return h.u.player != nil })
+	h.u.showHome()
+	if got := h.u.a.Preferences().StringList(prefRecentLinks); !slices.Equal(got, []string{link, "reelay://older"}) {
+		t.Errorf("recent links are %q", got)
+	}
+	found := false
+	for _, o := range test.LaidOutObjects(h.w.Content()) {
+		if b, ok := o.(*widget.Button); ok && b.Text == shortLink(link) {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("Home does not list the link watched")
+	}
+}
+
+// fakeSharing is a folder being shared.
+type fakeSharing struct {
+	mu      gosync.Mutex
+	viewers []p2pnet.ViewerStats
+	stopped bool
+}
+
+func (s *fakeSharing) Link() string { return "reelay://peer/token" }
+func (s *fakeSharing) Name() string { return "Standup" }
+func (s *fakeSharing) Tracks() []p2pnet.TrackInfo {
+	return []p2pnet.TrackInfo{{Name: "screen", Size: 2e6}, {Name: "mic", Size: 5e5}}
+}
+func (s *fakeSharing) Viewers() []p2pnet.ViewerStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.viewers)
+}
+func (s *fakeSharing) Stop() error {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	return nil
+}
+
+func TestShareViewShowsLinkAndViewers(t *testing.T) {
+	sh := &fakeSharing{}
+	h := newHarness(t, Options{Share: func(string) (Sharing, error) { return sh, nil }})
+	h.u.shareFolder("/recordings/standup")
+	h.waitFor("the share view", func() bool { return h.u.view == "share" })
+	var entry *readOnlyEntry
+	var copyBtn, stop *widget.Button
+	for _, o := range test.LaidOutObjects(h.w.Content()) {
+		switch x := o.(type) {
+		case *readOnlyEntry:
+			entry = x
+		case *widget.Button:
+			switch x.Text {
+			case "Copy":
+				copyBtn = x
+			case "Stop sharing":
+				stop = x
+			}
+		}
+	}
+	if entry == nil || entry.Text != sh.Link() || copyBtn == nil || stop == nil {
+		t.Fatal("the share view lacks the link field, Copy or Stop sharing")
+	}
+	test.Type(entry, "x")
+	if entry.Text != sh.Link() {
+		t.Errorf("typing changed the link to %q", entry.Text)
+	}
+	test.Tap(copyBtn)
+	if got := h.u.a.Clipboard().Content(); got != sh.Link() {
+		t.Errorf("Copy put %q on the clipboard", got)
+	}
+	v := h.u.share.viewers
+	h.waitFor("nobody watching", func() bool { return strings.Contains(v.Text, "Nobody") })
+
+	id, _ := peer.Decode("12D3KooWRvjofdSfa8RwdFwWedUHR2WPmeWDgsz3PEeiArEiUU77")
+	sh.mu.Lock()
+	sh.viewers = []p2pnet.ViewerStats{{Peer: id, Since: time.Now(), BytesSent: 1e6}}
+	sh.mu.Unlock()
+	h.waitFor("the viewer", func() bool { return strings.Contains(v.Text, "…ArEiUU77") })
+	sh.mu.Lock()
+	sh.viewers[0].BytesSent = 4e6
+	sh.mu.Unlock()
+	h.waitFor("the viewer's throughput", func() bool { return strings.Contains(v.Text, "MB/s") && !strings.Contains(v.Text, " 0.0 MB/s") })
+
+	test.Tap(stop)
+	h.u.background.Wait()
+	sh.mu.Lock()
+	stopped := sh.stopped
+	sh.mu.Unlock()
+	if !stopped || h.u.view != "home" {
+		t.Errorf("Stop sharing: stopped %v, view %q", stopped, h.u.view)
+	}
+}
+
+func TestFramesGoOnTheImageAtTheTileSize(t *testing.T) {
+	h := newHarness(t, Options{})
+	pv := h.openPlayer()
+	screen := pv.byName["screen"].tile
+	h.waitFor("the screen's sink", func() bool {
+		h.fp.mu.Lock()
+		defer h.fp.mu.Unlock()
+		return h.fp.sinks["screen"] == avsync.VideoSink(screen)
+	})
+	a, b := image.NewRGBA(image.Rect(0, 0, 4, 4)), image.NewRGBA(image.Rect(0, 0, 4, 4))
+	screen.Show(a, 0)
+	screen.Show(b, time.Millisecond)
+	h.q.flush()
+	if screen.img.Image != b || screen.applied != 1 {
+		t.Errorf("after two frames between flushes the image is %p (applied %d), want the newest %p once", screen.img.Image, screen.applied, b)
+	}
+
+	// The screen takes the whole video area in picture-in-picture; frames
+	// are converted at its size, never above the source's.
+	area := pv.area.box.Size()
+	w, hh := pv.area.VideoSize("screen", 1920, 1080)
+	if float32(w) > area.Width || float32(hh) > area.Height || w < int(area.Width)-2 && hh < int(area.Height)-2 {
+		t.Errorf("a 1920x1080 screen converts to %dx%d in an area of %v", w, hh, area)
+	}
+	if w, hh := pv.area.VideoSize("screen", 640, 360); w != 640 || hh != 360 {
+		t.Errorf("a 640x360 screen converts to %dx%d, want its own size", w, hh)
+	}
+	cw, _ := pv.area.VideoSize("camera", 640, 360)
+	if want := int(area.Width * pipFraction); cw > want || cw < want-2 {
+		t.Errorf("the camera converts %d wide, want about %d in picture-in-picture", cw, want)
+	}
+
+	test.Tap(pv.layoutBtn)
+	if pv.area.mode != layoutSideBySide {
+		t.Fatal("the layout button did not switch to side by side")
+	}
+	sw, _ := pv.area.VideoSize("screen", 1280, 720)
+	cw, _ = pv.area.VideoSize("camera", 1280, 720)
+	if sw != cw || float32(sw) > area.Width/2 {
+		t.Errorf("side by side: screen %d and camera %d wide in %v", sw, cw, area)
+	}
+
+	// Resizing the window follows.
+	h.w.Resize(fyne.NewSize(800, 600))
+	sw2, _ := pv.area.VideoSize("screen", 1280, 720)
+	if sw2 >= sw {
+		t.Errorf("after shrinking the window the screen still converts %d wide (was %d)", sw2, sw)
+	}
+}
+
+func TestStallWithTheConnectionDownReconnects(t *testing.T) {
+	first := &fakeRemote{fakeSource: fakeSource{name: "Standup"}, connected: true}
+	var mu gosync.Mutex
+	dials := 0
+	h := newHarness(t, Options{Dial: func(ctx context.Context, _ string) (Remote, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		dials++
+		if dials == 1 {
+			return first, nil
+		}
+		if dials == 2 {
+			return &fakeRemote{fakeSource: fakeSource{name: "Standup"}, connected: true}, nil
+		}
+		return nil, errors.New("net: the sharer …77 is unreachable: connection refused")
+	}})
+	h.u.watch(testLink(t))
+	h.waitFor("the player", func() bool { return h.u.player != nil })
+	pv := h.u.player
+	pv.stallGrace = 50 * time.Millisecond
+	h.waitFor("the engine to play", func() bool { _, _, _, _, p := h.fp.snapshot(); return p })
+
+	// Waiting for data with the connection up is only buffering.
+	h.fp.event(avsync.Event{Kind: avsync.EventState, State: avsync.StateBuffering})
+	h.waitFor("buffering", func() bool { return pv.state == avsync.StateBuffering })
+	time.Sleep(300 * time.Millisecond)
+	h.q.flush()
+	mu.Lock()
+	if dials != 1 {
+		t.Errorf("dialled %d times while buffering with the connection up", dials)
+	}
+	mu.Unlock()
+
+	// With the connection down, every track opens again on a new one.
+	first.mu.Lock()
+	first.connected = false
+	first.mu.Unlock()
+	h.waitFor("every track reopened", func() bool {
+		_, subs, _, _, _ := h.fp.snapshot()
+		return slices.Equal(subs, []string{"screen=off", "screen=on", "camera=off", "camera=on", "mic=off", "mic=on"})
+	})
+	if strings.Contains(pv.statusText.Text, "Reconnecting") || h.dialogText() != "" {
+		t.Errorf("after reconnecting the status says %q and a dialog says %q", pv.statusText.Text, h.dialogText())
+	}
+
+	// When the sharer is gone for good, the user is told.
+	pv.remote.mu.Lock()
+	cur := pv.remote.cur.(*fakeRemote)
+	pv.remote.mu.Unlock()
+	cur.mu.Lock()
+	cur.connected = false
+	cur.mu.Unlock()
+	h.fp.event(avsync.Event{Kind: avsync.EventState, State: avsync.StatePlaying})
+	h.fp.event(avsync.Event{Kind: avsync.EventState, State: avsync.StateBuffering})
+	h.waitFor("the lost connection dialog", func() bool { return strings.Contains(h.dialogText(), "Lost the connection") })
+	if !strings.Contains(pv.statusText.Text, "Connection lost") {
+		t.Errorf("the status says %q", pv.statusText.Text)
+	}
+}

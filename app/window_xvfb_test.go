@@ -1,0 +1,579 @@
+package app_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/draw"
+	"image/png"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"reelay/app"
+	"reelay/app/cli"
+)
+
+// TestMain lets the test binary stand in for the reelay binary: with
+// REELAY_CLI_MAIN=1 it runs the command line, so the window test starts
+// the real app in a process of its own.
+func TestMain(m *testing.M) {
+	if os.Getenv("REELAY_CLI_MAIN") == "1" {
+		os.Exit(cli.Main(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// needDisplay skips the test without a display, unless the run is one
+// that must have it (CI, or under .ci/av-env), where it fails.
+func needDisplay(t *testing.T) {
+	t.Helper()
+	required := os.Getenv("CI") != "" || os.Getenv("REELAY_REQUIRE_AUDIO") != ""
+	if err := app.CheckDisplay(); err != nil {
+		if required {
+			t.Fatalf("%v (run the tests under .ci/av-env)", err)
+		}
+		t.Skipf("%v; run under .ci/av-env", err)
+	}
+	for _, tool := range []string{"xdotool", "import"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if required {
+				t.Fatalf("%s not found: install the test packages (.ci/deps test)", tool)
+			}
+			t.Skipf("%s not found", tool)
+		}
+	}
+}
+
+// uiLine is one line of the window's debug log.
+type uiLine struct {
+	Ev   string `json:"ev"`
+	TMs  int64  `json:"t_ms"`
+	View string `json:"view"`
+	// layout
+	Fullscreen bool              `json:"fullscreen"`
+	Window     [2]int            `json:"window"`
+	Mode       string            `json:"mode"`
+	Tiles      map[string][4]int `json:"tiles"`
+	Toggles    map[string][4]int `json:"toggles"`
+	Video      [4]int            `json:"video"`
+	TimeRect   [4]int            `json:"-"`
+	// status
+	State    string                 `json:"state"`
+	Playing  bool                   `json:"playing"`
+	PosMs    int64                  `json:"pos_ms"`
+	TimeText string                 `json:"-"`
+	Tracks   map[string]uiTrackLine `json:"tracks"`
+	// error
+	Title   string `json:"title"`
+	Message string `json:"message"`
+}
+
+type uiTrackLine struct {
+	On      bool   `json:"on"`
+	Visible bool   `json:"visible"`
+	Painted int64  `json:"painted"`
+	Frame   [2]int `json:"frame"`
+}
+
+func parseUILine(s string) (uiLine, bool) {
+	var l uiLine
+	if json.Unmarshal([]byte(s), &l) != nil {
+		return l, false
+	}
+	// "time" is the time label's rect in a layout line and its text in a
+	// status line.
+	var raw struct {
+		Time json.RawMessage `json:"time"`
+	}
+	json.Unmarshal([]byte(s), &raw)
+	if l.Ev == "layout" {
+		json.Unmarshal(raw.Time, &l.TimeRect)
+	} else {
+		json.Unmarshal(raw.Time, &l.TimeText)
+	}
+	return l, true
+}
+
+// uiLog collects the window's debug lines and its other output.
+type uiLog struct {
+	mu    gosync.Mutex
+	lines []uiLine
+	all   bytes.Buffer
+}
+
+func (l *uiLog) read(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		text := sc.Text()
+		l.mu.Lock()
+		l.all.WriteString(text + "\n")
+		if rest, ok := strings.CutPrefix(text, app.DebugPrefix); ok {
+			if line, ok := parseUILine(rest); ok {
+				l.lines = append(l.lines, line)
+			}
+		}
+		l.mu.Unlock()
+	}
+}
+
+// waitFor returns the first line from index from on that matches, and the
+// index after it.
+func (l *uiLog) waitFor(t *testing.T, what string, from int, timeout time.Duration, match func(uiLine) bool) (uiLine, int) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		l.mu.Lock()
+		for i := from; i < len(l.lines); i++ {
+			if match(l.lines[i]) {
+				line := l.lines[i]
+				l.mu.Unlock()
+				return line, i + 1
+			}
+		}
+		n := len(l.lines)
+		l.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s (%d debug lines)", timeout, what, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (l *uiLog) last(ev string) (uiLine, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.lines) - 1; i >= 0; i-- {
+		if l.lines[i].Ev == ev {
+			return l.lines[i], i + 1
+		}
+	}
+	return uiLine{}, 0
+}
+
+func (l *uiLog) text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.all.String()
+}
+
+// screen is the X display as the test sees it.
+type screen struct {
+	t   *testing.T
+	dir string
+	n   int
+	// wid is the window's X id; x and y where it is on the screen.
+	wid  string
+	x, y int
+}
+
+func (s *screen) run(args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// findWindow waits for the Reelay window and reads where it is.
+func (s *screen) findWindow(timeout time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out, _ := exec.Command("xdotool", "search", "--name", "^Reelay").Output()
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
+			s.wid = ids[len(ids)-1]
+			break
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatal("the Reelay window did not appear")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.locate()
+}
+
+// locate reads the window's place on the screen.
+func (s *screen) locate() {
+	s.t.Helper()
+	for _, kv := range strings.Fields(s.run("xdotool", "getwindowgeometry", "--shell", s.wid)) {
+		k, v, _ := strings.Cut(kv, "=")
+		n, _ := strconv.Atoi(v)
+		switch k {
+		case "X":
+			s.x = n
+		case "Y":
+			s.y = n
+		}
+	}
+}
+
+// shot takes a screenshot of the whole screen, saved as name.png.
+func (s *screen) shot(name string) *image.RGBA {
+	s.t.Helper()
+	s.n++
+	path := filepath.Join(s.dir, fmt.Sprintf("%02d-%s.png", s.n, name))
+	s.run("import", "-window", "root", path)
+	f, err := os.Open(path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		s.t.Fatalf("%s: %v", path, err)
+	}
+	rgba := image.NewRGBA(img.Bounds())
+	draw.Draw(rgba, rgba.Rect, img, img.Bounds().Min, draw.Src)
+	s.t.Logf("screenshot %s", path)
+	return rgba
+}
+
+// key presses keys in the window (real X key events through XTEST).
+func (s *screen) key(keys ...string) {
+	s.t.Helper()
+	s.run("xdotool", "windowfocus", "--sync", s.wid)
+	s.run(append([]string{"xdotool", "key", "--delay", "50"}, keys...)...)
+}
+
+// click clicks the middle of a rect given in window pixels.
+func (s *screen) click(r [4]int) {
+	s.t.Helper()
+	x, y := s.x+r[0]+r[2]/2, s.y+r[1]+r[3]/2
+	s.run("xdotool", "mousemove", "--sync", strconv.Itoa(x), strconv.Itoa(y), "click", "1")
+}
+
+// rectOnScreen turns a rect in window pixels into screen coordinates,
+// shrunk by margin on every side.
+func (s *screen) rectOnScreen(r [4]int, margin int) image.Rectangle {
+	return image.Rect(s.x+r[0]+margin, s.y+r[1]+margin, s.x+r[0]+r[2]-margin, s.y+r[1]+r[3]-margin)
+}
+
+// changed is the fraction of pixels in r (minus the rects in except)
+// that differ noticeably between a and b.
+func changed(a, b *image.RGBA, r image.Rectangle, except ...image.Rectangle) float64 {
+	r = r.Intersect(a.Bounds()).Intersect(b.Bounds())
+	var n, diff int
+	for y := r.Min.Y; y < r.Max.Y; y += 2 {
+	next:
+		for x := r.Min.X; x < r.Max.X; x += 2 {
+			p := image.Pt(x, y)
+			for _, e := range except {
+				if p.In(e) {
+					continue next
+				}
+			}
+			n++
+			i := a.PixOffset(x, y)
+			d := 0
+			for c := range 3 {
+				d += abs(int(a.Pix[i+c]) - int(b.Pix[i+c]))
+			}
+			if d > 48 {
+				diff++
+			}
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(diff) / float64(n)
+}
+
+// lit is the fraction of pixels in r that are not black.
+func lit(a *image.RGBA, r image.Rectangle) float64 {
+	r = r.Intersect(a.Bounds())
+	var n, on int
+	for y := r.Min.Y; y < r.Max.Y; y += 2 {
+		for x := r.Min.X; x < r.Max.X; x += 2 {
+			n++
+			i := a.PixOffset(x, y)
+			if int(a.Pix[i])+int(a.Pix[i+1])+int(a.Pix[i+2]) > 60 {
+				on++
+			}
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(on) / float64(n)
+}
+
+// brightness is the mean of the pixels' channels in r, 0 to 255.
+func brightness(a *image.RGBA, r image.Rectangle) float64 {
+	r = r.Intersect(a.Bounds())
+	var sum, n int
+	for y := r.Min.Y; y < r.Max.Y; y += 2 {
+		for x := r.Min.X; x < r.Max.X; x += 2 {
+			i := a.PixOffset(x, y)
+			sum += int(a.Pix[i]) + int(a.Pix[i+1]) + int(a.Pix[i+2])
+			n += 3
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(sum) / float64(n)
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// TestDemoWindow runs `reelay demo` in a process of its own under a real
+// X server and drives it with real keys and clicks: both video tracks move
+// within 3 s of start; switching the camera off takes its picture away;
+// a seek moves the position text and the picture; f fills the screen; q
+// quits. Each step is checked on screenshots, where the window's debug log
+// says its parts are.
+func TestDemoWindow(t *testing.T) {
+	needDisplay(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	home := t.TempDir()
+	scr := &screen{t: t, dir: t.TempDir()}
+	if d := os.Getenv("REELAY_SCREENSHOTS"); d != "" {
+		scr.dir = d
+	}
+
+	cmd := exec.CommandContext(ctx, os.Args[0], "demo")
+	cmd.Env = append(os.Environ(), "REELAY_CLI_MAIN=1", "REELAY_UI_DEBUG=1",
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home)
+	cmd.WaitDelay = 10 * time.Second
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &uiLog{}
+	readDone := make(chan struct{})
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { defer close(readDone); log.read(stderr) }()
+	exited := false
+	defer func() {
+		if !exited {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+		<-readDone
+		if t.Failed() {
+			t.Logf("the app's output:\n%s", log.text())
+		}
+	}()
+
+	// 1. Moving video of both visible tracks within 3 s of start: the
+	// window's own count of new frames painted, read as its debug lines
+	// arrive (so the time is an upper bound), then two screenshots where
+	// both pictures differ.
+	painting := func(l uiLine) bool {
+		return l.Ev == "status" && l.Tracks["screen"].Painted >= 3 && l.Tracks["camera"].Painted >= 3
+	}
+	log.waitFor(t, "both tracks painting", 0, 30*time.Second, painting)
+	painted := time.Since(start)
+	t.Logf("both tracks had 3 new frames painted %v after start", painted.Round(time.Millisecond))
+	if painted > 3*time.Second {
+		t.Errorf("both tracks were painting only %v after start, want within 3 s", painted.Round(time.Millisecond))
+	}
+	// The first layout passes may come before every part has its place.
+	both := func(l uiLine) bool {
+		_, s := l.Tiles["screen"]
+		c, ok := l.Tiles["camera"]
+		return l.Ev == "layout" && s && ok && l.Video[2] > 0 && c[0] > 0 && l.Toggles["camera"][1] > 0
+	}
+	layout, _ := log.waitFor(t, "a layout with the screen and the camera", 0, 30*time.Second, both)
+	scr.findWindow(10 * time.Second)
+	scr.run("xdotool", "mousemove", "--sync", strconv.Itoa(scr.x+layout.Video[2]/2), strconv.Itoa(scr.y+layout.Video[3]/3))
+	camRect := scr.rectOnScreen(layout.Tiles["camera"], 4)
+	screenRect := scr.rectOnScreen(layout.Tiles["screen"], 4)
+	var moving time.Duration
+	prev := scr.shot("start")
+	for {
+		taken := time.Since(start)
+		cur := scr.shot("start")
+		cs, cc := changed(prev, cur, screenRect, camRect), changed(prev, cur, camRect)
+		shown := lit(prev, camRect) > 0.5 && lit(prev, screenRect) > 0.5 && lit(cur, camRect) > 0.5 && lit(cur, screenRect) > 0.5
+		if shown && cs > 0.001 && cc > 0.01 {
+			moving = taken
+			t.Logf("screenshots: both pictures moving %v after start (screen %.1f%%, camera %.1f%% of pixels changed between two shots)", moving.Round(time.Millisecond), 100*cs, 100*cc)
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("the pictures did not move (screen %.2f%%, camera %.2f%% changed)", 100*cs, 100*cc)
+		}
+		prev = cur
+	}
+
+	// 2. Pause (space), then switch the camera off with its toggle: its
+	// picture is gone and the paused screen shows where it was.
+	// The pictures flash white on every whole second; pausing on a flash
+	// would leave nothing to compare, so pause again a little later.
+	var paused *image.RGBA
+	var i int
+	for try := 0; ; try++ {
+		if try > 0 {
+			scr.key("space")
+			log.waitFor(t, "playing", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "status" && l.State == "playing" })
+			time.Sleep(time.Duration(200+100*try) * time.Millisecond)
+		}
+		scr.key("space")
+		_, i = log.waitFor(t, "paused", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "status" && l.State == "paused" })
+		time.Sleep(400 * time.Millisecond)
+		paused = scr.shot("paused")
+		if brightness(paused, camRect) < 200 && brightness(paused, screenRect) < 200 {
+			break
+		}
+		if try == 4 {
+			t.Fatal("paused on a white flash five times")
+		}
+	}
+	layout, _ = log.last("layout")
+	scr.click(layout.Toggles["camera"])
+	log.waitFor(t, "the camera switched off", i, 10*time.Second, func(l uiLine) bool {
+		_, c := l.Tiles["camera"]
+		return l.Ev == "layout" && !c
+	})
+	time.Sleep(400 * time.Millisecond)
+	camOff := scr.shot("camera-off")
+	if f := changed(paused, camOff, camRect); f < 0.2 {
+		t.Errorf("switching the camera off changed %.1f%% of its region, want its picture gone", 100*f)
+	}
+	if f := changed(paused, camOff, screenRect, camRect.Inset(-8)); f > 0.005 {
+		t.Errorf("switching the camera off changed %.2f%% of the paused screen outside the camera's region", 100*f)
+	}
+
+	// 3. Seek 5 s forward (→): the position text and the picture move.
+	st, i := log.last("status")
+	scr.key("Right")
+	seeked, _ := log.waitFor(t, "the seek", i, 10*time.Second, func(l uiLine) bool {
+		return l.Ev == "status" && l.PosMs >= st.PosMs+4500
+	})
+	log.waitFor(t, "the seek to finish", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "seeked" })
+	time.Sleep(400 * time.Millisecond)
+	afterSeek := scr.shot("seek")
+	if seeked.TimeText == st.TimeText {
+		t.Errorf("the time says %q before and after the seek", st.TimeText)
+	}
+	t.Logf("the time went from %q to %q", st.TimeText, seeked.TimeText)
+	lay, _ := log.last("layout")
+	timeRect := scr.rectOnScreen(lay.TimeRect, 0)
+	if f := changed(camOff, afterSeek, timeRect); f < 0.003 {
+		t.Errorf("the seek changed %.2f%% of the position text's pixels", 100*f)
+	}
+	if f := changed(camOff, afterSeek, screenRect); f < 0.01 {
+		t.Errorf("the seek changed %.2f%% of the screen's picture", 100*f)
+	}
+
+	// 4. Fullscreen (f): the window fills the screen, and so does the
+	// picture, where the desktop was before.
+	_, i = log.last("layout")
+	scr.key("f")
+	full, _ := log.waitFor(t, "fullscreen", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "layout" && l.Fullscreen })
+	time.Sleep(600 * time.Millisecond)
+	scr.locate()
+	fullShot := scr.shot("fullscreen")
+	b := fullShot.Bounds()
+	if full.Window[0] != b.Dx() || full.Window[1] != b.Dy() {
+		t.Errorf("fullscreen window is %v, the screen %dx%d", full.Window, b.Dx(), b.Dy())
+	}
+	beyond := image.Rect(lay.Window[0]+20, 100, b.Dx()-100, lay.Window[1]-100) // off the old window, inside the new picture
+	if before, after := lit(afterSeek, beyond), lit(fullShot, beyond); before > 0.05 || after < 0.5 {
+		t.Errorf("right of the old window %.0f%% of pixels were lit before fullscreen and %.0f%% after", 100*before, 100*after)
+	}
+	if fs := full.Tiles["screen"]; fs[2] <= layout.Tiles["screen"][2] {
+		t.Errorf("the screen's picture is %d wide in fullscreen, %d before", fs[2], layout.Tiles["screen"][2])
+	}
+	scr.key("Escape")
+	log.waitFor(t, "leaving fullscreen", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "fullscreen" && !l.Fullscreen })
+
+	// 5. q quits, cleanly.
+	scr.key("q")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		exited = true
+		if err != nil {
+			t.Errorf("reelay demo exited with %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("q did not quit")
+	}
+	<-readDone
+	if out := log.text(); strings.Contains(out, "Error in Fyne call thread") {
+		t.Error("the app touched Fyne off the UI goroutine")
+	}
+	for _, l := range log.lines {
+		if l.Ev == "error" {
+			t.Errorf("the window showed an error: %s: %s", l.Title, l.Message)
+		}
+	}
+}
+
+// TestDemoReport runs `reelay demo --for 4s --report json`: the window
+// plays 4 s and prints the figures the 60 s measurement reports. Frame
+// rates are not held to a bar here (the race detector slows everything);
+// the figures must be there and make sense.
+func TestDemoReport(t *testing.T) {
+	needDisplay(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	home := t.TempDir()
+	cmd := exec.CommandContext(ctx, os.Args[0], "demo", "--for", "4s", "--report", "json")
+	cmd.Env = append(os.Environ(), "REELAY_CLI_MAIN=1", "XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("reelay demo --for 4s: %v\n%s", err, stderr.String())
+	}
+	var r app.Report
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("the report %q: %v", stdout.String(), err)
+	}
+	t.Logf("report: %s", stdout.String())
+	if r.StoppedBy != "for" || r.PlayedSeconds < 3.5 || r.PlayedSeconds > 6 {
+		t.Errorf("played %.2f s, stopped by %q; want about 4 s, stopped by for", r.PlayedSeconds, r.StoppedBy)
+	}
+	got := map[string]app.TrackReport{}
+	for _, tr := range r.Tracks {
+		got[tr.Name] = tr
+	}
+	for name, fps := range map[string]float64{"screen": 15, "camera": 30} {
+		tr, ok := got[name]
+		switch {
+		case !ok:
+			t.Errorf("no figures for %s", name)
+		case tr.SourceFPS != fps || tr.PresentedFPS <= 0 || tr.PresentedFPS > fps*1.1:
+			t.Errorf("%s: source %.2f fps, presented %.2f, handed %.2f", name, tr.SourceFPS, tr.PresentedFPS, tr.HandedFPS)
+		case tr.Frame != tr.Tile:
+			t.Errorf("%s: frames converted at %v for a tile of %v", name, tr.Frame, tr.Tile)
+		}
+	}
+	if got["screen"].Frame != [2]int{1280, 720} {
+		t.Errorf("the screen's frames are %v, want 1280x720 in the default window", got["screen"].Frame)
+	}
+	if r.UI.Samples < 50 || r.UI.MaxMs <= 0 || r.UI.P99Ms > r.UI.MaxMs {
+		t.Errorf("UI delays: %+v", r.UI)
+	}
+	if r.Memory.VmHWMMB <= 0 || r.Memory.VmRSSMB <= 0 || r.Memory.VmRSSMB > r.Memory.VmHWMMB {
+		t.Errorf("memory: %+v", r.Memory)
+	}
+	if len(r.Errors) > 0 {
+		t.Errorf("the window showed errors: %q", r.Errors)
+	}
+}
