@@ -89,6 +89,10 @@ func exitCode(e *env, usage string, err error) int {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
+		var h helpError
+		if errors.As(err, &h) {
+			fmt.Fprintf(e.stderr, "usage: reelay %s\n%s", usage, h.flags)
+		}
 		return 0
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(e.stderr, "reelay: %v\nusage: reelay %s\n", err, usage)
@@ -100,10 +104,21 @@ func exitCode(e *env, usage string, err error) int {
 }
 
 func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "Reelay: watch a friend's recording straight from their machine.\n\nCommands:")
+	fmt.Fprintf(w, `Reelay: watch a friend's recording straight from their machine.
+
+  reelay %s
+      open the window: Home, or the player on a link or a local folder
+`, windowUsage)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  reelay %-42s %s\n", c.usage, c.summary)
+		fmt.Fprintf(w, "  reelay %s\n      %s\n", c.usage, c.summary)
 	}
+	fmt.Fprint(w, `
+REACH FLAGS (share, probe; or the environment for the other commands):
+  --bootstrap MULTIADDR   DHT bootstrap peer ($REELAY_BOOTSTRAP)
+  --relay MULTIADDR       circuit relay to meet through ($REELAY_RELAY)
+  --no-dht, --no-mdns     no DHT lookups / no local-network discovery
+                          ($REELAY_NO_DHT=1, $REELAY_NO_MDNS=1)
+`)
 }
 
 // parseFlags parses flags that may come before or after positional
@@ -114,7 +129,10 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
+				var b strings.Builder
+				fs.SetOutput(&b)
+				fs.PrintDefaults()
+				return nil, helpError{flags: b.String()}
 			}
 			return nil, fmt.Errorf("%w: %v", errUsage, err)
 		}
@@ -126,6 +144,12 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// helpError answers -h: the command's flags, printed under its usage line.
+type helpError struct{ flags string }
+
+func (helpError) Error() string { return "help requested" }
+func (helpError) Unwrap() error { return flag.ErrHelp }
 
 // stringList is a repeatable string flag.
 type stringList []string

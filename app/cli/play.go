@@ -176,7 +176,7 @@ func runPlay(ctx context.Context, e *env, args []string) error {
 	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(e.stderr, playHelp)
-		return err
+		return flag.ErrHelp
 	}
 	if err != nil {
 		return err
