@@ -47,20 +47,30 @@ type answer struct {
 	cached int
 }
 
-// install cuts a fetch's answer into its blocks and caches them. It is
-// called with mu held.
-func (r *RangeReader) install(f *fetch) {
+// install cuts a fetch's answer into blocks and caches its first k blocks
+// that are not cached yet: the ones that arrived, or all once the answer
+// is complete. It is called with mu held.
+func (r *RangeReader) install(f *fetch, k int64) {
 	bs := int64(r.o.BlockSize)
-	a := &answer{size: int64(len(f.buf)), cached: int(f.count)}
-	r.cached += a.size
-	for idx := f.first; idx < f.first+f.count; idx++ {
+	if f.answer == nil {
+		f.answer = &answer{size: int64(len(f.buf))}
+	}
+	a := f.answer
+	for ; f.installed < k; f.installed++ {
+		idx := f.first + f.installed
 		b := r.blocks[idx]
-		lo := (idx - f.first) * bs
+		lo := f.installed * bs
 		hi := min(lo+bs, int64(len(f.buf)))
 		b.data = f.buf[lo:hi:hi]
 		b.answer = a
 		b.state = blockReady
 		b.lru = r.lru.PushFront(b)
+		// The answer's memory counts from its first cached block until its
+		// last one is evicted.
+		if a.cached == 0 {
+			r.cached += a.size
+		}
+		a.cached++
 	}
 }
 

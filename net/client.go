@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -23,15 +24,19 @@ const DialTimeout = 20 * time.Second
 const requestTimeout = 30 * time.Second
 
 // Recording is a shared recording as the viewer sees it: its name, its
-// tracks, and readers that pull their bytes on demand.
+// tracks, and readers that pull their bytes on demand. It keeps its
+// connection to the sharer up by itself (see Connection): while the sharer
+// is unreachable, reads wait for it to come back instead of failing.
 type Recording struct {
 	h    host.Host
 	link Link
 	info recordingInfo
 	// tracks is info.Tracks in the form the rest of Reelay uses.
 	tracks []TrackInfo
-	// log reports the first track bytes.
+	// log reports the first track bytes and the connection's ups and downs.
 	log *slog.Logger
+	// o are the options Dial was given, defaults filled in, for reconnecting.
+	o DialOptions
 	// steps are what Dial took; dialStart is when it began.
 	steps     DialSteps
 	dialStart time.Time
@@ -39,6 +44,38 @@ type Recording struct {
 	// dialStart), zero before.
 	firstTrackByte     atomic.Int64
 	firstTrackByteOnce sync.Once
+
+	// inflight counts exchanges under way and progress is when bytes last
+	// arrived (Unix nanoseconds), so run can tell a stalled connection.
+	inflight atomic.Int64
+	progress atomic.Int64
+
+	// ctx ends run, the goroutine that keeps the connection up; done is
+	// closed when it returned.
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	// suspectCh asks run to look at the connection: a request failed or a
+	// connection to the sharer closed.
+	suspectCh chan struct{}
+
+	// mu guards the fields below.
+	mu sync.Mutex
+	// conn is what Connection reports.
+	conn Connection
+	// suspectErr is why run was last asked to look.
+	suspectErr error
+	// up is closed while connected; a fresh one replaces it when the
+	// connection is lost, for fetches to wait on.
+	up chan struct{}
+	// gen counts connections; next is closed and replaced when a new one
+	// is made, waking fetches that wait to retry.
+	gen  uint64
+	next chan struct{}
+	// stale holds the tracks whose file changed on the sharer since Dial.
+	stale map[string]error
+	// ended is why fetches can no longer be served at all, once run ended.
+	ended error
 }
 
 // Dial connects to the sharer named by l and asks for the recording.
@@ -60,7 +97,7 @@ func DialWith(ctx context.Context, h host.Host, l Link, o DialOptions) (*Recordi
 	if err := d.run(ctx, l); err != nil {
 		return nil, err
 	}
-	r := &Recording{h: h, link: l, log: o.Logger, steps: d.steps, dialStart: d.start}
+	r := &Recording{h: h, link: l, log: o.Logger, o: o, steps: d.steps, dialStart: d.start}
 	var resp response
 	err := r.exchange(ctx, request{Method: MethodGet, Token: l.Token}, &resp, func(*bufio.Reader) error { return nil })
 	if err != nil {
@@ -82,6 +119,7 @@ func DialWith(ctx context.Context, h host.Host, l Link, o DialOptions) (*Recordi
 			Version: t.Version,
 		})
 	}
+	r.startRun()
 	st := r.steps
 	o.Logger.Info("reached the sharer", "peer", shortID(l.Peer), "path", st.Path.String(), "found", st.Found,
 		"lookup", st.Lookup, "relay", st.Relay, "holepunch", st.HolePunch, "connect", st.Connect, "firstbyte", st.FirstByte)
@@ -140,27 +178,40 @@ func (r *Recording) Track(name string) (TrackInfo, bool) {
 func (r *Recording) RTT() time.Duration { return r.h.Peerstore().LatencyEWMA(r.link.Peer) }
 
 // OpenTrack returns a reader over one track's bytes. Each reader owns its
-// cache and its requests; Close it when done.
+// cache and its requests; Close it when done. While the sharer is
+// unreachable its reads wait for the connection to come back; they fail on
+// what retrying cannot fix: an answer such as not_found or changed, or the
+// recording closed.
 func (r *Recording) OpenTrack(name string, o RangeReaderOptions) (*RangeReader, error) {
 	t, ok := r.Track(name)
 	if !ok {
 		return nil, fmt.Errorf("net: the recording has no track %q", name)
 	}
-	return newRangeReader(trackFetcher{r: r, track: t.Name, size: t.Size}, t.Size, o), nil
+	return newRangeReader(trackFetcher{r: r, track: t.Name, size: t.Size, version: t.Version}, t.Size, o), nil
 }
 
-// ReadRange reads up to len(dst) bytes of track at off in one request.
+// ReadRange reads up to len(dst) bytes of track at off in one request,
+// without waiting for a lost connection to come back.
 func (r *Recording) ReadRange(ctx context.Context, track string, off int64, dst []byte) (int, error) {
-	n, _, err := r.readRange(ctx, track, off, dst)
+	var version string
+	if t, ok := r.Track(track); ok {
+		version = t.Version
+	}
+	n, _, err := r.readRange(ctx, track, version, off, dst, nil)
 	if err != nil {
 		return n, fmt.Errorf("net: reading range %d+%d of %q failed: %w", off, len(dst), track, err)
 	}
 	return n, nil
 }
 
-// Close forgets the sharer's connection. Readers opened from r must be
-// closed by their owners.
+// Close stops reconnecting, fails the reads waiting for a connection, and
+// closes the sharer's connection. Readers opened from r must be closed by
+// their owners. Closing the host instead also ends the reconnecting.
 func (r *Recording) Close() error {
+	if r.cancel != nil {
+		r.cancel()
+		<-r.done
+	}
 	return r.h.Network().ClosePeer(r.link.Peer)
 }
 
@@ -169,47 +220,129 @@ type trackFetcher struct {
 	r     *Recording
 	track string
 	size  int64
+	// version is the track's content version from Dial, sent with every
+	// request so the sharer refuses bytes of a changed file.
+	version string
 }
 
+// maxLiveFailures bounds the failures in a row of one fetch while the
+// connection stays up (run probed it and the sharer answered): a failure
+// that outlives retries on a working connection is the sharer's answer.
+const maxLiveFailures = 5
+
 func (f trackFetcher) fetchRange(ctx context.Context, off int64, dst []byte) (int, time.Duration, error) {
+	return f.fetchRangeStreaming(ctx, off, dst, nil)
+}
+
+// fetchRangeStreaming fills dst from off, calling arrived as bytes land. A
+// failure that a new connection may fix (the connection dropped, a stream
+// reset, busy) is retried, after the connection is back when it was lost,
+// continuing after the bytes already received; the fetch then takes as
+// long as the outage.
+func (f trackFetcher) fetchRangeStreaming(ctx context.Context, off int64, dst []byte, arrived func(n int)) (int, time.Duration, error) {
 	if off >= f.size {
 		return 0, 0, io.EOF
 	}
-	n, ttfb, err := f.r.readRange(ctx, f.track, off, dst)
-	if err != nil {
-		err = fmt.Errorf("track %q: %w", f.track, err)
-	} else if n > 0 {
-		f.r.noteTrackBytes(f.track)
+	retry := newBackoff(f.r.o.ReconnectMin, f.r.o.ReconnectMax)
+	got, failures := 0, 0
+	for {
+		gen, next, err := f.r.awaitConnected(ctx, f.track)
+		if err != nil {
+			return got, 0, fmt.Errorf("track %q: %w", f.track, err)
+		}
+		base := got
+		var progress func(int)
+		if arrived != nil {
+			progress = func(n int) { arrived(base + n) }
+		}
+		n, ttfb, err := f.r.readRange(ctx, f.track, f.version, off+int64(got), dst[got:], progress)
+		got += n
+		if n > 0 {
+			f.r.noteTrackBytes(f.track)
+		}
+		if err == nil {
+			return got, ttfb, nil
+		}
+		if ctx.Err() != nil || !retryable(err) {
+			return got, ttfb, fmt.Errorf("track %q: %w", f.track, err)
+		}
+		f.r.suspect(err)
+		if !f.r.waitRetry(ctx, next, retry.next()) {
+			return got, ttfb, fmt.Errorf("track %q: %w", f.track, context.Cause(ctx))
+		}
+		if f.r.connectedAs(gen) && !errors.Is(err, ErrBusy) {
+			if failures++; failures >= maxLiveFailures {
+				return got, ttfb, fmt.Errorf("track %q: %w", f.track, err)
+			}
+		}
 	}
-	return n, ttfb, err
 }
 
-// readRange asks for [off, off+len(dst)) and reads the answer straight into
-// dst. ttfb is from opening the stream to the answer's header. Callers add
-// the context to errors (the range reader says which range it wanted).
-func (r *Recording) readRange(ctx context.Context, track string, off int64, dst []byte) (n int, ttfb time.Duration, err error) {
+// errMalformedAnswer marks an answer that breaks the protocol: asking again
+// would get the same.
+var errMalformedAnswer = errors.New("malformed answer")
+
+// retryable says whether asking again, on this connection or a new one,
+// may succeed: not after a typed answer other than busy (not_found after
+// the token was revoked, out_of_range, changed), nor a malformed answer.
+func retryable(err error) bool {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code == CodeBusy
+	}
+	return !errors.Is(err, errMalformedAnswer)
+}
+
+// readRange asks for [off, off+len(dst)) of version of track and reads the
+// answer straight into dst, calling arrived (if not nil) with the bytes
+// read so far as they land. ttfb is from opening the stream to the
+// answer's header. Callers add the context to errors (the range reader
+// says which range it wanted).
+func (r *Recording) readRange(ctx context.Context, track, version string, off int64, dst []byte, arrived func(n int)) (n int, ttfb time.Duration, err error) {
 	if len(dst) > MaxReadLength {
 		dst = dst[:MaxReadLength]
 	}
 	start := time.Now()
 	var resp response
-	err = r.exchange(ctx, request{Method: MethodReadRange, Token: r.link.Token, Track: track, Offset: off, Length: int64(len(dst))}, &resp,
+	req := request{Method: MethodReadRange, Token: r.link.Token, Track: track, Offset: off, Length: int64(len(dst)), Version: version}
+	err = r.exchange(ctx, req, &resp,
 		func(br *bufio.Reader) error {
 			ttfb = time.Since(start)
 			if resp.Length <= 0 || resp.Length > int64(len(dst)) {
-				return fmt.Errorf("the sharer announced %d bytes for a request of %d", resp.Length, len(dst))
+				return fmt.Errorf("%w: the sharer announced %d bytes for a request of %d", errMalformedAnswer, resp.Length, len(dst))
 			}
-			n, err = io.ReadFull(br, dst[:resp.Length])
-			return err
+			want := int(resp.Length)
+			for n < want {
+				m, err := br.Read(dst[n:want])
+				n += m
+				if m > 0 && arrived != nil {
+					arrived(n)
+				}
+				if err != nil {
+					if errors.Is(err, io.EOF) && n < want {
+						err = io.ErrUnexpectedEOF
+					}
+					if n < want {
+						return err
+					}
+				}
+			}
+			return nil
 		})
 	return n, ttfb, err
 }
 
 // exchange runs one request on a fresh stream: send the request, read the
 // response header into resp, and let body read what follows. A cancelled
-// ctx resets the stream so the sharer stops working for it.
+// ctx resets the stream so the sharer stops working for it. It never
+// dials: without a connection it fails at once, and the recording's run
+// reconnects.
 func (r *Recording) exchange(ctx context.Context, req request, resp *response, body func(*bufio.Reader) error) error {
-	st, err := r.h.NewStream(ctx, r.link.Peer, ProtocolID)
+	if r.inflight.Add(1) == 1 {
+		r.progress.Store(time.Now().UnixNano())
+	}
+	defer r.inflight.Add(-1)
+	st, err := r.h.NewStream(network.WithNoDial(ctx, "reelay: the recording reconnects by itself"), r.link.Peer, ProtocolID)
 	if err != nil {
 		return err
 	}
@@ -224,7 +357,7 @@ func (r *Recording) exchange(ctx context.Context, req request, resp *response, b
 		if err := writeFrame(st, req); err != nil {
 			return err
 		}
-		br := bufio.NewReaderSize(st, 4096)
+		br := bufio.NewReaderSize(progressReader{st, &r.progress}, 4096)
 		if err := readFrame(br, resp); err != nil {
 			return fmt.Errorf("reading answer: %w", err)
 		}

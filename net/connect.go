@@ -28,6 +28,19 @@ type DialOptions struct {
 	// sharer answered only through a relay that limits traffic. It
 	// defaults to 10 s.
 	DirectTimeout time.Duration
+	// ReconnectMin and ReconnectMax bound the wait, growing exponentially
+	// with jitter, between attempts to reconnect to a lost sharer and
+	// between retries of a failed request. They default to 250 ms and 2 s:
+	// a sharer that comes back is found within 2 s, for one dial every 2 s
+	// while it is away.
+	ReconnectMin, ReconnectMax time.Duration
+	// StallTimeout is how long requests may receive nothing before the
+	// connection is probed, and closed if the sharer does not answer the
+	// probe within ProbeTimeout: a peer that vanished without closing (a
+	// QUIC connection to a killed process, a dropped link) is noticed
+	// then rather than at the transport's idle timeout. They default to
+	// 3 s and 2 s.
+	StallTimeout, ProbeTimeout time.Duration
 }
 
 func (o *DialOptions) setDefaults() {
@@ -36,6 +49,19 @@ func (o *DialOptions) setDefaults() {
 	}
 	if o.DirectTimeout <= 0 {
 		o.DirectTimeout = 10 * time.Second
+	}
+	if o.ReconnectMin <= 0 {
+		o.ReconnectMin = 250 * time.Millisecond
+	}
+	if o.ReconnectMax <= 0 {
+		o.ReconnectMax = 2 * time.Second
+	}
+	o.ReconnectMax = max(o.ReconnectMax, o.ReconnectMin)
+	if o.StallTimeout <= 0 {
+		o.StallTimeout = 3 * time.Second
+	}
+	if o.ProbeTimeout <= 0 {
+		o.ProbeTimeout = 2 * time.Second
 	}
 }
 

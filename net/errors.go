@@ -18,6 +18,11 @@ const (
 	CodeBusy ErrorCode = "busy"
 	// CodeInternal: the sharer failed to read its own disk.
 	CodeInternal ErrorCode = "internal"
+	// CodeChanged: the track's file changed, shrank or was replaced on the
+	// sharer's disk since it was shared, or the request named a version
+	// other than the file's. Bytes read before and after would not belong
+	// together, so the sharer refuses rather than mix them.
+	CodeChanged ErrorCode = "changed"
 )
 
 // Error is a typed failure reported by the sharer.
@@ -46,6 +51,7 @@ var (
 	ErrOutOfRange = &Error{Code: CodeOutOfRange}
 	ErrBusy       = &Error{Code: CodeBusy}
 	ErrInternal   = &Error{Code: CodeInternal}
+	ErrChanged    = &Error{Code: CodeChanged}
 )
 
 func errorf(code ErrorCode, format string, args ...any) *Error {

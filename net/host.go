@@ -71,7 +71,8 @@ func (h *Host) Reachability() network.Reachability {
 	return network.Reachability(h.reach.reachability.Load())
 }
 
-// NewHost starts a libp2p host with TCP and QUIC.
+// NewHost starts a libp2p host with TCP and QUIC, and the explicit
+// per-peer limits of limits.go on connections, streams and memory.
 func NewHost(o HostOptions) (*Host, error) {
 	opts := []libp2p.Option{libp2p.DefaultTransports, libp2p.DefaultMuxers, libp2p.DefaultSecurity}
 	if o.Identity != nil {
@@ -90,6 +91,11 @@ func NewHost(o HostOptions) (*Host, error) {
 		}
 		opts = append(opts, libp2p.ListenAddrStrings(o.ListenAddrs...))
 	}
+	rm, err := newResourceManager()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, libp2p.ResourceManager(rm))
 	var rc *reach
 	if o.Reach != nil {
 		rc = newReach(*o.Reach)
@@ -97,6 +103,7 @@ func NewHost(o HostOptions) (*Host, error) {
 	}
 	h, err := libp2p.New(opts...)
 	if err != nil {
+		rm.Close()
 		return nil, fmt.Errorf("net: starting libp2p host failed: %w", err)
 	}
 	hh := &Host{Host: h, reach: rc}

@@ -31,6 +31,13 @@ const (
 	MaxReadLength = 4 << 20
 	// maxHeaderSize bounds a request or response header on the wire.
 	maxHeaderSize = 64 << 10
+	// maxRequestHeader bounds a request header, far smaller than a response:
+	// a token, a track name and a version fit in a few hundred bytes, and
+	// a sharer need not buffer more for a peer that may be hostile.
+	maxRequestHeader = 4 << 10
+	// maxVersionLen bounds a request's version; a sharer's versions are
+	// about 30 characters.
+	maxVersionLen = 128
 )
 
 // Exchange on one stream (one request per stream, so cancelling a request is
@@ -44,6 +51,10 @@ type request struct {
 	Track  string `json:"track,omitempty"`
 	Offset int64  `json:"offset,omitempty"`
 	Length int64  `json:"length,omitempty"`
+	// Version is the track's version from stream.get (read_range only,
+	// optional). When the file's version differs the answer is changed, so
+	// a cache never mixes old and new bytes.
+	Version string `json:"version,omitempty"`
 }
 
 type response struct {
@@ -90,6 +101,11 @@ func writeFrame(w io.Writer, v any) error {
 // readFrame reads one length-prefixed JSON header into v, refusing oversized
 // or trailing-garbage headers.
 func readFrame(r *bufio.Reader, v any) error {
+	return readFrameMax(r, v, maxHeaderSize)
+}
+
+// readFrameMax is readFrame with a smaller bound on the header.
+func readFrameMax(r *bufio.Reader, v any, limit uint64) error {
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -97,8 +113,8 @@ func readFrame(r *bufio.Reader, v any) error {
 		}
 		return err
 	}
-	if n == 0 || n > maxHeaderSize {
-		return fmt.Errorf("header length %d outside 1..%d", n, maxHeaderSize)
+	if n == 0 || n > limit {
+		return fmt.Errorf("header length %d outside 1..%d", n, limit)
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(r, body); err != nil {
@@ -123,7 +139,7 @@ func decodeStrict(body []byte, v any) error {
 // bad_request the sharer sends back before closing the stream.
 func decodeRequest(r *bufio.Reader) (request, error) {
 	var req request
-	if err := readFrame(r, &req); err != nil {
+	if err := readFrameMax(r, &req, maxRequestHeader); err != nil {
 		return request{}, fmt.Errorf("malformed request: %w", err)
 	}
 	if req.Token == "" {
@@ -131,7 +147,7 @@ func decodeRequest(r *bufio.Reader) (request, error) {
 	}
 	switch req.Method {
 	case MethodGet:
-		if req.Track != "" || req.Offset != 0 || req.Length != 0 {
+		if req.Track != "" || req.Offset != 0 || req.Length != 0 || req.Version != "" {
 			return request{}, errors.New("stream.get takes only a token")
 		}
 	case MethodReadRange:
@@ -146,6 +162,9 @@ func decodeRequest(r *bufio.Reader) (request, error) {
 		}
 		if req.Length > MaxReadLength {
 			return request{}, fmt.Errorf("length %d over the cap of %d bytes", req.Length, MaxReadLength)
+		}
+		if len(req.Version) > maxVersionLen {
+			return request{}, fmt.Errorf("version of %d characters, want at most %d", len(req.Version), maxVersionLen)
 		}
 	default:
 		return request{}, fmt.Errorf("unknown method %q", req.Method)

@@ -316,33 +316,3 @@ func TestIdentityPersistsAndRefusesOpenKey(t *testing.T) {
 		t.Fatalf("world-readable key: %v", err)
 	}
 }
-
-// TestSharerDisappears: when the sharer's host goes away mid-read, a reader
-// waiting for bytes gets an error, never a hang.
-func TestSharerDisappears(t *testing.T) {
-	ts := newTestShare(t)
-	r, err := ts.viewer.OpenTrack("screen", RangeReaderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	buf := make([]byte, 64<<10)
-	if _, err := r.ReadAt(buf, 0); err != nil {
-		t.Fatal(err)
-	}
-	ts.sHost.Close()
-	done := make(chan error, 1)
-	go func() {
-		_, err := r.ReadAt(buf, int64(len(ts.files["screen"]))-int64(len(buf)))
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Fatal("read from a vanished sharer succeeded")
-		}
-		t.Log(err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("read from a vanished sharer still blocked after 20 s")
-	}
-}

@@ -1,0 +1,352 @@
+package net_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"io/fs"
+	stdnet "net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
+
+	"reelay/assets"
+	p2pnet "reelay/net"
+	"reelay/net/leakcheck"
+	avsync "reelay/sync"
+)
+
+// sharerConfig is what TestRestartingSharerProcess needs to serve the same
+// link each time it starts.
+type sharerConfig struct {
+	Dir, Identity, Token string
+	Listen               []string
+}
+
+const sharerConfigEnv = "REELAY_RESTARTING_SHARER"
+
+// TestRestartingSharerProcess is the sharer of TestViewerRidesOutASharerRestart,
+// run as a child: it shares the folder with the identity, listen addresses
+// and token of $REELAY_RESTARTING_SHARER, prints the link, and serves until
+// killed or until its stdin closes.
+func TestRestartingSharerProcess(t *testing.T) {
+	raw := os.Getenv(sharerConfigEnv)
+	if raw == "" {
+		t.Skip("runs only as TestViewerRidesOutASharerRestart's sharer")
+	}
+	var cfg sharerConfig
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	key, err := p2pnet.LoadIdentity(cfg.Identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := p2pnet.NewHost(p2pnet.HostOptions{Identity: key, ListenAddrs: cfg.Listen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	s := p2pnet.NewSharer(h, p2pnet.SharerOptions{})
+	defer s.Close()
+	link, err := p2pnet.ShareAs(s, cfg.Dir, cfg.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("link %s\n", link)
+	io.Copy(io.Discard, os.Stdin)
+}
+
+// sharerChild is one run of the sharer process.
+type sharerChild struct {
+	cmd   *exec.Cmd
+	stdin io.Closer
+	// link is the link it printed; up is when it printed it: from then on
+	// it serves.
+	link p2pnet.Link
+	up   time.Time
+}
+
+func startSharerChild(t *testing.T, cfg sharerConfig) *sharerChild {
+	t.Helper()
+	raw, _ := json.Marshal(cfg)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRestartingSharerProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), sharerConfigEnv+"="+string(raw))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &sharerChild{cmd: cmd, stdin: stdin}
+	t.Cleanup(c.kill)
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if l, ok := strings.CutPrefix(sc.Text(), "link "); ok {
+				lines <- l
+			}
+		}
+		close(lines)
+	}()
+	select {
+	case l, ok := <-lines:
+		if !ok {
+			t.Fatal("the sharer process ended without a link")
+		}
+		c.up = time.Now()
+		if c.link, err = p2pnet.ParseLink(l); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no link from the sharer process within 30 s")
+	}
+	return c
+}
+
+// kill ends the process at once, as a crash or a power cut would: no
+// connection is closed properly.
+func (c *sharerChild) kill() {
+	if c.cmd.ProcessState == nil {
+		c.cmd.Process.Kill()
+		c.stdin.Close()
+		c.cmd.Wait()
+	}
+}
+
+// frameLog is a video sink that logs the frames shown.
+type frameLog struct {
+	mu     gosync.Mutex
+	frames []shownFrame
+}
+
+type shownFrame struct {
+	pts time.Duration
+	at  time.Time
+}
+
+func (l *frameLog) Show(_ *image.RGBA, pts time.Duration) {
+	l.mu.Lock()
+	l.frames = append(l.frames, shownFrame{pts: pts, at: time.Now()})
+	l.mu.Unlock()
+}
+
+func (l *frameLog) all() []shownFrame {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.frames)
+}
+
+// connLog collects the player's connection events.
+type connLog struct {
+	mu     gosync.Mutex
+	events []avsync.Event
+}
+
+func (l *connLog) onEvent(ev avsync.Event) {
+	if ev.Kind == avsync.EventConnection {
+		l.mu.Lock()
+		l.events = append(l.events, ev)
+		l.mu.Unlock()
+	}
+}
+
+func (l *connLog) states() []p2pnet.ConnState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []p2pnet.ConnState
+	for _, e := range l.events {
+		out = append(out, e.Connection)
+	}
+	return out
+}
+
+func freePorts(t *testing.T) (tcp, udp int) {
+	t.Helper()
+	l, err := stdnet.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	u, err := stdnet.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	return l.Addr().(*stdnet.TCPAddr).Port, u.LocalAddr().(*stdnet.UDPAddr).Port
+}
+
+// TestViewerRidesOutASharerRestart plays the demo recording from a sharer
+// process, kills that process mid-play (SIGKILL: nothing is closed
+// properly) and starts it again with the same identity, addresses and
+// token. The viewer stalls, says it is reconnecting, and plays on from
+// where it was: within 5 s of the sharer's return (from the moment it
+// serves again to the next frame shown), with no frame skipped.
+//
+// Over TCP the kernel closes the dead process's connections, so the loss
+// is seen at once; over QUIC nothing tells the viewer, and the stall
+// watchdog (or the new process's stateless reset) has to.
+func TestViewerRidesOutASharerRestart(t *testing.T) {
+	for _, transport := range []string{"tcp", "quic-v1"} {
+		t.Run(transport, func(t *testing.T) { rideOutRestart(t, transport) })
+	}
+}
+
+func rideOutRestart(t *testing.T, transport string) {
+	leakcheck.Check(t)
+	dir := t.TempDir()
+	sub, err := fs.Sub(assets.Demo, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(dir, sub); err != nil {
+		t.Fatal(err)
+	}
+	tcp, udp := freePorts(t)
+	cfg := sharerConfig{Dir: dir, Identity: filepath.Join(t.TempDir(), "identity.key"), Token: p2pnet.NewToken(),
+		Listen: []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", tcp), fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", udp)}}
+	sharer := startSharerChild(t, cfg)
+	link := sharer.link
+	// The link's address over the transport under test only.
+	link.Addrs = slices.DeleteFunc(link.Addrs, func(a ma.Multiaddr) bool {
+		return !strings.HasSuffix(a.String(), "/"+transport) && !strings.Contains(a.String(), "/"+transport+"/")
+	})
+	if len(link.Addrs) != 1 {
+		t.Fatalf("link addresses over %s: %v", transport, link.Addrs)
+	}
+
+	vh, err := p2pnet.NewHost(p2pnet.HostOptions{ListenAddrs: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vh.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	rec, err := p2pnet.DialWith(ctx, vh, link, p2pnet.DialOptions{})
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	if got := rec.Steps().Path; got != p2pnet.PathLAN {
+		t.Fatalf("path %v", got)
+	}
+
+	conns := &connLog{}
+	p, err := avsync.Open(t.Context(), avsync.RemoteSource(rec), avsync.Options{
+		// The wall clock: the test needs no sound device.
+		OpenAudio: func() (avsync.AudioSink, error) { return nil, errors.New("no sound in this test") },
+		VideoSize: func(_ string, w, h int) (int, int) { return w / 4, h / 4 },
+		OnEvent:   conns.onEvent,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	logs := map[string]*frameLog{"camera": {}, "screen": {}}
+	for name, l := range logs {
+		p.SetVideoSink(name, l)
+	}
+	p.Play()
+	waitState(t, p, avsync.StatePlaying, 20*time.Second)
+	time.Sleep(2 * time.Second)
+
+	sharer.kill()
+	killedAt, posAtKill := time.Now(), p.Position()
+	// The sharer stays away until the buffer is spent and playback stalls.
+	waitState(t, p, avsync.StateBuffering, 30*time.Second)
+	stalledAt, posAtStall := time.Now(), p.Position()
+	time.Sleep(time.Second)
+	if st := rec.Connection().State; st != p2pnet.ConnReconnecting {
+		t.Errorf("connection %v during the outage, want %v", st, p2pnet.ConnReconnecting)
+	}
+	if pos := p.Position(); pos != posAtStall {
+		t.Errorf("the position moved from %v to %v while stalled", posAtStall, pos)
+	}
+
+	sharer = startSharerChild(t, cfg)
+	waitState(t, p, avsync.StatePlaying, 10*time.Second)
+	playingAgain := time.Since(sharer.up)
+	var firstAfter time.Duration
+	for firstAfter == 0 && time.Since(sharer.up) < 10*time.Second {
+		for _, l := range logs {
+			for _, f := range l.all() {
+				if f.at.After(sharer.up) && (firstAfter == 0 || f.at.Sub(sharer.up) < firstAfter) {
+					firstAfter = f.at.Sub(sharer.up)
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	stats, tracks := p.Stats(), p.Tracks()
+
+	// Continuity: around the outage each track showed its frames in order,
+	// none skipped (a gap of at most one frame, as before the outage).
+	for name, l := range logs {
+		frames := l.all()
+		i := slices.IndexFunc(frames, func(f shownFrame) bool { return f.at.After(sharer.up) })
+		if i <= 0 {
+			t.Fatalf("%s: no frame shown after the sharer came back (%d frames)", name, len(frames))
+		}
+		before, after := frames[i-1], frames[i]
+		step := frames[1].pts - frames[0].pts
+		t.Logf("%s: last frame before the outage pts %v, first after pts %v (frame step %v); shown %v after the sharer's return",
+			name, before.pts, after.pts, step, after.at.Sub(sharer.up).Round(time.Millisecond))
+		if gap := after.pts - before.pts; gap <= 0 || gap > step+step/2 {
+			t.Errorf("%s: frames jumped from pts %v to %v across the outage", name, before.pts, after.pts)
+		}
+	}
+	var dropped int64
+	for _, tr := range tracks {
+		if tr.Err != nil {
+			t.Errorf("%s: %v", tr.Name, tr.Err)
+		}
+		dropped += tr.Stats.FramesDropped
+	}
+	c := stats.Connection
+	t.Logf("%s: position %v at the kill, %v at the stall (%v after the kill); sharer back %v after the kill; playing again %v and next frame %v after its return; %d stall(s), %v stalled; connection %v, %d reconnect(s), down %v; connection events %v; %d frames dropped over the run",
+		transport, posAtKill.Round(time.Millisecond), posAtStall.Round(time.Millisecond), stalledAt.Sub(killedAt).Round(time.Millisecond),
+		sharer.up.Sub(killedAt).Round(time.Millisecond), playingAgain.Round(time.Millisecond), firstAfter.Round(time.Millisecond),
+		stats.Stalls, stats.StallTime.Round(time.Millisecond), c.State, c.Reconnects, c.Downtime.Round(time.Millisecond), conns.states(), dropped)
+	if firstAfter == 0 || firstAfter > 5*time.Second {
+		t.Errorf("the next frame came %v after the sharer's return, want within 5 s", firstAfter)
+	}
+	if c.State != p2pnet.ConnConnected || c.Reconnects != 1 {
+		t.Errorf("connection after the outage: %+v", c)
+	}
+	if want := []p2pnet.ConnState{p2pnet.ConnConnected, p2pnet.ConnReconnecting, p2pnet.ConnConnected}; !slices.Equal(conns.states(), want) {
+		t.Errorf("connection events %v, want %v", conns.states(), want)
+	}
+	if stats.Stalls != 1 {
+		t.Errorf("%d stalls, want the one of the outage", stats.Stalls)
+	}
+}
+
+func waitState(t *testing.T, p *avsync.Player, want avsync.State, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for p.State() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("player %v, not %v after %v", p.State(), want, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
