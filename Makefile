@@ -4,17 +4,34 @@ SHELL := /bin/bash
 GO ?= go
 BIN := reelay
 
-.PHONY: run test build deps deps-test bench fuzz demo-assets clean
+.PHONY: run test build bundle deps deps-test bench fuzz demo-assets clean
 
 run: deps build
 	./$(BIN) demo
 
+# After the tests, 10 s of fuzzing for each of the wire's request decoder,
+# the link parser and the manifest parser (-fuzz takes one target a run).
 test: deps-test
 	$(GO) vet ./...
 	.ci/av-env $(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime 10s ./net/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseLink$$' -fuzztime 10s ./net/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseManifest$$' -fuzztime 10s ./net/
 
 build: deps
 	$(GO) build -o $(BIN) .
+
+# An installable desktop bundle, dist/Reelay.tar.xz: the binary, a
+# .desktop entry and the icon (from FyneApp.toml), with a Makefile that
+# installs them: tar xJf dist/Reelay.tar.xz && make -C reelay user-install
+FYNE := $(shell $(GO) env GOPATH)/bin/fyne
+bundle: deps
+	test -x $(FYNE) || $(GO) install fyne.io/fyne/v2/cmd/fyne@v2.7.1
+	rm -rf dist/bundle && mkdir -p dist/bundle/assets
+	$(GO) build -tags migrated_fynedo -trimpath -ldflags "-s -w" -o dist/bundle/$(BIN) .
+	cp FyneApp.toml dist/bundle/ && cp assets/icon.png dist/bundle/assets/
+	cd dist/bundle && $(FYNE) package -os linux --executable $(BIN) --release
+	mv dist/bundle/Reelay.tar.xz dist/ && rm -rf dist/bundle
 
 deps:
 	.ci/deps build
@@ -31,4 +48,4 @@ demo-assets:
 	assets/make-demo.sh
 
 clean:
-	rm -f $(BIN)
+	rm -rf $(BIN) dist

@@ -31,7 +31,15 @@
 // only on the newest target it was given; its decoders discard up to the
 // target, so the first picture is the one showing at the target and the
 // audio starts at its exact sample. The clock holds at the target until
-// every track has its first frame there (the preroll).
+// every track has its first frame there (the preroll), then until every
+// track has ResumeLevel buffered, as after a stall.
+//
+// # A lost sharer
+//
+// A remote recording reconnects by itself (p2pnet.Recording.Connection);
+// reads wait meanwhile, so playback goes on from what is buffered and then
+// stalls until the sharer is back. The player only reports it, through
+// EventConnection and Stats.Connection (player_connection.go).
 //
 // # Measuring sync
 //

@@ -4,6 +4,8 @@ import (
 	"context"
 	gosync "sync"
 	"time"
+
+	p2pnet "reelay/net"
 )
 
 // EventKind says what an Event reports.
@@ -26,6 +28,13 @@ const (
 	// playing on the wall clock for lack of an audio device, or a stream of
 	// a track that cannot be decoded while the rest of the track plays.
 	EventNotice
+	// EventConnection reports the new state of a remote recording's
+	// connection to its sharer (Connection), with a sentence for the user
+	// in Notice ("" when there is nothing to say, as for the first
+	// connection) and the cause in Err. While it is ConnReconnecting,
+	// playback goes on from what is buffered and then stalls (StateBuffering)
+	// until the sharer is back; ConnUnshared means it will not come back.
+	EventConnection
 )
 
 func (k EventKind) String() string {
@@ -40,6 +49,8 @@ func (k EventKind) String() string {
 		return "duration"
 	case EventNotice:
 		return "notice"
+	case EventConnection:
+		return "connection"
 	default:
 		return "unknown"
 	}
@@ -65,6 +76,8 @@ type Event struct {
 	Latency time.Duration
 	// Duration is the recording's length (EventDuration).
 	Duration time.Duration
+	// Connection is the connection's new state (EventConnection).
+	Connection p2pnet.ConnState
 }
 
 // eventKey is what makes two undelivered events the same: the newer one

@@ -15,10 +15,12 @@ type Options struct {
 	BufferTarget time.Duration
 	// LowWater is the stall mark: while playing, a track with less than this
 	// buffered ahead and more left to read stops the clock until every track
-	// has ResumeLevel. It defaults to 500 ms.
+	// has ResumeLevel. A preroll (the open, a seek) shows its first frames
+	// once every track has this much. It defaults to 500 ms.
 	LowWater time.Duration
-	// ResumeLevel is how much every track must have buffered ahead before a
-	// stall ends. It defaults to 1 s, and is at most BufferTarget.
+	// ResumeLevel is how much every track must have buffered ahead before
+	// the clock runs after a preroll or a stall. It defaults to 1 s, and is
+	// at most BufferTarget.
 	ResumeLevel time.Duration
 	// Now reads the wall clock, which drives playback when no audio is
 	// heard and times stalls and seeks; the engine only ever subtracts its

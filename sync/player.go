@@ -102,6 +102,14 @@ type Player struct {
 	// when.
 	stalled bool
 	stallAt time.Time
+	// stall describes the stall under way, for Stats.StallLog.
+	stall Stall
+	// starting says a preroll (the open or a seek) showed its frames and
+	// the clock waits for every track to have ResumeLevel buffered, as
+	// after a stall: starting on LowWater alone stalled half a second
+	// later on a 50 ms, 20 Mbit/s link at half its rate, while the first
+	// requests shared the link. It is not a stall, and is not counted.
+	starting bool
 	// ended says everything played to its end.
 	ended bool
 	// state is the state last reported.
@@ -113,6 +121,9 @@ type Player struct {
 	muted  bool
 	// stats are the player's counters.
 	stats Stats
+	// conn is the connection's state last reported (ConnUnknown before the
+	// first look, and always for a local recording).
+	conn p2pnet.ConnState
 }
 
 // Open starts playing src's tracks (paused until Play): it returns at once,
@@ -307,6 +318,7 @@ func (p *Player) run() {
 // end.
 func (p *Player) step() {
 	p.pruneRetired()
+	p.checkConnection()
 	p.checkAudioDevice()
 	p.mix.pull()
 	p.selectClock()
@@ -368,7 +380,7 @@ func (p *Player) nextWake() time.Duration {
 // updateClock runs the clock (and the device) exactly when playback should
 // advance.
 func (p *Player) updateClock() {
-	run := p.wantPlay && !p.prerolling && !p.stalled && !p.ended
+	run := p.wantPlay && !p.prerolling && !p.stalled && !p.starting && !p.ended
 	if run && !p.clock.running && p.sink != nil && p.clock.kind == ClockAudio && p.clock.anchored && p.sink.Played() == 0 {
 		p.audioStartAt = p.opts.Now()
 	}

@@ -64,9 +64,9 @@ func (p *Player) prerollReady(pos time.Duration) bool {
 }
 
 // finishPreroll shows every track's frame at the position, even while
-// paused, and lets the clock go if playing.
+// paused, and lets the clock go once every track has ResumeLevel.
 func (p *Player) finishPreroll(pos time.Duration) {
-	p.prerolling, p.opening = false, false
+	p.prerolling, p.opening, p.starting = false, false, true
 	for _, s := range p.slots {
 		if v := s.video; v != nil && v.head != nil && v.head.pts <= pos+v.head.dur/2 {
 			p.show(s, v.head)
@@ -84,13 +84,15 @@ func (p *Player) finishPreroll(pos time.Duration) {
 }
 
 // checkStall stops the clock when a playing track runs below LowWater with
-// more to read, and lets it go once every track has ResumeLevel.
+// more to read, and lets it go once every track has ResumeLevel; after a
+// preroll the clock starts on the same condition.
 func (p *Player) checkStall(pos time.Duration) {
 	if !p.wantPlay || p.ended {
 		p.endStall()
 		return
 	}
-	low, refilled := false, true
+	var low *trackSlot
+	refilled := true
 	for _, s := range p.slots {
 		if !s.on || s.err != nil || !s.opened || s.pl == nil || p.trackJoining(s) {
 			continue
@@ -100,17 +102,23 @@ func (p *Player) checkStall(pos time.Duration) {
 			continue
 		}
 		ahead := l.until - pos
-		if ahead < p.opts.LowWater {
-			low = true
+		if ahead < p.opts.LowWater && low == nil {
+			low = s
 		}
 		if ahead < p.opts.ResumeLevel {
 			refilled = false
 		}
 	}
 	switch {
-	case !p.stalled && low:
+	case p.starting:
+		p.starting = !refilled
+	case !p.stalled && low != nil:
 		p.stalled, p.stallAt = true, p.opts.Now()
 		p.stats.Stalls++
+		p.stall = Stall{Position: pos, Track: low.info.Name}
+		if r, _ := low.pl.readerStats(); r != nil {
+			p.stall.Waiting = r.Buffered == 0
+		}
 	case p.stalled && refilled:
 		p.endStall()
 	}
@@ -119,7 +127,13 @@ func (p *Player) checkStall(pos time.Duration) {
 func (p *Player) endStall() {
 	if p.stalled {
 		p.stalled = false
-		p.stats.StallTime += p.opts.Now().Sub(p.stallAt)
+		d := p.opts.Now().Sub(p.stallAt)
+		p.stats.StallTime += d
+		p.stall.Duration = d
+		p.stats.StallLog = append(p.stats.StallLog, p.stall)
+		if n := len(p.stats.StallLog); n > maxStallLog {
+			p.stats.StallLog = slices.Delete(p.stats.StallLog, 0, n-maxStallLog)
+		}
 	}
 }
 
@@ -221,7 +235,7 @@ func (p *Player) currentState() State {
 		return StateEnded
 	case !p.wantPlay:
 		return StatePaused
-	case p.prerolling || p.stalled:
+	case p.prerolling || p.stalled || p.starting:
 		return StateBuffering
 	default:
 		return StatePlaying
@@ -240,7 +254,7 @@ func (p *Player) trackState(s *trackSlot, pos time.Duration) State {
 		return StateEnded
 	case !p.wantPlay:
 		return StatePaused
-	case p.prerolling || p.stalled || p.trackJoining(s):
+	case p.prerolling || p.stalled || p.starting || p.trackJoining(s):
 		return StateBuffering
 	default:
 		return StatePlaying

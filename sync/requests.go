@@ -147,8 +147,10 @@ type statsRequest struct {
 func (r statsRequest) handle(p *Player) {
 	s := p.stats
 	s.SeekLatencies = slices.Clone(s.SeekLatencies)
+	s.StallLog = slices.Clone(s.StallLog)
 	s.Clock = p.clock.kind
 	s.AudioNotice = p.audioNotice
 	s.EventsCoalesced = p.events.coalescedCount()
+	s.Connection = p.connection()
 	r.reply <- s
 }

@@ -25,8 +25,9 @@ type Source interface {
 // A reader may also have these methods, found by type assertion and called
 // from any goroutine: SetByteRate(bytesPerSecond int64) to size its
 // readahead once the track's bit rate is known, SetActive(bool) to stop
-// reading ahead while paused, and Stats() p2pnet.RangeReaderStats for the
-// track's network figures.
+// reading ahead while paused, Stats() p2pnet.RangeReaderStats for the
+// track's network figures, and Connection() p2pnet.Connection for the
+// state of the connection it reads over (when the Source does not say).
 type TrackReader interface {
 	io.ReadSeeker
 	io.Closer
@@ -40,6 +41,13 @@ type (
 		Stats() p2pnet.RangeReaderStats
 	}
 )
+
+// connectionReporter is a Source, or a TrackReader, read over a
+// connection that can be lost and regained (a remote recording): the
+// player reports the connection's state in events and Stats.
+type connectionReporter interface {
+	Connection() p2pnet.Connection
+}
 
 // FolderSource plays a recording folder on this machine.
 func FolderSource(f *p2pnet.Folder) Source { return folderSource{f: f} }
@@ -70,8 +78,9 @@ type remoteSource struct {
 	r *p2pnet.Recording
 }
 
-func (s remoteSource) Name() string               { return s.r.Name() }
-func (s remoteSource) Tracks() []p2pnet.TrackInfo { return s.r.Tracks() }
+func (s remoteSource) Name() string                  { return s.r.Name() }
+func (s remoteSource) Tracks() []p2pnet.TrackInfo    { return s.r.Tracks() }
+func (s remoteSource) Connection() p2pnet.Connection { return s.r.Connection() }
 
 func (s remoteSource) OpenTrack(name string) (TrackReader, error) {
 	rr, err := s.r.OpenTrack(name, p2pnet.RangeReaderOptions{PrefetchTail: true})

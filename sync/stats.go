@@ -98,6 +98,9 @@ type Stats struct {
 	Stalls int
 	// StallTime is the total time spent stalled.
 	StallTime time.Duration
+	// StallLog describes the latest stalls that ended, oldest first (at
+	// most 64).
+	StallLog []Stall
 	// Seeks counts the seeks requested.
 	Seeks int
 	// SeekLatencies are the latest seeks' times from request to first
@@ -107,7 +110,29 @@ type Stats struct {
 	FirstFrame time.Duration
 	// EventsCoalesced counts events replaced before the consumer took them.
 	EventsCoalesced int64
+	// Connection is a remote recording's connection to its sharer: its
+	// state, reconnections and time spent reconnecting (State is
+	// ConnUnknown for a local recording).
+	Connection p2pnet.Connection
 }
 
 // maxSeekLatencies bounds Stats.SeekLatencies.
 const maxSeekLatencies = 64
+
+// Stall is one time playback stopped for lack of data.
+type Stall struct {
+	// Position is where on the timeline it happened.
+	Position time.Duration
+	// Duration is how long it lasted.
+	Duration time.Duration
+	// Track is the first track found below LowWater.
+	Track string
+	// Waiting says that track's network reader had nothing cached past its
+	// read position: the bytes had not arrived. Otherwise they had, and
+	// the track was slow to demux them (a busy machine); always false for
+	// a local track.
+	Waiting bool
+}
+
+// maxStallLog bounds Stats.StallLog.
+const maxStallLog = 64

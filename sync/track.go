@@ -251,6 +251,19 @@ func (pl *pipeline) readerStats() (*p2pnet.RangeReaderStats, int64) {
 	return nil, n
 }
 
+// readerConnection is the connection the reader reads over, if it knows.
+func (pl *pipeline) readerConnection() p2pnet.Connection {
+	pl.readerMu.Lock()
+	defer pl.readerMu.Unlock()
+	if pl.reader == nil || pl.readerClosed {
+		return p2pnet.Connection{}
+	}
+	if c, ok := pl.reader.r.(connectionReporter); ok {
+		return c.Connection()
+	}
+	return p2pnet.Connection{}
+}
+
 func (pl *pipeline) bufferLevel() bufferLevel {
 	pl.levelMu.Lock()
 	defer pl.levelMu.Unlock()

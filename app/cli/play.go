@@ -46,12 +46,14 @@ from connecting (creating the viewer's host and dialling); frames presented
 and dropped per track; bytes read per track (and fetched over the network
 for a link); the A/V offset at presentation (p50, p95, max) measured on a
 sync clip's flashes and beeps, when sound is played; stalls (count, total
-time); each seek's latency, from the Seek call to the first frame shown at
-its target; the clock (audio or wall) and the audio notice. For a link,
-also each track's request round trip (time to first byte, smoothed), and
-the connection to the sharer: its state at the end, how many times it was
-lost and regained, and the time spent reconnecting; "Reconnecting to the
-sharer…" and the like are printed on stderr as they happen.
+time, and each one: where, how long, which track ran low, and whether it
+was waiting for the network); each seek's latency, from the Seek call to
+the first frame shown at its target; the clock (audio or wall) and the
+audio notice. For a link, also each track's request round trip (time to
+first byte, smoothed), and the connection to the sharer: its state at the
+end, how many times it was lost and regained, and the time spent
+reconnecting; "Reconnecting to the sharer…" and the like are printed on
+stderr as they happen.
 `
 
 // playOptions configure a headless run.
@@ -153,6 +155,17 @@ type avOffsetReport struct {
 type stallReport struct {
 	Count int     `json:"count"`
 	Total float64 `json:"total_ms"`
+	// List has each stall: where, how long, the track that ran low, and
+	// whether its bytes had yet to arrive (else they had, and the machine
+	// was too busy to demux them in time).
+	List []stallEntry `json:"list"`
+}
+
+type stallEntry struct {
+	At       float64 `json:"at_s"`
+	Duration float64 `json:"ms"`
+	Track    string  `json:"track"`
+	Network  bool    `json:"waiting_for_network"`
 }
 
 type seekReport struct {
@@ -359,7 +372,10 @@ func playHeadless(ctx context.Context, src string, o playOptions, notices io.Wri
 	if rep.Source == "link" {
 		rep.FirstFrame.FromConnect = msPtr(stats.FirstFrame+openAt.Sub(connectAt), stats.FirstFrame > 0)
 	}
-	rep.Stalls = stallReport{Count: stats.Stalls, Total: ms(stats.StallTime)}
+	rep.Stalls = stallReport{Count: stats.Stalls, Total: ms(stats.StallTime), List: []stallEntry{}}
+	for _, st := range stats.StallLog {
+		rep.Stalls.List = append(rep.Stalls.List, stallEntry{At: seconds(st.Position), Duration: ms(st.Duration), Track: st.Track, Network: st.Waiting})
+	}
 	if c := stats.Connection; c.State != p2pnet.ConnUnknown {
 		rep.Connection = &connectionReport{State: c.State.String(), Reconnects: c.Reconnects, Downtime: ms(c.Downtime)}
 	}

@@ -216,16 +216,21 @@ func TestHalfRateRecordingPlaysWithoutStallOverShapedLink(t *testing.T) {
 }
 
 // TestSeeksOverShapedLink measures seek latency over the shaped link:
-// seeks far from what is buffered, forwards and back. Each must land
-// within 5 s (the link carries about 2 s of this recording per second,
-// and a seek needs its keyframe's group of pictures and half a second
-// more before playback goes on).
+// seeks far from what is buffered, forwards and back, four in 15 s (ten in
+// 2 minutes with REELAY_LONG=1). Each must land within 5 s (the link
+// carries about 2 s of this recording per second, and a seek needs its
+// keyframe's group of pictures and half a second more to show a frame).
 func TestSeeksOverShapedLink(t *testing.T) {
 	leakcheck.Check(t)
-	ss := newShapedShare(t, halfRateRecording(t, 22*time.Second))
-	rep := shapedPlay(t, ss, playOptions{For: 15 * time.Second, Seeks: []time.Duration{
-		17 * time.Second, 4 * time.Second, 12 * time.Second, 1 * time.Second,
-	}})
+	playFor, length := 15*time.Second, 22*time.Second
+	targets := []time.Duration{17 * time.Second, 4 * time.Second, 12 * time.Second, 1 * time.Second}
+	if longRuns() {
+		playFor, length = 2*time.Minute, 130*time.Second
+		targets = []time.Duration{100 * time.Second, 20 * time.Second, 65 * time.Second, 5 * time.Second, 120 * time.Second,
+			40 * time.Second, 85 * time.Second, 10 * time.Second, 110 * time.Second, 50 * time.Second}
+	}
+	ss := newShapedShare(t, halfRateRecording(t, length))
+	rep := shapedPlay(t, ss, playOptions{For: playFor, Seeks: targets})
 	checkThroughProxy(t, rep)
 	var lat []string
 	for _, s := range rep.Seeks {
