@@ -38,6 +38,10 @@ type Link struct {
 	Token string
 }
 
+// NewToken returns a fresh unguessable token, for a sharer that keeps its
+// links across restarts (Sharer.ShareWithToken).
+func NewToken() string { return newToken() }
+
 // newToken returns a fresh unguessable token.
 func newToken() string {
 	b := make([]byte, tokenBytes)

@@ -62,7 +62,7 @@ func (rs *restartableSharer) start() Link {
 		rs.tb.Fatal(err)
 	}
 	rs.h, rs.s = h, NewSharer(h, SharerOptions{})
-	link, err := ShareAs(rs.s, rs.dir, rs.token)
+	link, err := rs.s.ShareWithToken(rs.dir, rs.token)
 	if err != nil {
 		rs.tb.Fatal(err)
 	}

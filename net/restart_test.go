@@ -60,7 +60,7 @@ func TestRestartingSharerProcess(t *testing.T) {
 	defer h.Close()
 	s := p2pnet.NewSharer(h, p2pnet.SharerOptions{})
 	defer s.Close()
-	link, err := p2pnet.ShareAs(s, cfg.Dir, cfg.Token)
+	link, err := s.ShareWithToken(cfg.Dir, cfg.Token)
 	if err != nil {
 		t.Fatal(err)
 	}

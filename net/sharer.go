@@ -175,11 +175,19 @@ func NewSharer(h host.Host, o SharerOptions) *Sharer {
 
 // Share starts serving the recording in dir and returns its link.
 func (s *Sharer) Share(dir string) (Link, error) {
+	return s.ShareWithToken(dir, newToken())
+}
+
+// ShareWithToken is Share under a token the caller keeps (see NewToken),
+// so a sharer that restarts with the same identity serves the same link.
+func (s *Sharer) ShareWithToken(dir, token string) (Link, error) {
+	if err := checkToken(token); err != nil {
+		return Link{}, err
+	}
 	f, err := OpenFolder(dir)
 	if err != nil {
 		return Link{}, err
 	}
-	token := newToken()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"reelay/media/mediatest"
+	p2pnet "reelay/net"
 )
 
 // TestMain lets the test binary stand in for the reelay binary: with
@@ -139,5 +140,49 @@ func TestDemoPullsEveryTrackBack(t *testing.T) {
 	}
 	if n := strings.Count(out.String(), " identical"); n != 3 {
 		t.Fatalf("demo reported %d identical tracks, want 3:\n%s", n, out.String())
+	}
+}
+
+// TestShareKeepsItsLinkAcrossRestarts: `reelay share` of the same folder
+// prints the same link after a restart, so viewers reconnect by
+// themselves; --new-link revokes it for a new one.
+func TestShareKeepsItsLinkAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	copyFile(t, mediatest.Fixture(t, "mic.m4a"), filepath.Join(dir, "mic.m4a"))
+	config := filepath.Join(t.TempDir(), "config")
+	shareOnce := func(extra ...string) string {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		cmd := reelayCmd(ctx, t, append([]string{"share", dir, "--listen", "/ip4/127.0.0.1/tcp/0", "--no-dht", "--no-mdns"}, extra...)...)
+		cmd.Env = append(cmd.Env, "XDG_CONFIG_HOME="+config)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		if err != nil {
+			t.Fatalf("no link: %v", err)
+		}
+		l, err := p2pnet.ParseLink(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l.Peer.String() + "/" + l.Token
+	}
+	first, second := shareOnce(), shareOnce()
+	if first != second {
+		t.Fatalf("restarted sharer gave another link: %s, then %s", first, second)
+	}
+	if renewed := shareOnce("--new-link"); renewed == first {
+		t.Fatal("--new-link kept the old link")
+	}
+	fi, err := os.Stat(filepath.Join(config, "reelay", sharesFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("tokens file: %v, mode %v", err, fi.Mode().Perm())
 	}
 }

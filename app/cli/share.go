@@ -17,6 +17,7 @@ func runShare(ctx context.Context, e *env, args []string) error {
 	var listen stringList
 	fs.Var(&listen, "listen", "multiaddr to listen on (repeatable); default: every interface, TCP and QUIC")
 	identity := fs.String("identity", "", "identity key file; default: reelay/identity.key in the user config dir")
+	newLink := fs.Bool("new-link", false, "revoke the folder's previous link and make a new one (the link otherwise stays the same across restarts)")
 	rf := addReachFlags(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -49,7 +50,11 @@ func runShare(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer sub.Close()
-	link, err := s.Share(pos[0])
+	token, err := shareToken(*identity, pos[0], *newLink)
+	if err != nil {
+		return err
+	}
+	link, err := s.ShareWithToken(pos[0], token)
 	if err != nil {
 		return err
 	}

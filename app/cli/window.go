@@ -187,7 +187,11 @@ func (hs *homeSharer) share(dir string) (app.Sharing, error) {
 		}
 		hs.h, hs.s = h, p2pnet.NewSharer(h, p2pnet.SharerOptions{Logger: hs.log.log})
 	}
-	link, err := hs.s.Share(dir)
+	token, err := shareToken("", dir, false)
+	if err != nil {
+		return nil, err
+	}
+	link, err := hs.s.ShareWithToken(dir, token)
 	if err != nil {
 		return nil, err
 	}
