@@ -4,19 +4,19 @@ SHELL := /bin/bash
 GO ?= go
 BIN := reelay
 
-.PHONY: run test build bundle deps deps-test bench fuzz demo-assets clean
+.PHONY: run test build bundle deps deps-test bench demo-assets clean
 
 run: deps build
 	./$(BIN) demo
 
-# After the tests, 10 s of fuzzing for each of the wire's request decoder,
-# the link parser and the manifest parser (-fuzz takes one target a run).
+# 10 s of fuzzing for each of the wire's request decoder, the link parser
+# and the manifest parser (-fuzz takes one target a run), then every test.
 test: deps-test
 	$(GO) vet ./...
-	.ci/av-env $(GO) test -race -count=1 -timeout 20m ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime 10s ./net/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLink$$' -fuzztime 10s ./net/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseManifest$$' -fuzztime 10s ./net/
+	.ci/av-env $(GO) test -race -count=1 -timeout 20m ./...
 
 build: deps
 	$(GO) build -o $(BIN) .
