@@ -343,7 +343,7 @@ func (pv *playerView) handleEvent(ev avsync.Event) {
 			tv.err = nil
 			pv.updateTrack(tv)
 		}
-	case avsync.EventNotice:
+	case avsync.EventNotice, avsync.EventConnection:
 		pv.notice = ev.Notice
 		pv.updateStatus()
 	case avsync.EventSeeked:

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 
 	"reelay/app"
 	p2pnet "reelay/net"
@@ -146,7 +145,13 @@ type remoteRecording struct {
 func (r *remoteRecording) RTT() time.Duration { return r.rec.RTT() }
 
 func (r *remoteRecording) Connected() bool {
-	return r.h.Network().Connectedness(r.rec.Link().Peer) == network.Connected
+	// The recording reconnects by itself; the window dials anew only once
+	// it has given up.
+	switch r.rec.Connection().State {
+	case p2pnet.ConnConnected, p2pnet.ConnReconnecting:
+		return true
+	}
+	return false
 }
 
 func (r *remoteRecording) Close() error { return r.h.Close() }
