@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -53,27 +54,39 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	return runDemoWindow(ctx, e, wf)
 }
 
+// shareDemo unpacks the built-in demo and shares it from a host on
+// loopback; stop ends the share and removes the folder.
+func shareDemo(log *slog.Logger) (dir string, link p2pnet.Link, stop func(), err error) {
+	if dir, err = extractDemo(); err != nil {
+		return "", p2pnet.Link{}, nil, err
+	}
+	h, err := p2pnet.NewHost(p2pnet.HostOptions{ListenAddrs: p2pnet.LoopbackListenAddrs})
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", p2pnet.Link{}, nil, err
+	}
+	sharer := p2pnet.NewSharer(h, p2pnet.SharerOptions{Logger: log})
+	stop = func() {
+		sharer.Close()
+		h.Close()
+		os.RemoveAll(dir)
+	}
+	if link, err = sharer.Share(dir); err != nil {
+		stop()
+		return "", p2pnet.Link{}, nil, err
+	}
+	return dir, link, stop, nil
+}
+
 // runDemoHeadless shares the built-in demo on loopback and pulls every
 // track back through the real libp2p path, checking each is
 // byte-identical.
 func runDemoHeadless(ctx context.Context, e *env) error {
-	dir, err := extractDemo()
+	dir, link, stop, err := shareDemo(e.log)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-
-	sh, err := p2pnet.NewHost(p2pnet.HostOptions{ListenAddrs: p2pnet.LoopbackListenAddrs})
-	if err != nil {
-		return err
-	}
-	defer sh.Close()
-	sharer := p2pnet.NewSharer(sh, p2pnet.SharerOptions{})
-	defer sharer.Close()
-	link, err := sharer.Share(dir)
-	if err != nil {
-		return err
-	}
+	defer stop()
 	fmt.Fprintf(e.stdout, "sharing the demo recording at\n  %s\n", link)
 
 	vh, rec, err := openLink(ctx, link.String())

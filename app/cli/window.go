@@ -104,22 +104,11 @@ func runDemoWindow(ctx context.Context, e *env, wf windowFlags) error {
 	if err := app.CheckDisplay(); err != nil {
 		return fmt.Errorf("%w%s", err, noDisplayHint)
 	}
-	dir, err := extractDemo()
+	_, link, stop, err := shareDemo(e.log)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	sh, err := p2pnet.NewHost(p2pnet.HostOptions{ListenAddrs: p2pnet.LoopbackListenAddrs})
-	if err != nil {
-		return err
-	}
-	defer sh.Close()
-	sharer := p2pnet.NewSharer(sh, p2pnet.SharerOptions{Logger: e.log})
-	defer sharer.Close()
-	link, err := sharer.Share(dir)
-	if err != nil {
-		return err
-	}
+	defer stop()
 	fmt.Fprintf(e.stderr, "sharing the demo recording at\n  %s\n", link)
 	o.Link, o.Demo = link.String(), true
 	return app.Run(ctx, o)
