@@ -45,11 +45,17 @@ type videoTile struct {
 	// track and kind name what it shows.
 	track string
 	kind  trackKind
-	// do runs a function on the UI goroutine.
-	do func(func())
-	// img shows the frames; bg fills around a picture in the picture.
-	img *canvas.Image
-	bg  *canvas.Rectangle
+	// do runs a function on the UI goroutine; applyFn is apply, bound
+	// once so handing a frame over allocates nothing.
+	do      func(func())
+	applyFn func()
+	// img shows the frames. bg blacks out the whole cell while there is
+	// no picture, and bars only the strips a picture of another shape
+	// leaves: with a software GL every pixel painted costs on every
+	// frame, so black is never painted under the picture.
+	img  *canvas.Image
+	bg   *canvas.Rectangle
+	bars [2]*canvas.Rectangle
 	// probe is a 1×1 raster refreshed with every frame; Fyne calls its
 	// generator while painting, which counts the frames that reached the
 	// screen, not just the ones handed to Fyne.
@@ -90,12 +96,15 @@ type videoTile struct {
 	// rect is where the tile is, in the area's coordinates.
 	rect fyne.Size
 	pos  fyne.Position
+	// scale converts Fyne units to pixels; nil counts them as pixels.
+	scale func() float32
 }
 
 func newVideoTile(track string, kind trackKind, do func(func())) *videoTile {
 	t := &videoTile{track: track, kind: kind, do: do, aspect: 16.0 / 9, probePix: image.NewRGBA(image.Rect(0, 0, 1, 1))}
 	t.img = &canvas.Image{FillMode: canvas.ImageFillContain, ScaleMode: canvas.ImageScaleFastest}
 	t.bg = canvas.NewRectangle(color.Black)
+	t.bars = [2]*canvas.Rectangle{canvas.NewRectangle(color.Black), canvas.NewRectangle(color.Black)}
 	t.probe = canvas.NewRaster(func(_, _ int) image.Image {
 		if t.applied != t.paintedSeen {
 			t.paintedSeen = t.applied
@@ -104,6 +113,7 @@ func newVideoTile(track string, kind trackKind, do func(func())) *videoTile {
 		return t.probePix
 	})
 	t.probe.ScaleMode = canvas.ImageScalePixels
+	t.applyFn = t.apply
 	return t
 }
 
@@ -120,7 +130,7 @@ func (t *videoTile) Show(frame *image.RGBA, _ time.Duration) {
 	t.pending = true
 	t.mu.Unlock()
 	if schedule {
-		t.do(t.apply)
+		t.do(t.applyFn)
 	}
 }
 
@@ -133,13 +143,75 @@ func (t *videoTile) apply() {
 	if f == nil || t.detached.Load() {
 		return
 	}
+	first := t.img.Image == nil
 	t.img.Image = f
 	t.applied++
-	if w, h := f.Rect.Dx(), f.Rect.Dy(); w != t.frameW || h != t.frameH {
+	if w, h := f.Rect.Dx(), f.Rect.Dy(); w != t.frameW || h != t.frameH || first {
 		t.frameW, t.frameH = w, h
+		t.fit()
 	}
 	t.img.Refresh()
 	t.probe.Refresh()
+}
+
+// fit blacks out what of the tile's cell the picture leaves: the whole
+// cell before the first frame (the image is hidden then, or the painter
+// would upload a blank texture of the cell's size), else the strips beside
+// or above and below a picture of another shape; UI goroutine.
+func (t *videoTile) fit() {
+	for _, b := range t.bars {
+		b.Hide()
+	}
+	if !t.visible || t.rect.Width <= 0 || t.rect.Height <= 0 {
+		t.bg.Hide()
+		t.img.Hide()
+		return
+	}
+	if t.img.Image == nil || t.frameW <= 0 || t.frameH <= 0 {
+		t.img.Hide()
+		t.bg.Move(t.pos)
+		t.bg.Resize(t.rect)
+		t.bg.Show()
+		return
+	}
+	t.bg.Hide()
+	t.img.Show()
+	// The picture's place as the painter computes it for ImageFillContain;
+	// each strip reaches a pixel into the picture, which is painted over
+	// it, so rounding never leaves a seam.
+	w, h := t.rect.Width, t.rect.Height
+	aspect := float32(t.frameW) / float32(t.frameH)
+	px := float32(1)
+	if t.scale != nil {
+		px = 1 / t.scale()
+	}
+	switch view := w / h; {
+	case view > aspect:
+		pad := (w - h*aspect) / 2
+		if pad < px/2 {
+			return
+		}
+		t.bars[0].Move(t.pos)
+		t.bars[1].Move(fyne.NewPos(t.pos.X+w-pad-px, t.pos.Y))
+		for _, b := range t.bars {
+			b.Resize(fyne.NewSize(pad+px, h))
+		}
+	case view < aspect:
+		pad := (h - w/aspect) / 2
+		if pad < px/2 {
+			return
+		}
+		t.bars[0].Move(t.pos)
+		t.bars[1].Move(fyne.NewPos(t.pos.X, t.pos.Y+h-pad-px))
+		for _, b := range t.bars {
+			b.Resize(fyne.NewSize(w, pad+px))
+		}
+	default:
+		return
+	}
+	for _, b := range t.bars {
+		b.Show()
+	}
 }
 
 // clear forgets the picture, so a track switched on again does not show
@@ -150,6 +222,7 @@ func (t *videoTile) clear() {
 	t.mu.Unlock()
 	t.img.Image = nil
 	t.img.Refresh()
+	t.fit()
 }
 
 func (t *videoTile) setPixelSize(w, h int) {
@@ -180,7 +253,9 @@ type videoArea struct {
 	byName map[string]*videoTile
 	// mode is the current layout; UI goroutine.
 	mode layoutMode
-	// bg is the black behind the pictures; empty says no video is on.
+	// bg is the black behind the cells, shown only where no cell is
+	// (painting it under the pictures would cost on every frame); empty
+	// says no video is on.
 	bg    *canvas.Rectangle
 	empty *widget.Label
 	// box holds every object; its layout is the area itself.
@@ -197,6 +272,7 @@ func newVideoArea(tiles []*videoTile, scale func() float32) *videoArea {
 	a.empty.Alignment = fyne.TextAlignCenter
 	for _, t := range tiles {
 		a.byName[t.track] = t
+		t.scale = scale
 	}
 	a.box = container.New(a)
 	a.restack()
@@ -255,7 +331,7 @@ func (a *videoArea) restack() {
 		}
 	}
 	for _, t := range order {
-		objs = append(objs, t.bg, t.probe, t.img)
+		objs = append(objs, t.bg, t.bars[0], t.bars[1], t.probe, t.img)
 	}
 	a.box.Objects = objs
 	a.box.Refresh()
@@ -278,14 +354,16 @@ func (a *videoArea) Layout(_ []fyne.CanvasObject, size fyne.Size) {
 	a.empty.Move(fyne.NewPos((size.Width-a.empty.MinSize().Width)/2, (size.Height-a.empty.MinSize().Height)/2))
 	if len(vis) == 0 {
 		a.empty.Show()
+		a.bg.Show()
 	} else {
 		a.empty.Hide()
+		a.bg.Hide()
 	}
 	for _, t := range a.tiles {
 		if !t.visible {
 			t.img.Hide()
-			t.bg.Hide()
 			t.probe.Hide()
+			t.fit()
 			t.setPixelSize(0, 0)
 		}
 	}
@@ -293,7 +371,7 @@ func (a *videoArea) Layout(_ []fyne.CanvasObject, size fyne.Size) {
 	case len(vis) == 0:
 	case a.mode == layoutPiP && len(vis) > 1:
 		m := a.main(vis)
-		a.place(m, fyne.Position{}, size, false)
+		a.place(m, fyne.Position{}, size)
 		w := float32(math.Round(float64(size.Width * pipFraction)))
 		y := size.Height - pipMargin
 		for _, t := range vis {
@@ -302,7 +380,7 @@ func (a *videoArea) Layout(_ []fyne.CanvasObject, size fyne.Size) {
 			}
 			h := w / t.aspect
 			y -= h
-			a.place(t, fyne.NewPos(size.Width-pipMargin-w, y), fyne.NewSize(w, h), true)
+			a.place(t, fyne.NewPos(size.Width-pipMargin-w, y), fyne.NewSize(w, h))
 			y -= pipMargin
 		}
 	default:
@@ -312,9 +390,12 @@ func (a *videoArea) Layout(_ []fyne.CanvasObject, size fyne.Size) {
 			cols = int(math.Ceil(math.Sqrt(float64(n))))
 		}
 		rows := (n + cols - 1) / cols
+		if cols*rows > n {
+			a.bg.Show() // the last row has empty cells
+		}
 		cw, ch := size.Width/float32(cols), size.Height/float32(rows)
 		for i, t := range vis {
-			a.place(t, fyne.NewPos(float32(i%cols)*cw, float32(i/cols)*ch), fyne.NewSize(cw, ch), false)
+			a.place(t, fyne.NewPos(float32(i%cols)*cw, float32(i/cols)*ch), fyne.NewSize(cw, ch))
 		}
 	}
 	if a.onLayout != nil {
@@ -322,23 +403,15 @@ func (a *videoArea) Layout(_ []fyne.CanvasObject, size fyne.Size) {
 	}
 }
 
-// place puts a tile at pos with size; framed tiles get a black
-// background so they stand out from the picture under them.
-func (a *videoArea) place(t *videoTile, pos fyne.Position, size fyne.Size, framed bool) {
+// place puts a tile at pos with size, black where its picture is not.
+func (a *videoArea) place(t *videoTile, pos fyne.Position, size fyne.Size) {
 	t.pos, t.rect = pos, size
 	t.img.Move(pos)
 	t.img.Resize(size)
-	t.img.Show()
 	t.probe.Move(pos)
 	t.probe.Resize(fyne.NewSize(1, 1))
 	t.probe.Show()
-	t.bg.Move(pos)
-	t.bg.Resize(size)
-	if framed {
-		t.bg.Show()
-	} else {
-		t.bg.Hide()
-	}
+	t.fit()
 	s := a.scale()
 	t.setPixelSize(int(size.Width*s), int(size.Height*s))
 }
