@@ -3,6 +3,12 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := reelay
+# Build tags of every build and test: migrated_fynedo says every widget is
+# touched on Fyne's goroutine (through fyne.Do), so Fyne skips its thread
+# checks; no_emoji leaves out Fyne's 4 MB colour emoji font, which Fyne
+# would parse into memory for each text style (the system's fonts still
+# draw an emoji when one is needed).
+TAGS := migrated_fynedo no_emoji
 
 .PHONY: run test build bundle deps deps-test bench demo-assets clean
 
@@ -12,14 +18,14 @@ run: deps build
 # 10 s of fuzzing for each of the wire's request decoder, the link parser
 # and the manifest parser (-fuzz takes one target a run), then every test.
 test: deps-test
-	$(GO) vet ./...
+	$(GO) vet -tags '$(TAGS)' ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime 10s ./net/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLink$$' -fuzztime 10s ./net/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseManifest$$' -fuzztime 10s ./net/
-	.ci/av-env $(GO) test -race -count=1 -timeout 20m ./...
+	.ci/av-env $(GO) test -tags '$(TAGS)' -race -count=1 -timeout 20m ./...
 
 build: deps
-	$(GO) build -o $(BIN) .
+	$(GO) build -tags '$(TAGS)' -o $(BIN) .
 
 # An installable desktop bundle, dist/Reelay.tar.xz: the binary, a
 # .desktop entry and the icon (from FyneApp.toml), with a Makefile that
@@ -28,7 +34,7 @@ FYNE := $(shell $(GO) env GOPATH)/bin/fyne
 bundle: deps
 	test -x $(FYNE) || $(GO) install fyne.io/fyne/v2/cmd/fyne@v2.7.1
 	rm -rf dist/bundle && mkdir -p dist/bundle/assets
-	$(GO) build -tags migrated_fynedo -trimpath -ldflags "-s -w" -o dist/bundle/$(BIN) .
+	$(GO) build -tags '$(TAGS)' -trimpath -ldflags "-s -w" -o dist/bundle/$(BIN) .
 	cp FyneApp.toml dist/bundle/ && cp assets/icon.png dist/bundle/assets/
 	cd dist/bundle && $(FYNE) package -os linux --executable $(BIN) --release
 	mv dist/bundle/Reelay.tar.xz dist/ && rm -rf dist/bundle
@@ -41,7 +47,7 @@ deps-test:
 
 # Benchmarks report ratios against a baseline measured in the same run.
 bench: deps-test
-	.ci/av-env $(GO) test -run '^$$' -bench . -benchtime 3x ./...
+	.ci/av-env $(GO) test -tags '$(TAGS)' -run '^$$' -bench . -benchtime 3x ./...
 
 # Regenerates assets/demo (committed) from FFmpeg's test sources.
 demo-assets:

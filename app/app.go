@@ -120,10 +120,11 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	if os.Getenv("GOGC") == "" {
-		// Most of the heap is big, long-lived picture buffers and little is
-		// allocated per second, so collecting at half the live heap
-		// instead of all of it keeps memory down for a few collections.
-		debug.SetGCPercent(50)
+		// Most of the heap is long-lived (picture buffers, fonts) and
+		// playing allocates little per second, so collecting once the heap
+		// grew by a tenth of what is live costs a short collection every
+		// few seconds and keeps the heap's peak close to what is live.
+		debug.SetGCPercent(10)
 	}
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(iconResource)

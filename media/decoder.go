@@ -63,10 +63,9 @@ func (c *decoder) open() error {
 	}
 	opts := astiav.NewDictionary()
 	defer opts.Free()
-	// threads=auto is what the ffmpeg CLI uses. pkt_timebase lets the
-	// decoder move timestamps when it drops encoder priming samples (Opus
-	// pre-skip, MP3 delay), as ffmpeg and ffprobe do.
-	_ = opts.Set("threads", "auto", 0)
+	// pkt_timebase lets the decoder move timestamps when it drops encoder
+	// priming samples (Opus pre-skip, MP3 delay), as ffmpeg and ffprobe do.
+	_ = opts.Set("threads", decoderThreads(c.par), 0)
 	_ = opts.Set("pkt_timebase", c.tb.String(), 0)
 	if err := cc.Open(c.codec, opts); err != nil {
 		cc.Free()
@@ -75,6 +74,25 @@ func (c *decoder) open() error {
 	c.cc = cc
 	c.drained = false
 	return nil
+}
+
+// singleThreadPixels is the largest picture (1280x720) decoded on one
+// thread. Frame threading keeps a codec context and the frames in flight
+// per thread, and "auto" is one thread per core plus one: resident memory
+// that grows with the core count, for pictures one core decodes faster
+// than real time.
+const singleThreadPixels = 1280 * 720
+
+// decoderThreads is the decoder's thread count: one for video up to
+// singleThreadPixels; otherwise "auto", as the ffmpeg CLI uses, since
+// 1080p and larger gain the most from every core, in playback and when
+// decoding up to a seek target.
+func decoderThreads(par *astiav.CodecParameters) string {
+	if par.MediaType() == astiav.MediaTypeVideo && par.Width() > 0 && par.Height() > 0 &&
+		par.Width()*par.Height() <= singleThreadPixels {
+		return "1"
+	}
+	return "auto"
 }
 
 // decode sends pkt (nil to drain) and calls fn for each frame produced. The

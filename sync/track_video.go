@@ -9,14 +9,16 @@ import (
 	"reelay/media"
 )
 
-// videoPoolSize is the number of RGBA buffers per video track: two queued
-// for the player, one it holds as next, the two it showed last (the window
-// may still be uploading them), and one or two being converted.
-const videoPoolSize = 7
+// videoQueueSize is how many converted frames wait for the player: one,
+// since RGBA frames are big (3.7 MB at 720p); the packet queue holds the
+// stream's buffer, and decoding a frame takes a fraction of its duration.
+const videoQueueSize = 1
 
-// videoQueueSize is how many converted frames wait for the player: a few,
-// since RGBA frames are big; the packet queue holds the buffer.
-const videoQueueSize = 2
+// videoPoolSize is the number of RGBA buffers per video track: the queued
+// ones, the one the player holds as next, the two it showed last (the
+// window may still be uploading them), and the one being converted. The
+// decoder so blocks on the queue, never on the pool.
+const videoPoolSize = videoQueueSize + 4
 
 // fallbackFrameDuration is used for a frame whose duration neither the
 // container nor the frame rate tells.
