@@ -369,9 +369,11 @@ func (pv *playerView) setState(st avsync.State) {
 	}
 	pv.updatePlayButton()
 	pv.updateStatus()
-	if m := pv.u.measure; m != nil && st == avsync.StatePlaying && m.started.IsZero() {
-		m.begin(pv, pv.lastTracks)
-		if d := pv.u.o.For; d > 0 {
+	if st == avsync.StatePlaying {
+		if m := pv.u.measure; m != nil && m.started.IsZero() {
+			m.begin(pv, pv.lastTracks)
+		}
+		if d := pv.u.o.For; d > 0 && pv.forTimer == nil {
 			pv.forTimer = time.AfterFunc(d, func() {
 				pv.u.do(func() { pv.finishMeasure("for") })
 			})

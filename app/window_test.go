@@ -445,6 +445,14 @@ func TestKeys(t *testing.T) {
 	}
 }
 
+// TestForClosesTheWindowAfterThatMuchPlayback: Options.For closes the
+// window once it has played that long, with or without a report.
+func TestForClosesTheWindowAfterThatMuchPlayback(t *testing.T) {
+	h := newHarness(t, Options{For: 200 * time.Millisecond})
+	h.openPlayer()
+	h.waitFor("the window to close", func() bool { return h.quits == 1 })
+}
+
 func TestMalformedLinkShowsADialog(t *testing.T) {
 	dialled := false
 	h := newHarness(t, Options{Dial: func(context.Context, string) (Remote, error) { dialled = true; return nil, errors.New("no") }})
