@@ -420,7 +420,9 @@ func (pv *playerView) applyStatus(s status) {
 	// than a poll.
 	pv.rtt = s.rtt
 	pv.throughput = 0
-	ahead := time.Duration(-1)
+	// The bar shows what every track playing has at hand.
+	var buffered []avsync.TimeRange
+	first := true
 	for _, t := range s.tracks {
 		tv := pv.byName[t.Name]
 		if tv == nil {
@@ -433,8 +435,10 @@ func (pv *playerView) applyStatus(s status) {
 			}
 		}
 		if t.On && t.State != avsync.StateError && len(t.Streams) > 0 {
-			if ahead < 0 || t.Stats.BufferedAhead < ahead {
-				ahead = t.Stats.BufferedAhead
+			if first {
+				buffered, first = t.Buffered, false
+			} else {
+				buffered = avsync.IntersectRanges(buffered, t.Buffered)
 			}
 		}
 		k := kindOf(t)
@@ -455,9 +459,10 @@ func (pv *playerView) applyStatus(s status) {
 		pv.figuresAt = now
 		pv.figures = pv.networkFigures()
 	}
-	pv.buffered = nil
-	if ahead > 0 {
-		pv.buffered = []span{{pv.position, min(pv.position+ahead, max(pv.duration, pv.position))}}
+	// A new slice: the seek bar keeps the one it was given.
+	pv.buffered = make([]span, len(buffered))
+	for i, r := range buffered {
+		pv.buffered[i] = span{r.Start, r.End}
 	}
 	pv.updateTime()
 	pv.updateStatus()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"image"
+	"math"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -345,6 +346,42 @@ func TestSeekBarSeeksToTheTimeUnderThePointer(t *testing.T) {
 	pv.applyStatus(status{seekGen: pv.seekGen - 1, position: 2 * time.Second, duration: time.Minute})
 	if pv.position != 30*time.Second {
 		t.Errorf("a stale poll moved the position to %v", pv.position)
+	}
+}
+
+// TestSeekBarShowsWhatEveryTrackHasBuffered: the bar's buffered spans are
+// the parts every track playing has at hand; a track switched off or
+// failed does not narrow them.
+func TestSeekBarShowsWhatEveryTrackHasBuffered(t *testing.T) {
+	h := newHarness(t, Options{})
+	pv := h.openPlayer()
+	s := time.Second
+	r := func(a, b time.Duration) avsync.TimeRange { return avsync.TimeRange{Start: a * s, End: b * s} }
+	tracks := h.fp.Tracks()
+	tracks[0].Buffered = []avsync.TimeRange{r(0, 10), r(40, 50)}
+	tracks[1].Buffered = []avsync.TimeRange{r(0, 8), r(42, 60)}
+	tracks[2].Buffered = []avsync.TimeRange{r(0, 60)}
+	show := func() []span {
+		pv.applyStatus(status{seekGen: pv.seekGen, position: 5 * s, duration: time.Minute, tracks: tracks})
+		return pv.seek.buffered
+	}
+	if got, want := show(), []span{{0, 8 * s}, {42 * s, 50 * s}}; !slices.Equal(got, want) {
+		t.Errorf("buffered spans = %v, want %v", got, want)
+	}
+	// The bar draws them where they are.
+	bar := test.WidgetRenderer(pv.seek).(*seekBarRenderer)
+	w := pv.seek.Size().Width
+	if len(bar.buffered) != 2 || math.Abs(float64(bar.buffered[1].Position().X-w*42/60)) > 1 {
+		t.Errorf("the bar draws %d spans, the second at x=%v of %v", len(bar.buffered), bar.buffered[1].Position().X, w)
+	}
+
+	tracks[1].On = false
+	if got, want := show(), []span{{0, 10 * s}, {40 * s, 50 * s}}; !slices.Equal(got, want) {
+		t.Errorf("with the camera off, buffered spans = %v, want %v", got, want)
+	}
+	tracks[1].On, tracks[0].State = true, avsync.StateError
+	if got, want := show(), []span{{0, 8 * s}, {42 * s, 60 * s}}; !slices.Equal(got, want) {
+		t.Errorf("with the screen failed, buffered spans = %v, want %v", got, want)
 	}
 }
 

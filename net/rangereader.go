@@ -371,6 +371,35 @@ func (r *RangeReader) Stats() RangeReaderStats {
 	return s
 }
 
+// ByteRange is the bytes [Start, End) of a track.
+type ByteRange struct{ Start, End int64 }
+
+// Cached returns the byte ranges the cache holds, in order and merged:
+// what can be read without asking the sharer. Blocks still arriving are
+// not in it.
+func (r *RangeReader) Cached() []ByteRange {
+	r.mu.Lock()
+	idx := make([]int64, 0, len(r.blocks))
+	for i, b := range r.blocks {
+		if b.state == blockReady {
+			idx = append(idx, i)
+		}
+	}
+	r.mu.Unlock()
+	slices.Sort(idx)
+	bs := int64(r.o.BlockSize)
+	var out []ByteRange
+	for _, i := range idx {
+		lo, hi := i*bs, min((i+1)*bs, r.size)
+		if n := len(out); n > 0 && out[n-1].End == lo {
+			out[n-1].End = hi
+			continue
+		}
+		out = append(out, ByteRange{lo, hi})
+	}
+	return out
+}
+
 // Close cancels the requests in flight (resetting their streams), wakes
 // blocked readers with an error wrapping net.ErrClosed, and waits for every
 // goroutine of the reader. It is idempotent.

@@ -355,6 +355,46 @@ func TestRangeReaderIdleWhenWindowFull(t *testing.T) {
 	})
 }
 
+func TestRangeReaderCachedRanges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const bs = 64 << 10
+		data := randomBytes(8, 16<<20+1000) // the last block is short
+		f := &fakeFetcher{data: data, latency: 20 * time.Millisecond, rate: 50e6}
+		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{BlockSize: bs, Readahead: 256 << 10})
+		defer r.Close()
+		if got := r.Cached(); len(got) != 0 {
+			t.Fatalf("Cached before any read = %v, want none", got)
+		}
+
+		readSequentially(t, r, data, 1<<20, 512<<10)
+		readSequentially(t, r, data, 8<<20+100, 100<<10)
+		readSequentially(t, r, data, int64(len(data))-500, 500)
+		time.Sleep(time.Second)
+		synctest.Wait()
+
+		got := r.Cached()
+		if len(got) != 3 {
+			t.Fatalf("Cached = %v, want three ranges", got)
+		}
+		want := []ByteRange{{1 << 20, 1<<20 + 512<<10}, {8 << 20, 8<<20 + 100 + 100<<10}, {16 << 20, int64(len(data))}}
+		for i, w := range want {
+			g := got[i]
+			if g.Start != w.Start || g.End < w.End {
+				t.Errorf("range %d = %v, want from %d to at least %d", i, g, w.Start, w.End)
+			}
+			if g.End > int64(len(data)) || g.Start%bs != 0 {
+				t.Errorf("range %d = %v: past the end or not on a block", i, g)
+			}
+			if i > 0 && got[i-1].End >= g.Start {
+				t.Errorf("ranges %v and %v overlap or touch", got[i-1], g)
+			}
+		}
+		if got[2].End != int64(len(data)) {
+			t.Errorf("last range ends at %d, want the track's end %d", got[2].End, len(data))
+		}
+	})
+}
+
 func TestRangeReaderInactiveSendsOnlyForBlockedReads(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const bs = 64 << 10

@@ -143,8 +143,23 @@ func (p *Player) snapshotTracks() []Track {
 					t.Stats.BufferedAhead = max(l.until-pos, 0)
 				}
 			}
+			if s.opened {
+				t.Buffered = p.buffered(s, pl, pos, t.Stats.BufferedAhead)
+			}
 		}
 		out = append(out, t)
 	}
 	return out
+}
+
+// buffered is what of an opened track's timeline plays without waiting for
+// the network (see Track.Buffered).
+func (p *Player) buffered(s *trackSlot, pl *pipeline, pos, ahead time.Duration) []TimeRange {
+	whole := []TimeRange{{s.info.Start, s.end}}
+	cached, ok := pl.cachedRanges()
+	if !ok {
+		return whole
+	}
+	demuxed := []TimeRange{{pos, pos + ahead}}
+	return IntersectRanges(UnionRanges(demuxed, byteRangesToTime(cached, s.info.Size, s.info.Start, s.end)), whole)
 }

@@ -3,10 +3,12 @@ package sync
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"reelay/media/mediatest"
+	p2pnet "reelay/net"
 )
 
 // TestPlayARemoteRecording plays a folder shared by a real libp2p host and
@@ -44,5 +46,54 @@ func TestPlayARemoteRecording(t *testing.T) {
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBufferedRangesFollowTheCacheAndTheSeeks: a remote track's buffered
+// ranges hold what it fetched (from the start, and around a seek target
+// far ahead) and not what it skipped; a local track is buffered whole.
+// Blocks of 16 KiB are a fraction of a second of each demo track (256 KiB,
+// the default, is up to 30 s of its small mic track).
+func TestBufferedRangesFollowTheCacheAndTheSeeks(t *testing.T) {
+	dir := demoDir(t)
+	src := &smallBlockSource{rec: shareLoopback(t, dir), readers: map[string][]*p2pnet.RangeReader{}}
+	p, _, _ := openTest(t, src, Options{})
+	waitState(t, p, StatePaused, 10*time.Second)
+	p.Play()
+	time.Sleep(time.Second)
+	const target = 40 * time.Second
+	p.Seek(target)
+	waitFor(t, 10*time.Second, "playing past the seek target", func() bool {
+		return p.State() == StatePlaying && p.Position() > target+500*time.Millisecond
+	})
+	p.Pause()
+	covers := func(rs []TimeRange, at time.Duration) bool {
+		for _, r := range rs {
+			if r.Start <= at && at < r.End {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tr := range p.Tracks() {
+		t.Logf("%s: %v", tr.Name, tr.Buffered)
+		if !covers(tr.Buffered, 500*time.Millisecond) || !covers(tr.Buffered, p.Position()) {
+			t.Errorf("%s: buffered %v misses the start or the position %v", tr.Name, tr.Buffered, p.Position())
+		}
+		if covers(tr.Buffered, 20*time.Second) {
+			t.Errorf("%s: buffered %v holds 20 s, which was never fetched", tr.Name, tr.Buffered)
+		}
+	}
+
+	folder, err := p2pnet.OpenFolder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, _, _ := openTest(t, FolderSource(folder), Options{})
+	waitState(t, local, StatePaused, 10*time.Second)
+	for _, tr := range local.Tracks() {
+		if want := []TimeRange{{tr.Start, tr.End}}; !slices.Equal(tr.Buffered, want) || tr.End <= tr.Start {
+			t.Errorf("local %s: buffered %v, want %v", tr.Name, tr.Buffered, want)
+		}
 	}
 }

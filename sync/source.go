@@ -26,8 +26,10 @@ type Source interface {
 // from any goroutine: SetByteRate(bytesPerSecond int64) to size its
 // readahead once the track's bit rate is known, SetActive(bool) to stop
 // reading ahead while paused, Stats() p2pnet.RangeReaderStats for the
-// track's network figures, and Connection() p2pnet.Connection for the
-// state of the connection it reads over (when the Source does not say).
+// track's network figures, Cached() []p2pnet.ByteRange for the bytes it
+// holds (a reader without it has them all), and Connection()
+// p2pnet.Connection for the state of the connection it reads over (when
+// the Source does not say).
 type TrackReader interface {
 	io.ReadSeeker
 	io.Closer
@@ -40,6 +42,7 @@ type (
 	readerStatser  interface {
 		Stats() p2pnet.RangeReaderStats
 	}
+	cachedRanger interface{ Cached() []p2pnet.ByteRange }
 )
 
 // connectionReporter is a Source, or a TrackReader, read over a

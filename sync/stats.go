@@ -42,6 +42,12 @@ type Track struct {
 	Streams []media.StreamInfo
 	// End is where the track ends on the timeline, known once opened.
 	End time.Duration
+	// Buffered are the parts of the timeline the track plays without
+	// waiting for the network, in order: what is demuxed ahead of the
+	// position, and for a remote track the bytes its reader has cached,
+	// mapped onto [Start, End] in proportion to the bytes. A local track is
+	// buffered whole. Empty until the track is opened, and while it is off.
+	Buffered []TimeRange
 	// Stats are the track's counters; they survive switching it off and on.
 	Stats TrackStats
 }

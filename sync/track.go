@@ -251,6 +251,20 @@ func (pl *pipeline) readerStats() (*p2pnet.RangeReaderStats, int64) {
 	return nil, n
 }
 
+// cachedRanges returns the byte ranges the reader holds, if it can tell:
+// ok is false for a reader that has every byte at hand (a local file).
+func (pl *pipeline) cachedRanges() (_ []p2pnet.ByteRange, ok bool) {
+	pl.readerMu.Lock()
+	defer pl.readerMu.Unlock()
+	if pl.reader == nil || pl.readerClosed {
+		return nil, true
+	}
+	if c, ok := pl.reader.r.(cachedRanger); ok {
+		return c.Cached(), true
+	}
+	return nil, false
+}
+
 // readerConnection is the connection the reader reads over, if it knows.
 func (pl *pipeline) readerConnection() p2pnet.Connection {
 	pl.readerMu.Lock()
