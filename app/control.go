@@ -23,8 +23,10 @@ type status struct {
 	state    avsync.State
 	tracks   []avsync.Track
 	stats    avsync.Stats
-	// rtt is the sharer's round-trip time (0 for a local folder).
-	rtt time.Duration
+	// rtt is the sharer's round-trip time (0 for a local folder) and path
+	// how media reaches this machine ("" for a local folder).
+	rtt  time.Duration
+	path string
 }
 
 // control carries the window's commands to the engine on a goroutine of
@@ -33,8 +35,9 @@ type status struct {
 type control struct {
 	// p is the engine.
 	p Player
-	// rtt reads the sharer's round-trip time; nil for a local source.
-	rtt func() time.Duration
+	// link reads the sharer's round-trip time and the path to it; nil for
+	// a local source.
+	link func() (time.Duration, string)
 	// onStatus receives each snapshot, on the control goroutine.
 	onStatus func(status)
 	// onSubscribeError receives a refused Subscribe, on the control
@@ -155,8 +158,8 @@ func (c *control) poll(seekGen uint64) {
 		tracks:   c.p.Tracks(),
 		stats:    c.p.Stats(),
 	}
-	if c.rtt != nil {
-		s.rtt = c.rtt()
+	if c.link != nil {
+		s.rtt, s.path = c.link()
 	}
 	c.onStatus(s)
 }

@@ -34,6 +34,9 @@ type Remote interface {
 	avsync.Source
 	// RTT is the latest round-trip time to the sharer, 0 until measured.
 	RTT() time.Duration
+	// Path says how media reaches this machine: "direct (LAN)", "direct
+	// (hole punched)" and the like, "" while there is no usable connection.
+	Path() string
 	// Connected says the connection to the sharer is up.
 	Connected() bool
 	// Close hangs up and releases what was opened to dial.

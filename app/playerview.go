@@ -114,10 +114,12 @@ type playerView struct {
 	seekGen uint64
 	vol     float64
 	muted   bool
-	// rtt and throughput are the network figures last polled; figures
-	// says them in the status line, refreshed at most every figuresPeriod
-	// (each new text is a new texture Fyne keeps for a minute).
+	// rtt, path and throughput are the network figures last polled;
+	// figures says them in the status line, refreshed at most every
+	// figuresPeriod (each new text is a new texture Fyne keeps for a
+	// minute).
 	rtt        time.Duration
+	path       string
 	throughput float64
 	figures    string
 	figuresAt  time.Time
@@ -258,7 +260,7 @@ func (pv *playerView) openEngine() {
 	}
 	pv.ctl.p = p
 	if pv.remote != nil {
-		pv.ctl.rtt = pv.remote.rtt
+		pv.ctl.link = pv.remote.link
 	}
 	pv.ctl.onStatus = func(s status) {
 		pv.u.do(func() {
@@ -418,7 +420,7 @@ func (pv *playerView) applyStatus(s status) {
 	}
 	// The state comes from the engine's events, which are never older
 	// than a poll.
-	pv.rtt = s.rtt
+	pv.rtt, pv.path = s.rtt, s.path
 	pv.throughput = 0
 	// The bar shows what every track playing has at hand.
 	var buffered []avsync.TimeRange
@@ -758,11 +760,14 @@ func (pv *playerView) networkFigures() string {
 	if pv.rtt > 0 {
 		s = "peer RTT " + formatRTT(pv.rtt) + " · " + s
 	}
+	if pv.path != "" {
+		s = pv.path + " · " + s
+	}
 	return s
 }
 
-// statusLine says the state, the sharer's round-trip time and the
-// throughput, and anything the user should know.
+// statusLine says the state, the path to the sharer, its round-trip time
+// and the throughput, and anything the user should know.
 func (pv *playerView) statusLine() string {
 	var parts []string
 	if pv.reconnecting > 0 {

@@ -74,14 +74,15 @@ func (s *redialSource) connected() bool {
 	return r != nil && r.Connected()
 }
 
-func (s *redialSource) rtt() time.Duration {
+// link returns the round-trip time to the sharer and the path to it.
+func (s *redialSource) link() (rtt time.Duration, path string) {
 	s.mu.Lock()
 	r := s.cur
 	s.mu.Unlock()
 	if r == nil {
-		return 0
+		return 0, ""
 	}
-	return r.RTT()
+	return r.RTT(), r.Path()
 }
 
 // Close hangs up every connection.

@@ -205,6 +205,7 @@ type fakeRemote struct {
 }
 
 func (r *fakeRemote) RTT() time.Duration { return 3 * time.Millisecond }
+func (r *fakeRemote) Path() string       { return "direct (hole punched)" }
 func (r *fakeRemote) Connected() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -578,6 +579,9 @@ func TestLostConnectionReconnects(t *testing.T) {
 	if recent := h.u.a.Preferences().StringList(prefRecentLinks); len(recent) != 1 || recent[0] != testLink(t) {
 		t.Errorf("recent links are %q, want the link watched", recent)
 	}
+	h.waitFor("the path and the round trip in the status line", func() bool {
+		return strings.Contains(pv.statusText.Text, "direct (hole punched) · peer RTT 3.0 ms")
+	})
 
 	first.mu.Lock()
 	first.connected = false

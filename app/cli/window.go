@@ -133,6 +133,13 @@ type remoteRecording struct {
 
 func (r *remoteRecording) RTT() time.Duration { return r.rec.RTT() }
 
+func (r *remoteRecording) Path() string {
+	if p := r.rec.Path(); p != p2pnet.PathUnknown {
+		return p.String()
+	}
+	return ""
+}
+
 func (r *remoteRecording) Connected() bool {
 	// The recording reconnects by itself; the window dials anew only once
 	// it has given up.
