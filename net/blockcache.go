@@ -74,13 +74,13 @@ func (r *RangeReader) install(f *fetch, k int64) {
 	}
 }
 
-// evict drops least recently read blocks until the cache fits CacheSize,
+// evict drops least recently read blocks until the cache fits cacheSize,
 // sparing awaited blocks and the readahead from the read position, even
 // where the window has not ramped up to it yet. It is called with mu held.
 func (r *RangeReader) evict() {
 	bs := int64(r.o.BlockSize)
 	first, end := r.readPos/bs, (r.readPos+r.readahead+bs-1)/bs
-	for e := r.lru.Back(); e != nil && r.cached > r.o.CacheSize; {
+	for e := r.lru.Back(); e != nil && r.cached > r.cacheSize; {
 		prev := e.Prev()
 		b := e.Value.(*block)
 		if b.waiters == 0 && (b.idx < first || b.idx >= end) {

@@ -50,6 +50,12 @@ const (
 	// defaultCacheSize bounds a track's memory: about 20 s of a 25 Mbit/s
 	// stream, room for a demuxer's back-and-forth in interleaved files.
 	defaultCacheSize = 64 << 20
+	// autoCacheSeconds and minAutoCacheSize size a cache left to the
+	// default once the byte rate is known: 20 s of media, at least 16 MiB
+	// and at most defaultCacheSize. A recording of a 6 Mbit/s screen, a
+	// camera and a microphone then holds about 50 MiB, not 192.
+	autoCacheSeconds = 20
+	minAutoCacheSize = 16 << 20
 	// defaultReadahead is the window until the engine says the byte rate.
 	// 16 MiB filled the simulated link a little better (97% against 93%),
 	// but a player sets about 3 s of media with SetByteRate anyway.
@@ -70,7 +76,8 @@ type RangeReaderOptions struct {
 	BlockSize int
 	// CacheSize bounds the bytes of a track held in memory, an LRU of blocks that
 	// never evicts blocks being read or inside the readahead window.
-	// It defaults to 64 MiB.
+	// It defaults to 64 MiB until SetByteRate tells the track's rate, and
+	// then to 20 s of media, between 16 and 64 MiB.
 	CacheSize int64
 	// Readahead is how many bytes ahead of the read position are kept fetched,
 	// until SetByteRate replaces it with about 3 s of media. After a jump the
@@ -217,6 +224,12 @@ type RangeReader struct {
 	readEnd int64
 	// readahead is the window's length in bytes.
 	readahead int64
+	// cacheSize bounds the cache: Options.CacheSize, or, when that was left
+	// to the default, autoCacheSeconds of media once SetByteRate tells the
+	// rate.
+	cacheSize int64
+	// autoCache says the cache is sized from the byte rate.
+	autoCache bool
 	// inactive stops readahead: only blocked reads are served.
 	inactive bool
 	// readaheadHeld stops readahead until the next read: before the first one,
@@ -242,7 +255,8 @@ func newRangeReader(f rangeFetcher, size int64, o RangeReaderOptions) *RangeRead
 		o.BlockSize = defaultBlockSize
 	}
 	bs := int64(o.BlockSize)
-	if o.CacheSize <= 0 {
+	autoCache := o.CacheSize <= 0
+	if autoCache {
 		o.CacheSize = defaultCacheSize
 	}
 	// The cache holds at least the window (≤ CacheSize/2) and a block being read.
@@ -278,6 +292,8 @@ func newRangeReader(f rangeFetcher, size int64, o RangeReaderOptions) *RangeRead
 		lru:           list.New(),
 		fetches:       make(map[*fetch]struct{}),
 		readaheadHeld: true,
+		cacheSize:     o.CacheSize,
+		autoCache:     autoCache,
 	}
 	// A track of a block or two is read whole by its first reads anyway.
 	r.tailPending = o.PrefetchTail && r.nblocks > 2
@@ -338,15 +354,20 @@ func (r *RangeReader) Seek(off int64, whence int) (int64, error) {
 }
 
 // SetByteRate sets the readahead window to about 3 s of media at the given
-// rate, bounded to [1 block, CacheSize/2]. A rate of 0 or less (unknown)
-// restores Options.Readahead.
+// rate, bounded to [1 block, CacheSize/2], and sizes a cache left to the
+// default to 20 s of media. A rate of 0 or less (unknown) restores
+// Options.Readahead.
 func (r *RangeReader) SetByteRate(bytesPerSecond int64) {
 	r.mu.Lock()
 	if bytesPerSecond > 0 {
+		if r.autoCache {
+			r.cacheSize = max(min(autoCacheSeconds*bytesPerSecond, r.o.CacheSize), minAutoCacheSize, 2*int64(r.o.BlockSize))
+		}
 		r.readahead = r.clampReadahead(3 * bytesPerSecond)
 	} else {
 		r.readahead = r.clampReadahead(r.o.Readahead)
 	}
+	r.evict()
 	r.mu.Unlock()
 	r.kick()
 }
@@ -417,7 +438,7 @@ func (r *RangeReader) cachedBytes() int64 {
 }
 
 func (r *RangeReader) clampReadahead(n int64) int64 {
-	return max(int64(r.o.BlockSize), min(n, r.o.CacheSize/2))
+	return max(int64(r.o.BlockSize), min(n, r.cacheSize/2))
 }
 
 // kick asks run to reschedule without blocking.

@@ -596,6 +596,41 @@ func TestRangeReaderCacheBound(t *testing.T) {
 	})
 }
 
+// TestRangeReaderCacheFollowsTheByteRate: a cache left to the default
+// holds about 20 s of media once the rate is known, at least 16 MiB.
+func TestRangeReaderCacheFollowsTheByteRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		data := randomBytes(15, 96<<20)
+		f := &fakeFetcher{data: data, latency: time.Millisecond, rate: 1e9}
+		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{})
+		defer r.Close()
+		pull := func(from, n int64) (peak int64) {
+			p := make([]byte, 1<<20)
+			for off := from; off < from+n; off += int64(len(p)) {
+				if _, err := r.ReadAt(p, off); err != nil {
+					t.Fatalf("ReadAt(%d): %v", off, err)
+				}
+				time.Sleep(10 * time.Millisecond)
+				peak = max(peak, r.cachedBytes())
+			}
+			return peak
+		}
+
+		r.SetByteRate(100_000) // 20 s is 2 MB: the 16 MiB floor
+		if peak := pull(0, 40<<20); peak > minAutoCacheSize || peak < minAutoCacheSize/2 {
+			t.Errorf("at 100 kB/s the cache held up to %d bytes, want about %d", peak, minAutoCacheSize)
+		}
+		r.SetByteRate(2_000_000) // 20 s is 40 MB
+		if peak := pull(40<<20, 56<<20); peak > 40_000_000 || peak < 30_000_000 {
+			t.Errorf("at 2 MB/s the cache held up to %d bytes, want about 40 MB", peak)
+		}
+		r.SetByteRate(100_000)
+		if c := r.cachedBytes(); c > minAutoCacheSize {
+			t.Errorf("after the rate fell the cache still holds %d bytes", c)
+		}
+	})
+}
+
 // TestRangeReaderNoGoroutineLeft runs in real time, outside a synctest bubble,
 // and counts goroutines.
 func TestRangeReaderNoGoroutineLeft(t *testing.T) {
