@@ -659,7 +659,10 @@ func (pv *playerView) setVolume(v float64) {
 	v = float64(int(v*100+0.5)) / 100
 	pv.vol = v
 	pv.ctl.SetVolume(v)
-	pv.u.a.Preferences().SetFloat(prefVolume, v)
+	// Only a change is written: each write rewrites the preferences file.
+	if prefs := pv.u.a.Preferences(); prefs.FloatWithFallback(prefVolume, 1) != v {
+		prefs.SetFloat(prefVolume, v)
+	}
 	pv.updateVolume()
 }
 
