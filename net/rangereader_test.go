@@ -372,25 +372,35 @@ func TestRangeReaderCachedRanges(t *testing.T) {
 		time.Sleep(time.Second)
 		synctest.Wait()
 
+		// What was read is cached, with some of the readahead after it (a
+		// far jump cancels what was still coming, which can leave gaps);
+		// what was never near a read is not.
 		got := r.Cached()
-		if len(got) != 3 {
-			t.Fatalf("Cached = %v, want three ranges", got)
-		}
-		want := []ByteRange{{1 << 20, 1<<20 + 512<<10}, {8 << 20, 8<<20 + 100 + 100<<10}, {16 << 20, int64(len(data))}}
-		for i, w := range want {
-			g := got[i]
-			if g.Start != w.Start || g.End < w.End {
-				t.Errorf("range %d = %v, want from %d to at least %d", i, g, w.Start, w.End)
+		covers := func(lo, hi int64) bool {
+			for _, g := range got {
+				if g.Start <= lo && hi <= g.End {
+					return true
+				}
 			}
-			if g.End > int64(len(data)) || g.Start%bs != 0 {
-				t.Errorf("range %d = %v: past the end or not on a block", i, g)
+			return false
+		}
+		for _, w := range []ByteRange{{1 << 20, 1<<20 + 512<<10}, {8<<20 + 100, 8<<20 + 100 + 100<<10}, {int64(len(data)) - 500, int64(len(data))}} {
+			if !covers(w.Start, w.End) {
+				t.Errorf("Cached = %v misses %v, which was read", got, w)
+			}
+		}
+		for _, off := range []int64{0, 4 << 20, 12 << 20, 15 << 20} {
+			if covers(off, off+1) {
+				t.Errorf("Cached = %v holds byte %d, never read nor read ahead", got, off)
+			}
+		}
+		for i, g := range got {
+			if g.Start%bs != 0 || g.End > int64(len(data)) || g.End <= g.Start {
+				t.Errorf("range %v: not on a block, empty or past the end", g)
 			}
 			if i > 0 && got[i-1].End >= g.Start {
 				t.Errorf("ranges %v and %v overlap or touch", got[i-1], g)
 			}
-		}
-		if got[2].End != int64(len(data)) {
-			t.Errorf("last range ends at %d, want the track's end %d", got[2].End, len(data))
 		}
 	})
 }
