@@ -107,9 +107,10 @@ func TestFiftyRandomSeeksOverLoopbackLandOnTheRightFrame(t *testing.T) {
 }
 
 // smallBlockSource reads a remote recording through RangeReaders with
-// 16 KiB blocks, so a playing track sends a request every few hundred
-// milliseconds and a track that goes on requesting would show at once; it
-// keeps every reader it opened.
+// 16 KiB blocks and a 64 KiB window until the engine sets it from the bit
+// rate, so a playing track sends a request every few hundred milliseconds
+// and a track that goes on requesting would show at once; it keeps every
+// reader it opened.
 type smallBlockSource struct {
 	// rec is the dialled recording.
 	rec *p2pnet.Recording
@@ -123,7 +124,7 @@ func (s *smallBlockSource) Name() string               { return s.rec.Name() }
 func (s *smallBlockSource) Tracks() []p2pnet.TrackInfo { return s.rec.Tracks() }
 
 func (s *smallBlockSource) OpenTrack(name string) (TrackReader, error) {
-	r, err := s.rec.OpenTrack(name, p2pnet.RangeReaderOptions{BlockSize: 16 << 10})
+	r, err := s.rec.OpenTrack(name, p2pnet.RangeReaderOptions{BlockSize: 16 << 10, Readahead: 64 << 10})
 	if err != nil {
 		return nil, err
 	}
