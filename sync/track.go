@@ -714,6 +714,41 @@ func (pl *pipeline) flushOutputs() {
 // signalConsumed tells the demux loop a packet left a queue.
 func (pl *pipeline) signalConsumed() { notify(pl.consumed) }
 
+// decodePackets hands the stream's packets to decode, which says whether a
+// packet gave a frame, until the end of the stream or ctx. Failures are
+// counted; after maxDecodeFailures packets in a row fail, the track fails,
+// naming what ("audio", "video") does not decode. It returns true at the
+// end of the stream, false when ctx ended or the track failed.
+func (pl *pipeline) decodePackets(ctx context.Context, s *stream, what string, decode func(*media.Packet) (produced bool, err error)) bool {
+	failures := 0
+	for {
+		e, err := s.q.get(ctx)
+		if err != nil {
+			return false
+		}
+		pl.signalConsumed()
+		produced, err := decode(e.pkt)
+		if e.pkt != nil {
+			pl.packets.put(e.pkt)
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		if err != nil {
+			pl.decodeErrors.Add(1)
+			if failures++; failures >= maxDecodeFailures {
+				pl.send(pipeEvent{kind: pipeFailed, err: fmt.Errorf("track %q: %s does not decode: %w", pl.name, what, err)})
+				return false
+			}
+		} else if produced {
+			failures = 0
+		}
+		if e.end {
+			return true
+		}
+	}
+}
+
 func (pl *pipeline) teardown() {
 	pl.stopDecoders()
 	for _, s := range pl.streams() {

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"reelay/media"
@@ -42,7 +41,6 @@ func (a *audioStream) drain() {
 func (pl *pipeline) decodeAudio(ctx context.Context, a *audioStream, epoch uint64, target time.Duration) {
 	defer pl.decodeWG.Done()
 	first := sampleAt(target)
-	failures := 0
 	send := func(b audioBlock) error {
 		select {
 		case a.blocks <- b:
@@ -52,14 +50,8 @@ func (pl *pipeline) decodeAudio(ctx context.Context, a *audioStream, epoch uint6
 			return ctx.Err()
 		}
 	}
-	for {
-		e, err := a.q.get(ctx)
-		if err != nil {
-			return
-		}
-		pl.signalConsumed()
-		produced := false
-		err = a.dec.Decode(e.pkt, func(pts time.Duration, samples []float32) error {
+	if pl.decodePackets(ctx, &a.stream, "audio", func(pkt *media.Packet) (produced bool, err error) {
+		err = a.dec.Decode(pkt, func(pts time.Duration, samples []float32) error {
 			produced = true
 			start := sampleAt(pts + pl.offset)
 			if start+int64(len(samples)/channels) <= first {
@@ -67,24 +59,8 @@ func (pl *pipeline) decodeAudio(ctx context.Context, a *audioStream, epoch uint6
 			}
 			return send(audioBlock{epoch: epoch, start: start, samples: append([]float32(nil), samples...)})
 		})
-		if e.pkt != nil {
-			pl.packets.put(e.pkt)
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			pl.decodeErrors.Add(1)
-			if failures++; failures >= maxDecodeFailures {
-				pl.send(pipeEvent{kind: pipeFailed, err: fmt.Errorf("track %q: audio does not decode: %w", pl.name, err)})
-				return
-			}
-		} else if produced {
-			failures = 0
-		}
-		if e.end {
-			send(audioBlock{epoch: epoch, end: true})
-			return
-		}
+		return produced, err
+	}) {
+		send(audioBlock{epoch: epoch, end: true})
 	}
 }

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"fmt"
 	"image"
 	"time"
 
@@ -93,7 +92,6 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 		}
 	}()
 	passed := false
-	failures := 0
 	emit := func(f *videoFrame) error {
 		select {
 		case v.frames <- f:
@@ -161,44 +159,23 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 		}
 		return emit(&videoFrame{epoch: epoch, img: img, pts: pts, dur: dur})
 	}
-	for {
-		e, err := v.q.get(ctx)
-		if err != nil {
-			return
-		}
-		pl.signalConsumed()
-		produced := false
-		err = v.dec.Decode(e.pkt, func(vf *media.VideoFrame) error {
+	if !pl.decodePackets(ctx, &v.stream, "video", func(pkt *media.Packet) (produced bool, err error) {
+		err = v.dec.Decode(pkt, func(vf *media.VideoFrame) error {
 			produced = true
 			return onFrame(vf)
 		})
-		if e.pkt != nil {
-			pl.packets.put(e.pkt)
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			pl.decodeErrors.Add(1)
-			if failures++; failures >= maxDecodeFailures {
-				pl.send(pipeEvent{kind: pipeFailed, err: fmt.Errorf("track %q: video does not decode: %w", pl.name, err)})
-				return
-			}
-		} else if produced {
-			failures = 0
-		}
-		if e.end {
-			if cand != nil {
-				c := cand
-				cand = nil
-				if emit(c) != nil {
-					return
-				}
-			}
-			emit(&videoFrame{epoch: epoch, end: true})
+		return produced, err
+	}) {
+		return
+	}
+	if cand != nil {
+		c := cand
+		cand = nil
+		if emit(c) != nil {
 			return
 		}
 	}
+	emit(&videoFrame{epoch: epoch, end: true})
 }
 
 // convert writes vf into img at the display size, replacing img when the
