@@ -124,6 +124,13 @@ func checkToken(token string) error {
 	if len(token) != tokenLen {
 		return fmt.Errorf("link: the token has %d characters, want %d", len(token), tokenLen)
 	}
+	// Every character is checked: the base32 decoder would skip a
+	// newline, as in a link whose token ends with %0A.
+	for i := range len(token) {
+		if c := token[i]; (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return errors.New("link: the token holds characters a Reelay token never has")
+		}
+	}
 	if _, err := tokenEncoding.DecodeString(token); err != nil {
 		return errors.New("link: the token holds characters a Reelay token never has")
 	}

@@ -62,15 +62,17 @@ func linkCases(t testing.TB) map[string]string {
 		"reelay://" + id:            "token",
 		"reelay://" + id + "/short": "token has 5 characters",
 		"reelay://" + id + "/" + strings.Repeat("1", tokenLen): "characters a Reelay token never has",
-		"reelay://notapeer/" + l.Token:                         "peer ID",
-		good + "&b=1":                                          "unknown field",
-		good + "&a=/ip4/1.2.3.4":                               "",
-		good + "&a=/nonsense/1":                                "not valid",
-		good + "#frag":                                         "unexpected parts",
-		"reelay://user@" + id + "/" + l.Token:                  "unexpected parts",
-		good + "&a=/ip4/1.2.3.4/tcp/1/p2p/" + testLink(t).Peer.String(): "another peer",
-		good + "&a=/p2p/" + id: "no transport part",
-		good:                   "",
+		// The base32 decoder skips newlines; the parser must not.
+		"reelay://" + id + "/" + strings.Repeat("a", tokenLen-1) + "%0A": "characters a Reelay token never has",
+		"reelay://notapeer/" + l.Token:                                   "peer ID",
+		good + "&b=1":                                                    "unknown field",
+		good + "&a=/ip4/1.2.3.4":                                         "",
+		good + "&a=/nonsense/1":                                          "not valid",
+		good + "#frag":                                                   "unexpected parts",
+		"reelay://user@" + id + "/" + l.Token:                            "unexpected parts",
+		good + "&a=/ip4/1.2.3.4/tcp/1/p2p/" + testLink(t).Peer.String():  "another peer",
+		good + "&a=/p2p/" + id:                                           "no transport part",
+		good:                                                             "",
 	}
 }
 
