@@ -21,16 +21,19 @@ import (
 
 	"reelay/app"
 	"reelay/app/cli"
+	"reelay/net/leakcheck"
 )
 
 // TestMain lets the test binary stand in for the reelay binary: with
 // REELAY_CLI_MAIN=1 it runs the command line, so the window test starts
-// the real app in a process of its own.
+// the real app in a process of its own. Otherwise it runs the tests and
+// fails if, taken together, they left goroutines running or descriptors
+// open.
 func TestMain(m *testing.M) {
 	if os.Getenv("REELAY_CLI_MAIN") == "1" {
 		os.Exit(cli.Main(os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	os.Exit(leakcheck.Main(m))
 }
 
 // needDisplay skips the test without a display, unless the run is one
