@@ -22,7 +22,7 @@ func TestAudioOfEveryFixtureIsStereo48k(t *testing.T) {
 	for _, name := range mediatest.Names() {
 		t.Run(name, func(t *testing.T) {
 			d := openFixture(t, name)
-			idx := firstStream(d, media.KindAudio)
+			idx := mediatest.FirstStream(d, media.KindAudio)
 			if idx < 0 {
 				return
 			}
@@ -158,7 +158,7 @@ func TestAudioSeekAndFlush(t *testing.T) {
 		name := tc.name
 		t.Run(name, func(t *testing.T) {
 			d := openFixture(t, name)
-			idx := firstStream(d, media.KindAudio)
+			idx := mediatest.FirstStream(d, media.KindAudio)
 			// Everything from the start, by sample position.
 			full := map[time.Duration][]float32{}
 			decodeAudio(t, d, idx, func(pts time.Duration, s []float32) error {

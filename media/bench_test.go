@@ -27,7 +27,7 @@ func decodeFile(tb testing.TB, path string, size image.Point) int {
 		tb.Fatal(err)
 	}
 	defer d.Close()
-	idx := firstStream(d, media.KindVideo)
+	idx := mediatest.FirstStream(d, media.KindVideo)
 	v, err := media.NewVideoDecoder(d, idx)
 	if err != nil {
 		tb.Fatal(err)
@@ -45,7 +45,7 @@ func decodeFile(tb testing.TB, path string, size image.Point) int {
 		}
 		return v.Convert(f, img)
 	}
-	eachPacket(tb, d, func(p *media.Packet) error {
+	mediatest.EachPacket(tb, d, func(p *media.Packet) error {
 		if p.StreamIndex() != idx {
 			return nil
 		}

@@ -74,7 +74,7 @@ func TestOpenStatsReportTheReadersIO(t *testing.T) {
 			}
 			// Reading on still works after the probe.
 			n := 0
-			eachPacket(t, d, func(*media.Packet) error { n++; return nil })
+			mediatest.EachPacket(t, d, func(*media.Packet) error { n++; return nil })
 			if n == 0 {
 				t.Error("no packets")
 			}

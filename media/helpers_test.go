@@ -1,9 +1,7 @@
 package media_test
 
 import (
-	"errors"
 	"io"
-	"os"
 	"testing"
 	"time"
 
@@ -11,53 +9,11 @@ import (
 	"reelay/media/mediatest"
 )
 
-// openFixture opens a fixture file and a demuxer over it, both closed when
-// the test ends.
+// openFixture opens a fixture and a demuxer over it, both closed when the
+// test ends.
 func openFixture(t testing.TB, name string) *media.Demuxer {
 	t.Helper()
-	f, err := os.Open(mediatest.Fixture(t, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	d, err := media.OpenDemuxer(f, media.DemuxerOptions{})
-	if err != nil {
-		t.Fatalf("OpenDemuxer(%s): %v", name, err)
-	}
-	t.Cleanup(func() { d.Close() })
-	return d
-}
-
-// firstStream returns the index of the first stream of kind k, or -1.
-func firstStream(d *media.Demuxer, k media.StreamKind) int {
-	for _, s := range d.Streams() {
-		if s.Kind == k {
-			return s.Index
-		}
-	}
-	return -1
-}
-
-// eachPacket calls fn with every packet of the demuxer until the end of the
-// file, unreferencing each afterwards.
-func eachPacket(t testing.TB, d *media.Demuxer, fn func(p *media.Packet) error) {
-	t.Helper()
-	p := media.NewPacket()
-	defer p.Free()
-	for {
-		err := d.ReadPacket(p)
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = fn(p)
-		p.Unref()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	return mediatest.OpenDemuxer(t, mediatest.Fixture(t, name))
 }
 
 // decodeAudio decodes stream idx to the end and calls fn with each block.
@@ -68,7 +24,7 @@ func decodeAudio(t testing.TB, d *media.Demuxer, idx int, fn func(pts time.Durat
 		t.Fatal(err)
 	}
 	defer a.Close()
-	eachPacket(t, d, func(p *media.Packet) error {
+	mediatest.EachPacket(t, d, func(p *media.Packet) error {
 		if p.StreamIndex() != idx {
 			return nil
 		}

@@ -29,7 +29,7 @@ func TestVideoFramesComeInOrderWithTimes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := openFixture(t, tc.name)
-			idx := firstStream(d, media.KindVideo)
+			idx := mediatest.FirstStream(d, media.KindVideo)
 			v, err := media.NewVideoDecoder(d, idx)
 			if err != nil {
 				t.Fatal(err)
@@ -58,7 +58,7 @@ func TestVideoFramesComeInOrderWithTimes(t *testing.T) {
 				n++
 				return nil
 			}
-			eachPacket(t, d, func(p *media.Packet) error {
+			mediatest.EachPacket(t, d, func(p *media.Packet) error {
 				if p.StreamIndex() != idx {
 					return nil
 				}
@@ -133,7 +133,7 @@ func TestSeekThenDecodeToExactFrame(t *testing.T) {
 	} {
 		t.Run(tc.name+"@"+tc.at.String(), func(t *testing.T) {
 			d := openFixture(t, tc.name)
-			idx := firstStream(d, media.KindVideo)
+			idx := mediatest.FirstStream(d, media.KindVideo)
 			v, err := media.NewVideoDecoder(d, idx)
 			if err != nil {
 				t.Fatal(err)
@@ -192,7 +192,7 @@ func TestConvertToDisplaySize(t *testing.T) {
 	canvas := image.NewRGBA(image.Rect(0, 0, 400, 300))
 	inset := canvas.SubImage(image.Rect(40, 30, 360, 210)).(*image.RGBA)
 	frames := 0
-	eachPacket(t, d, func(p *media.Packet) error {
+	mediatest.EachPacket(t, d, func(p *media.Packet) error {
 		if frames > 0 {
 			return nil
 		}
@@ -252,7 +252,7 @@ func TestConvertDoesNotAllocate(t *testing.T) {
 	defer v.Close()
 	small := image.NewRGBA(image.Rect(0, 0, 320, 180))
 	checked := false
-	eachPacket(t, d, func(p *media.Packet) error {
+	mediatest.EachPacket(t, d, func(p *media.Packet) error {
 		if checked || p.StreamIndex() != 0 {
 			return nil
 		}

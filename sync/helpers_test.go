@@ -1,9 +1,7 @@
 package sync
 
 import (
-	"errors"
 	"image"
-	"io"
 	"os"
 	"path/filepath"
 	gosync "sync"
@@ -321,30 +319,13 @@ type refFrame struct {
 // the start, converted to w×h (pictures only when keep).
 func decodeVideoRef(t testing.TB, path string, w, h int, keep bool) []refFrame {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	d, err := media.OpenDemuxer(f, media.DemuxerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	idx := -1
-	for _, s := range d.Streams() {
-		if s.Kind == media.KindVideo {
-			idx = s.Index
-			break
-		}
-	}
+	d := mediatest.OpenDemuxer(t, path)
+	idx := mediatest.FirstStream(d, media.KindVideo)
 	dec, err := media.NewVideoDecoder(d, idx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dec.Close()
-	p := media.NewPacket()
-	defer p.Free()
 	var out []refFrame
 	fn := func(vf *media.VideoFrame) error {
 		r := refFrame{pts: vf.PTS - d.StartTime()}
@@ -357,21 +338,12 @@ func decodeVideoRef(t testing.TB, path string, w, h int, keep bool) []refFrame {
 		out = append(out, r)
 		return nil
 	}
-	for {
-		err := d.ReadPacket(p)
-		if errors.Is(err, io.EOF) {
-			break
+	mediatest.EachPacket(t, d, func(p *media.Packet) error {
+		if p.StreamIndex() != idx {
+			return nil
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p.StreamIndex() == idx {
-			if err := dec.Decode(p, fn); err != nil {
-				t.Fatal(err)
-			}
-		}
-		p.Unref()
-	}
+		return dec.Decode(p, fn)
+	})
 	if err := dec.Decode(nil, fn); err != nil {
 		t.Fatal(err)
 	}
@@ -382,30 +354,13 @@ func decodeVideoRef(t testing.TB, path string, w, h int, keep bool) []refFrame {
 // into one sample slice indexed by timeline sample.
 func decodeAudioRef(t testing.TB, path string) []float32 {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	d, err := media.OpenDemuxer(f, media.DemuxerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	idx := -1
-	for _, s := range d.Streams() {
-		if s.Kind == media.KindAudio {
-			idx = s.Index
-			break
-		}
-	}
+	d := mediatest.OpenDemuxer(t, path)
+	idx := mediatest.FirstStream(d, media.KindAudio)
 	dec, err := media.NewAudioDecoder(d, idx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dec.Close()
-	p := media.NewPacket()
-	defer p.Free()
 	var out []float32
 	fn := func(pts time.Duration, s []float32) error {
 		at := sampleAt(pts-d.StartTime()) * channels
@@ -419,21 +374,12 @@ func decodeAudioRef(t testing.TB, path string) []float32 {
 		copy(out[at:], s)
 		return nil
 	}
-	for {
-		err := d.ReadPacket(p)
-		if errors.Is(err, io.EOF) {
-			break
+	mediatest.EachPacket(t, d, func(p *media.Packet) error {
+		if p.StreamIndex() != idx {
+			return nil
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p.StreamIndex() == idx {
-			if err := dec.Decode(p, fn); err != nil {
-				t.Fatal(err)
-			}
-		}
-		p.Unref()
-	}
+		return dec.Decode(p, fn)
+	})
 	if err := dec.Decode(nil, fn); err != nil {
 		t.Fatal(err)
 	}

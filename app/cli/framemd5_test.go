@@ -73,18 +73,8 @@ func TestFrameMD5OverLoopback(t *testing.T) {
 
 // mediaStreams lists the audio and video stream indexes of a local file.
 func mediaStreams(t *testing.T, path string) []int {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	d, err := media.OpenDemuxer(f, media.DemuxerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
 	var out []int
-	for _, s := range d.Streams() {
+	for _, s := range mediatest.OpenDemuxer(t, path).Streams() {
 		if s.Kind == media.KindVideo || s.Kind == media.KindAudio {
 			out = append(out, s.Index)
 		}

@@ -1,9 +1,7 @@
 package mediatest_test
 
 import (
-	"errors"
 	"image"
-	"io"
 	"os"
 	"slices"
 	"testing"
@@ -17,18 +15,10 @@ import (
 // beep onsets.
 func syncEvents(t *testing.T, path string) (flashes, beeps []time.Duration, darkest, brightest float64) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	d, err := media.OpenDemuxer(f, media.DemuxerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := mediatest.OpenDemuxer(t, path)
 	var vdec *media.VideoDecoder
 	var adec *media.AudioDecoder
+	var err error
 	for _, s := range d.Streams() {
 		switch s.Kind {
 		case media.KindVideo:
@@ -63,27 +53,15 @@ func syncEvents(t *testing.T, path string) (flashes, beeps []time.Duration, dark
 		beeps = append(beeps, beep.Feed(pts, s)...)
 		return nil
 	}
-	p := media.NewPacket()
-	defer p.Free()
-	for {
-		err := d.ReadPacket(p)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	mediatest.EachPacket(t, d, func(p *media.Packet) error {
 		switch {
 		case vdec != nil && d.Streams()[p.StreamIndex()].Kind == media.KindVideo:
-			err = vdec.Decode(p, onFrame)
+			return vdec.Decode(p, onFrame)
 		case adec != nil && d.Streams()[p.StreamIndex()].Kind == media.KindAudio:
-			err = adec.Decode(p, onAudio)
+			return adec.Decode(p, onAudio)
 		}
-		p.Unref()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+		return nil
+	})
 	if vdec != nil {
 		if err := vdec.Decode(nil, onFrame); err != nil {
 			t.Fatal(err)
