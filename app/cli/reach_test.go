@@ -177,7 +177,14 @@ func TestReachAcrossNATs(t *testing.T) {
 			}
 		}
 		unblock()
+		// As the refusal tells the user: try again. Hole punching through
+		// MASQUERADE failed 1 run in 11 when measured, so a
+		// second try is allowed; the path must then be the punched one.
 		st, stderr, err := fetch(t)
+		if err != nil {
+			t.Logf("first fetch once the direct path exists failed, trying again: %s", lastLine(stderr))
+			st, stderr, err = fetch(t)
+		}
 		if err != nil {
 			t.Fatalf("fetch once the direct path exists: %v\n%s", err, stderr)
 		}
