@@ -41,6 +41,11 @@ type HostOptions struct {
 	// Reach turns on finding peers by ID and getting through NATs. It
 	// defaults to nil: the host dials only the addresses it is given.
 	Reach *ReachOptions
+
+	// emulated puts the host on one side of an emulated link, in place of
+	// the machine's network: its transports replace the default ones.
+	// Only NewEmulatedPair sets it.
+	emulated *emulatedEndpoint
 }
 
 // Host is a libp2p host together with the services HostOptions.Reach
@@ -74,7 +79,11 @@ func (h *Host) Reachability() network.Reachability {
 // NewHost starts a libp2p host with TCP and QUIC, and the explicit
 // per-peer limits of limits.go on connections, streams and memory.
 func NewHost(o HostOptions) (*Host, error) {
-	opts := []libp2p.Option{libp2p.DefaultTransports, libp2p.DefaultMuxers, libp2p.DefaultSecurity}
+	transports := libp2p.DefaultTransports
+	if o.emulated != nil {
+		transports = libp2p.ChainOptions(o.emulated.options...)
+	}
+	opts := []libp2p.Option{transports, libp2p.DefaultMuxers, libp2p.DefaultSecurity}
 	if o.Identity != nil {
 		opts = append(opts, libp2p.Identity(o.Identity))
 	}
