@@ -197,7 +197,7 @@ func (r *Recording) ReadRange(ctx context.Context, track string, off int64, dst 
 	if t, ok := r.Track(track); ok {
 		version = t.Version
 	}
-	n, _, err := r.readRange(ctx, track, version, off, dst, nil)
+	n, _, err := r.readRange(ctx, track, version, off, dst, 0, nil)
 	if err != nil {
 		return n, fmt.Errorf("net: reading range %d+%d of %q failed: %w", off, len(dst), track, err)
 	}
@@ -230,8 +230,8 @@ type trackFetcher struct {
 // that outlives retries on a working connection is the sharer's answer.
 const maxLiveFailures = 5
 
-func (f trackFetcher) fetchRange(ctx context.Context, off int64, dst []byte) (int, time.Duration, error) {
-	return f.fetchRangeStreaming(ctx, off, dst, nil)
+func (f trackFetcher) fetchRange(ctx context.Context, off int64, dst []byte, prio Priority) (int, time.Duration, error) {
+	return f.fetchRangeStreaming(ctx, off, dst, prio, nil)
 }
 
 // fetchRangeStreaming fills dst from off, calling arrived as bytes land. A
@@ -239,7 +239,7 @@ func (f trackFetcher) fetchRange(ctx context.Context, off int64, dst []byte) (in
 // reset, busy) is retried, after the connection is back when it was lost,
 // continuing after the bytes already received; the fetch then takes as
 // long as the outage.
-func (f trackFetcher) fetchRangeStreaming(ctx context.Context, off int64, dst []byte, arrived func(n int)) (int, time.Duration, error) {
+func (f trackFetcher) fetchRangeStreaming(ctx context.Context, off int64, dst []byte, prio Priority, arrived func(n int)) (int, time.Duration, error) {
 	if off >= f.size {
 		return 0, 0, io.EOF
 	}
@@ -255,7 +255,7 @@ func (f trackFetcher) fetchRangeStreaming(ctx context.Context, off int64, dst []
 		if arrived != nil {
 			progress = func(n int) { arrived(base + n) }
 		}
-		n, ttfb, err := f.r.readRange(ctx, f.track, f.version, off+int64(got), dst[got:], progress)
+		n, ttfb, err := f.r.readRange(ctx, f.track, f.version, off+int64(got), dst[got:], prio, progress)
 		got += n
 		if n > 0 {
 			f.r.noteTrackBytes(f.track)
@@ -293,18 +293,21 @@ func retryable(err error) bool {
 	return !errors.Is(err, errMalformedAnswer)
 }
 
-// readRange asks for [off, off+len(dst)) of version of track and reads the
-// answer straight into dst, calling arrived (if not nil) with the bytes
-// read so far as they land. ttfb is from opening the stream to the
-// answer's header. Callers add the context to errors (the range reader
-// says which range it wanted).
-func (r *Recording) readRange(ctx context.Context, track, version string, off int64, dst []byte, arrived func(n int)) (n int, ttfb time.Duration, err error) {
+// readRange asks for [off, off+len(dst)) of version of track at priority
+// prio and reads the answer straight into dst, calling arrived (if not
+// nil) with the bytes read so far as they land. ttfb is from opening the
+// stream to the answer's header. Callers add the context to errors (the
+// range reader says which range it wanted).
+func (r *Recording) readRange(ctx context.Context, track, version string, off int64, dst []byte, prio Priority, arrived func(n int)) (n int, ttfb time.Duration, err error) {
 	if len(dst) > MaxReadLength {
 		dst = dst[:MaxReadLength]
 	}
 	start := time.Now()
 	var resp response
 	req := request{Method: MethodReadRange, Token: r.link.Token, Track: track, Offset: off, Length: int64(len(dst)), Version: version}
+	if r.info.Priorities {
+		req.Priority = prio
+	}
 	err = r.exchange(ctx, req, &resp,
 		func(br *bufio.Reader) error {
 			ttfb = time.Since(start)

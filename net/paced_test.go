@@ -58,7 +58,7 @@ type pullResult struct {
 // clock reaches dur (or the track ends), checking every byte.
 func pullPaced(ctx context.Context, r *RangeReader, track string, want []byte, rate int64, dur time.Duration) pullResult {
 	res := pullResult{track: track, worst: -bufferTarget}
-	r.SetByteRate(rate)
+	r.SetByteRate(rate, 3*time.Second)
 	piece := rate * int64(pullTick) / int64(time.Second)
 	buf := make([]byte, piece)
 	var off int64

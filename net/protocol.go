@@ -55,6 +55,10 @@ type request struct {
 	// optional). When the file's version differs the answer is changed, so
 	// a cache never mixes old and new bytes.
 	Version string `json:"version,omitempty"`
+	// Priority orders the answer against the viewer's other answers
+	// (read_range only, optional; sent only to a sharer whose stream.get
+	// said it honours priorities).
+	Priority Priority `json:"priority,omitempty"`
 }
 
 type response struct {
@@ -72,6 +76,8 @@ type recordingInfo struct {
 	Duration  float64     `json:"duration,omitempty"`
 	MaxLength int64       `json:"max_length"`
 	Tracks    []trackInfo `json:"tracks"`
+	// Priorities says the sharer orders its answers by request priority.
+	Priorities bool `json:"priorities,omitempty"`
 }
 
 type trackInfo struct {
@@ -147,7 +153,7 @@ func decodeRequest(r *bufio.Reader) (request, error) {
 	}
 	switch req.Method {
 	case MethodGet:
-		if req.Track != "" || req.Offset != 0 || req.Length != 0 || req.Version != "" {
+		if req.Track != "" || req.Offset != 0 || req.Length != 0 || req.Version != "" || req.Priority != 0 {
 			return request{}, errors.New("stream.get takes only a token")
 		}
 	case MethodReadRange:
@@ -165,6 +171,9 @@ func decodeRequest(r *bufio.Reader) (request, error) {
 		}
 		if len(req.Version) > maxVersionLen {
 			return request{}, fmt.Errorf("version of %d characters, want at most %d", len(req.Version), maxVersionLen)
+		}
+		if req.Priority > maxPriority {
+			return request{}, fmt.Errorf("priority %d, want 0..%d", req.Priority, maxPriority)
 		}
 	default:
 		return request{}, fmt.Errorf("unknown method %q", req.Method)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	stdnet "net"
 	"slices"
 	"sync"
@@ -16,10 +17,11 @@ import (
 // rangeFetcher is how a RangeReader gets a track's bytes; the viewer's client
 // implements it over /reelay/stream/1.0.0 and tests implement it over memory.
 type rangeFetcher interface {
-	// fetchRange fills dst with the track's bytes starting at off. It returns n < len(dst) only at the end of the track.
+	// fetchRange fills dst with the track's bytes starting at off, asking at priority prio.
+	// It returns n < len(dst) only at the end of the track.
 	// ttfb is the time from sending the request to the first byte of the answer (the round trip + server time).
 	// Cancelling ctx resets the underlying libp2p stream, so the sharer stops reading for it.
-	fetchRange(ctx context.Context, off int64, dst []byte) (n int, ttfb time.Duration, err error)
+	fetchRange(ctx context.Context, off int64, dst []byte, prio Priority) (n int, ttfb time.Duration, err error)
 }
 
 // streamingFetcher is a rangeFetcher that tells as the answer arrives:
@@ -30,7 +32,7 @@ type rangeFetcher interface {
 // recording at half the link's rate then saw its buffer arrive in bursts a
 // second apart and stalled while starting.
 type streamingFetcher interface {
-	fetchRangeStreaming(ctx context.Context, off int64, dst []byte, arrived func(n int)) (n int, ttfb time.Duration, err error)
+	fetchRangeStreaming(ctx context.Context, off int64, dst []byte, prio Priority, arrived func(n int)) (n int, ttfb time.Duration, err error)
 }
 
 // Defaults of RangeReaderOptions. They were measured two ways: on loopback
@@ -58,13 +60,18 @@ const (
 	minAutoCacheSize = 16 << 20
 	// defaultReadahead is the window until the engine says the byte rate.
 	// 16 MiB filled the simulated link a little better (97% against 93%),
-	// but a player sets about 3 s of media with SetByteRate anyway.
+	// but a player sets its own buffer target with SetByteRate anyway.
 	defaultReadahead = 4 << 20
 	// defaultInFlight: on the simulated link a sequential pull used 78% of the
 	// bandwidth with 1 request in flight, 86% with 2, 93% with 4 and 8; on
 	// loopback they were within the noise. Each one is a stream the sharer
 	// serves, so 4.
 	defaultInFlight = 4
+	// minTail is the least of a track's end prefetched with PrefetchTail:
+	// an MP4 index is about 1 KiB per second of a stream, so 64 KiB holds
+	// a minute of a screen and its sound, and the demuxer asks for the rest
+	// itself.
+	minTail = 64 << 10
 	// maxRequestSize is the server's cap on one read_range.
 	maxRequestSize = MaxReadLength
 )
@@ -80,7 +87,7 @@ type RangeReaderOptions struct {
 	// then to 20 s of media, between 16 and 64 MiB.
 	CacheSize int64
 	// Readahead is how many bytes ahead of the read position are kept fetched,
-	// until SetByteRate replaces it with about 3 s of media. After a jump the
+	// until SetByteRate replaces it with the player's buffer target. After a jump the
 	// window starts at one block and grows to it as reads go on sequentially.
 	// It defaults to 4 MiB.
 	Readahead int64
@@ -118,6 +125,11 @@ type RangeReaderStats struct {
 	Cancelled int64
 	// Throughput is bytes per second received over the last 2 s.
 	Throughput float64
+	// Bandwidth is bytes per second received while requests were in flight,
+	// over about the last 2 s of such time: what the link gives this track
+	// when it asks. Unlike Throughput, time with nothing to ask for (a full
+	// window, a pause) does not lower it. 0 until measured.
+	Bandwidth float64
 	// RTT is the smoothed time to first byte of a request, like TCP's SRTT.
 	RTT time.Duration
 	// Buffered is how many contiguous bytes are cached from the read position.
@@ -153,6 +165,8 @@ type fetch struct {
 	// the rest of the answer arrives; answer is the buffer they share.
 	installed int64
 	answer    *answer
+	// credited is how much of the answer the bandwidth meter has counted.
+	credited int64
 }
 
 // fetchResult is a fetch's answer, sent from its goroutine to run.
@@ -230,6 +244,9 @@ type RangeReader struct {
 	cacheSize int64
 	// autoCache says the cache is sized from the byte rate.
 	autoCache bool
+	// rateKnown says SetByteRate told the media's rate, so readahead is
+	// the player's buffer target and a jump may start with part of it.
+	rateKnown bool
 	// inactive stops readahead: only blocked reads are served.
 	inactive bool
 	// readaheadHeld stops readahead until the next read: before the first one,
@@ -241,11 +258,15 @@ type RangeReader struct {
 	reads uint64
 	// tailPending says the tail block is still to be prefetched.
 	tailPending bool
+	// rank orders the track's requests against the recording's other
+	// tracks at the sharer (0 first); the player sets it (SetRank).
+	rank int
 	// stats counts what Stats reports; InFlight, Throughput and Buffered are
 	// computed when asked.
 	stats RangeReaderStats
-	// meter measures the throughput.
+	// meter measures the throughput; bw the bandwidth while busy.
 	meter rateMeter
+	bw    bandwidthMeter
 }
 
 // newRangeReader returns a reader of a track of size bytes fetched through f,
@@ -292,6 +313,7 @@ func newRangeReader(f rangeFetcher, size int64, o RangeReaderOptions) *RangeRead
 		lru:           list.New(),
 		fetches:       make(map[*fetch]struct{}),
 		readaheadHeld: true,
+		rank:          1,
 		cacheSize:     o.CacheSize,
 		autoCache:     autoCache,
 	}
@@ -353,23 +375,35 @@ func (r *RangeReader) Seek(off int64, whence int) (int64, error) {
 	return off, nil
 }
 
-// SetByteRate sets the readahead window to about 3 s of media at the given
+// SetByteRate sets the readahead window to ahead of media at the given
 // rate, bounded to [1 block, CacheSize/2], and sizes a cache left to the
-// default to 20 s of media. A rate of 0 or less (unknown) restores
-// Options.Readahead.
-func (r *RangeReader) SetByteRate(bytesPerSecond int64) {
+// default to 20 s of media. The player decides ahead (its buffer target);
+// the reader only turns it into bytes. A rate of 0 or less (unknown)
+// restores Options.Readahead.
+func (r *RangeReader) SetByteRate(bytesPerSecond int64, ahead time.Duration) {
 	r.mu.Lock()
+	r.rateKnown = bytesPerSecond > 0
 	if bytesPerSecond > 0 {
 		if r.autoCache {
 			r.cacheSize = max(min(autoCacheSeconds*bytesPerSecond, r.o.CacheSize), minAutoCacheSize, 2*int64(r.o.BlockSize))
 		}
-		r.readahead = r.clampReadahead(3 * bytesPerSecond)
+		r.readahead = r.clampReadahead(int64(ahead.Seconds() * float64(bytesPerSecond)))
 	} else {
 		r.readahead = r.clampReadahead(r.o.Readahead)
 	}
 	r.evict()
 	r.mu.Unlock()
 	r.kick()
+}
+
+// SetRank orders this track's requests against the recording's other
+// tracks at the sharer: 0 first (the player gives audio 0, the main
+// picture 1, other pictures 2). Requests a read waits for come before
+// every read-ahead whatever the rank. It defaults to 1.
+func (r *RangeReader) SetRank(rank int) {
+	r.mu.Lock()
+	r.rank = rank
+	r.mu.Unlock()
 }
 
 // SetActive turns readahead on or off. Off (paused, unsubscribed), no request
@@ -388,6 +422,7 @@ func (r *RangeReader) Stats() RangeReaderStats {
 	s := r.stats
 	s.InFlight = r.active
 	s.Throughput = r.meter.rate(r.timeNow())
+	s.Bandwidth = r.bw.rate(r.timeNow())
 	s.Buffered = r.bufferedLocked()
 	return s
 }
@@ -591,6 +626,7 @@ func (r *RangeReader) run() {
 				}
 			}
 			r.active = 0
+			r.bw.setBusy(r.timeNow(), false)
 			r.mu.Unlock()
 			// Every fetch's ctx derives from r.ctx, so they are all cancelled.
 			r.fetchers.Wait()
@@ -600,9 +636,16 @@ func (r *RangeReader) run() {
 }
 
 // window returns the blocks [first, end) the readahead keeps fetched: from
-// the read position, twice what was read since the last jump (a slow start,
-// so a jump's first block does not share the link with a whole window),
-// up to readahead; and all of a blocked read, up to readahead.
+// the read position, twice what was read since the last jump, up to
+// readahead, and all of a blocked read, up to readahead. Once the player
+// has said the media's rate, a jump starts with a third of readahead
+// (about a second of media: what a seek reads from its keyframe to its
+// target); before, while a track opens and its demuxer hops between the
+// header and the index, it starts from nothing, as TCP's slow start. The
+// jump's own block goes out first and urgent, the rest as read-ahead that
+// the sharer serves after it, so the first block does not share the
+// uplink with the window, and the blocks after it are not a round trip
+// each.
 func (r *RangeReader) window() (int64, int64) {
 	bs := int64(r.o.BlockSize)
 	first := r.readPos / bs
@@ -610,6 +653,9 @@ func (r *RangeReader) window() (int64, int64) {
 		return first, first
 	}
 	ahead := min(r.readahead, 2*(r.readPos-r.runStart))
+	if r.rateKnown {
+		ahead = max(ahead, r.readahead/3)
+	}
 	if r.readEnd > r.readPos {
 		ahead = max(ahead, min(r.readahead, r.readEnd-r.readPos))
 	}
@@ -668,7 +714,7 @@ func (r *RangeReader) schedule() {
 			if r.active >= r.o.InFlight && served {
 				break
 			}
-			r.startFetch(idx, 1)
+			r.startFetch(idx, 1, NeedNow)
 			served = true
 		}
 	}
@@ -677,10 +723,19 @@ func (r *RangeReader) schedule() {
 		return
 	}
 	if r.tailPending && r.active < r.o.InFlight {
+		// The last block, and the one before when the last is a stub of
+		// less than minTail: an index at the end seldom fits in that. The
+		// demuxer reads it right after the header, so it is urgent.
 		r.tailPending = false
-		last := r.nblocks - 1
-		if b := r.blocks[last]; b == nil || b.state == blockMissing {
-			r.startFetch(last, 1).pinned = true
+		from := r.nblocks - 1
+		if r.size-from*int64(r.o.BlockSize) < minTail {
+			from--
+		}
+		for idx := from; idx < r.nblocks; idx++ {
+			if b := r.blocks[idx]; b == nil || b.state == blockMissing {
+				r.startFetch(idx, r.nblocks-idx, NeedNow).pinned = true
+				break
+			}
 		}
 	}
 	if r.inactive {
@@ -707,22 +762,30 @@ func (r *RangeReader) schedule() {
 	// The block the reader needs next goes alone, so its first byte is not
 	// behind a large request's tail.
 	if missing[0] == first {
-		r.startFetch(first, 1)
+		r.startFetch(first, 1, NeedNow)
 		missing = missing[1:]
 		free--
 	}
 	if free <= 0 || len(missing) == 0 {
 		return
 	}
-	// The rest is spread over the free slots, consecutive blocks coalesced.
+	// The rest is spread over the free slots, consecutive blocks coalesced;
+	// a request is all needed soon (within a third of the readahead, about
+	// a second of media) or all later.
 	maxBlocks := int64(r.o.MaxRequest / r.o.BlockSize)
 	per := min(maxBlocks, (int64(len(missing))+int64(free)-1)/int64(free))
+	bs := int64(r.o.BlockSize)
+	soonEnd := (r.readPos + r.readahead/3 + bs - 1) / bs
 	for i := 0; i < len(missing) && free > 0; {
+		need := NeedLater
+		if missing[i] < soonEnd {
+			need = NeedSoon
+		}
 		j := i + 1
-		for j < len(missing) && int64(j-i) < per && missing[j] == missing[j-1]+1 {
+		for j < len(missing) && int64(j-i) < per && missing[j] == missing[j-1]+1 && (missing[j] < soonEnd) == (need == NeedSoon) {
 			j++
 		}
-		r.startFetch(missing[i], int64(j-i))
+		r.startFetch(missing[i], int64(j-i), need)
 		free--
 		i = j
 	}
@@ -739,11 +802,13 @@ func (r *RangeReader) awaited(f *fetch) bool {
 }
 
 // startFetch sends a request for blocks [first, first+count) in a goroutine
-// that run owns. It is called with mu held.
-func (r *RangeReader) startFetch(first, count int64) *fetch {
+// that run owns; need says how soon the reader needs it, which orders it
+// at the sharer. It is called with mu held.
+func (r *RangeReader) startFetch(first, count int64, need Need) *fetch {
 	bs := int64(r.o.BlockSize)
 	off := first * bs
 	n := min(count*bs, r.size-off)
+	prio := RequestPriority(need, r.rank)
 	ctx, cancel := context.WithCancel(r.ctx)
 	f := &fetch{first: first, count: count, off: off, buf: make([]byte, n), ctx: ctx, cancel: cancel, reads: r.reads}
 	for idx := first; idx < first+count; idx++ {
@@ -756,6 +821,7 @@ func (r *RangeReader) startFetch(first, count int64) *fetch {
 	}
 	r.fetches[f] = struct{}{}
 	r.active++
+	r.bw.setBusy(r.timeNow(), true)
 	r.stats.Requests++
 	r.fetchers.Go(func() {
 		var n int
@@ -765,14 +831,14 @@ func (r *RangeReader) startFetch(first, count int64) *fetch {
 			// done is the blocks handed to the cache so far; only this
 			// goroutine touches it.
 			done := int64(0)
-			n, ttfb, err = sf.fetchRangeStreaming(f.ctx, f.off, f.buf, func(got int) {
+			n, ttfb, err = sf.fetchRangeStreaming(f.ctx, f.off, f.buf, prio, func(got int) {
 				if k := int64(got) / bs; k > done {
 					done = k
 					r.arrived(f, k)
 				}
 			})
 		} else {
-			n, ttfb, err = r.f.fetchRange(f.ctx, f.off, f.buf)
+			n, ttfb, err = r.f.fetchRange(f.ctx, f.off, f.buf, prio)
 		}
 		select {
 		case r.results <- fetchResult{f: f, n: n, ttfb: ttfb, err: err}:
@@ -791,8 +857,19 @@ func (r *RangeReader) arrived(f *fetch, k int64) {
 		return
 	}
 	r.install(f, min(k, f.count))
+	r.creditArrived(f, min(k*int64(r.o.BlockSize), int64(len(f.buf))))
 	r.evict()
 	r.broadcast()
+}
+
+// creditArrived counts f's answer up to n bytes in the bandwidth meter,
+// as it arrives rather than in one lump at its end. It is called with mu
+// held.
+func (r *RangeReader) creditArrived(f *fetch, n int64) {
+	if n > f.credited {
+		r.bw.add(r.timeNow(), n-f.credited)
+		f.credited = n
+	}
 }
 
 // cancelFetch gives up on f: its stream is reset and its blocks not yet
@@ -802,6 +879,7 @@ func (r *RangeReader) cancelFetch(f *fetch) {
 	f.cancel()
 	f.cancelled = true
 	r.active--
+	r.bw.setBusy(r.timeNow(), r.active > 0)
 	r.stats.Cancelled++
 	for idx := f.first; idx < f.first+f.count; idx++ {
 		if b := r.blocks[idx]; b != nil && b.state == blockFetching {
@@ -823,8 +901,10 @@ func (r *RangeReader) finish(res fetchResult) {
 		return
 	}
 	r.active--
+	r.bw.setBusy(r.timeNow(), r.active > 0)
 	r.stats.BytesFetched += int64(res.n)
 	r.meter.add(r.timeNow(), int64(res.n))
+	r.creditArrived(f, int64(res.n))
 	err := res.err
 	if err == nil && res.n < len(f.buf) {
 		err = io.ErrUnexpectedEOF
@@ -901,4 +981,62 @@ func (m *rateMeter) rate(now time.Time) float64 {
 	span := min(now.Sub(m.start), rateBucket*time.Duration(len(m.buckets)))
 	span = max(span, rateBucket)
 	return float64(sum) / span.Seconds()
+}
+
+// bandwidthMeter estimates what the link delivers to a reader while it asks
+// for something: the bytes received over the time requests were in flight,
+// both decayed with a half-life of bandwidthHalfLife. A meter over wall
+// time reads a full window or a pause as a slow link; this one does not,
+// so a player can weigh it against the media's rate right after a seek.
+type bandwidthMeter struct {
+	// bytes and busy are the decayed bytes and seconds of busy time.
+	bytes, busy float64
+	// at is when the sums were last brought up to date.
+	at time.Time
+	// busyNow says requests are in flight since at.
+	busyNow bool
+}
+
+// bandwidthHalfLife weighs the last couple of seconds most.
+const bandwidthHalfLife = time.Second
+
+// minBandwidthSample is the busy time below which there is no estimate:
+// the first round trip alone says nothing about the rate.
+const minBandwidthSample = 100 * time.Millisecond
+
+func (m *bandwidthMeter) advance(now time.Time) {
+	if m.at.IsZero() || !now.After(m.at) {
+		if m.at.IsZero() {
+			m.at = now
+		}
+		return
+	}
+	dt := now.Sub(m.at).Seconds()
+	h := bandwidthHalfLife.Seconds()
+	k := math.Exp2(-dt / h)
+	m.bytes *= k
+	m.busy *= k
+	if m.busyNow {
+		// The decayed integral of busy time over the interval.
+		m.busy += (1 - k) * h / math.Ln2
+	}
+	m.at = now
+}
+
+func (m *bandwidthMeter) add(now time.Time, n int64) {
+	m.advance(now)
+	m.bytes += float64(n)
+}
+
+func (m *bandwidthMeter) setBusy(now time.Time, busy bool) {
+	m.advance(now)
+	m.busyNow = busy
+}
+
+func (m *bandwidthMeter) rate(now time.Time) float64 {
+	m.advance(now)
+	if m.busy < minBandwidthSample.Seconds() {
+		return 0
+	}
+	return m.bytes / m.busy
 }

@@ -169,11 +169,11 @@ type countedRequest struct {
 	start time.Time
 }
 
-func (c *countingFetcher) fetchRange(ctx context.Context, off int64, dst []byte) (int, time.Duration, error) {
+func (c *countingFetcher) fetchRange(ctx context.Context, off int64, dst []byte, prio Priority) (int, time.Duration, error) {
 	c.mu.Lock()
 	c.log = append(c.log, countedRequest{off: off, n: len(dst), start: time.Now()})
 	c.mu.Unlock()
-	return c.inner.fetchRange(ctx, off, dst)
+	return c.inner.fetchRange(ctx, off, dst, prio)
 }
 
 // between returns the requests sent from t0 to t1.

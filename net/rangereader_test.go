@@ -44,13 +44,14 @@ type fakeFetcher struct {
 type fakeRequest struct {
 	off       int64
 	n         int
+	prio      Priority
 	ctx       context.Context
 	cancelled bool
 }
 
-func (f *fakeFetcher) fetchRange(ctx context.Context, off int64, dst []byte) (int, time.Duration, error) {
+func (f *fakeFetcher) fetchRange(ctx context.Context, off int64, dst []byte, prio Priority) (int, time.Duration, error) {
 	f.mu.Lock()
-	req := &fakeRequest{off: off, n: len(dst), ctx: ctx}
+	req := &fakeRequest{off: off, n: len(dst), prio: prio, ctx: ctx}
 	f.log = append(f.log, req)
 	hold := f.hold != nil && f.hold(off, len(dst))
 	fail := f.fail
@@ -228,7 +229,7 @@ func TestRangeReaderSequentialNeverWaitsAfterWarmUp(t *testing.T) {
 		f := &fakeFetcher{data: data, latency: 50 * time.Millisecond, rate: 10e6}
 		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{BlockSize: 64 << 10})
 		defer r.Close()
-		r.SetByteRate(2e6)
+		r.SetByteRate(2e6, 3*time.Second)
 
 		p := make([]byte, 32<<10)
 		tick := time.NewTicker(time.Second * time.Duration(len(p)) / 2e6)
@@ -273,8 +274,9 @@ func TestRangeReaderFarJumpCancelsStaleRequests(t *testing.T) {
 		f := &fakeFetcher{data: data, latency: 10 * time.Millisecond}
 		// The readahead past 2 MiB never answers: a slow link.
 		f.hold = func(off int64, n int) bool { return off >= 2<<20 && off < 8<<20 }
-		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{BlockSize: bs, Readahead: 1 << 20})
+		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{BlockSize: bs})
 		defer r.Close()
+		r.SetByteRate(1<<20/3, 3*time.Second) // a readahead of 1 MiB
 
 		readSequentially(t, r, data, 0, 2<<20)
 		synctest.Wait()
@@ -311,12 +313,25 @@ func TestRangeReaderFarJumpCancelsStaleRequests(t *testing.T) {
 		if got := r.Stats().Cancelled; got != int64(stale) {
 			t.Errorf("Cancelled = %d, want %d", got, stale)
 		}
-		next := after[len(before)]
-		if next.off != far/bs*bs || next.n != bs {
-			t.Errorf("first request after the jump is %d+%d, want the block at the new position %d+%d", next.off, next.n, far/bs*bs, bs)
+		// The block at the new position goes out alone and urgent; the
+		// window behind it, a third of the readahead, as read-ahead that a
+		// sharer serves after it.
+		urgent := 0
+		for _, req := range after[len(before):] {
+			switch {
+			case req.prio == RequestPriority(NeedNow, 1):
+				urgent++
+				if req.off != far/bs*bs || req.n != bs {
+					t.Errorf("urgent request %d+%d after the jump, want the block at the new position %d+%d", req.off, req.n, far/bs*bs, bs)
+				}
+			case req.prio != RequestPriority(NeedSoon, 1):
+				t.Errorf("request %d+%d after the jump at priority %d", req.off, req.n, req.prio)
+			case req.off+int64(req.n) > far/bs*bs+(1<<20)/3+bs:
+				t.Errorf("read-ahead %d+%d after the jump reaches past a third of the readahead", req.off, req.n)
+			}
 		}
-		if len(after) != len(before)+1 {
-			t.Errorf("%d requests sent for the first byte after the jump, want 1: %+v", len(after)-len(before), after[len(before):])
+		if urgent != 1 {
+			t.Errorf("%d urgent requests for the first byte after the jump, want 1: %+v", urgent, after[len(before):])
 		}
 		// Reading on from there ramps the window up again.
 		readSequentially(t, r, data, far+1, 1<<20)
@@ -514,7 +529,7 @@ func TestRangeReaderFetchErrors(t *testing.T) {
 		var failing atomic.Bool
 		failing.Store(true)
 		f.fail = func(off int64, n int) error {
-			if failing.Load() && off+int64(n) > 2*bs {
+			if failing.Load() && off >= 2*bs {
 				return injected
 			}
 			return nil
@@ -579,7 +594,7 @@ func TestRangeReaderCacheBound(t *testing.T) {
 		f := &fakeFetcher{data: data, latency: time.Millisecond, rate: 100e6}
 		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{BlockSize: bs, CacheSize: cacheSize, Readahead: 64 << 10, InFlight: 4})
 		defer r.Close()
-		r.SetByteRate(1 << 30) // a window of CacheSize/2
+		r.SetByteRate(1<<30, 3*time.Second) // a window of CacheSize/2
 
 		rng := rand.New(rand.NewPCG(14, 14))
 		p := make([]byte, 50_000)
@@ -626,15 +641,15 @@ func TestRangeReaderCacheFollowsTheByteRate(t *testing.T) {
 			return peak
 		}
 
-		r.SetByteRate(100_000) // 20 s is 2 MB: the 16 MiB floor
+		r.SetByteRate(100_000, 3*time.Second) // 20 s is 2 MB: the 16 MiB floor
 		if peak := pull(0, 40<<20); peak > minAutoCacheSize || peak < minAutoCacheSize/2 {
 			t.Errorf("at 100 kB/s the cache held up to %d bytes, want about %d", peak, minAutoCacheSize)
 		}
-		r.SetByteRate(2_000_000) // 20 s is 40 MB
+		r.SetByteRate(2_000_000, 3*time.Second) // 20 s is 40 MB
 		if peak := pull(40<<20, 56<<20); peak > 40_000_000 || peak < 30_000_000 {
 			t.Errorf("at 2 MB/s the cache held up to %d bytes, want about 40 MB", peak)
 		}
-		r.SetByteRate(100_000)
+		r.SetByteRate(100_000, 3*time.Second)
 		if c := r.cachedBytes(); c > minAutoCacheSize {
 			t.Errorf("after the rate fell the cache still holds %d bytes", c)
 		}
@@ -690,7 +705,10 @@ type simLink struct {
 
 type simTransfer struct {
 	remaining float64
-	done      chan struct{}
+	// order is the request's serve order: the link carries the most
+	// urgent transfers first, as the sharer writes them.
+	order int
+	done  chan struct{}
 }
 
 func newSimLink(data []byte, rtt time.Duration, bw float64) *simLink {
@@ -718,11 +736,24 @@ func (l *simLink) run(ctx context.Context) {
 		}
 		l.mu.Lock()
 		budget := l.bw * tick.Seconds()
-		// Share the tick's bytes equally, handing what a finished answer
-		// leaves over to the others.
+		// Share the tick's bytes equally among the most urgent answers,
+		// handing what a finished answer leaves over to the others.
 		for budget > 0.5 && len(l.active) > 0 {
-			share := budget / float64(len(l.active))
+			top := int(maxPriority) + 1
 			for t := range l.active {
+				top = min(top, t.order)
+			}
+			n := 0
+			for t := range l.active {
+				if t.order == top {
+					n++
+				}
+			}
+			share := budget / float64(n)
+			for t := range l.active {
+				if t.order != top {
+					continue
+				}
 				used := min(share, t.remaining)
 				t.remaining -= used
 				budget -= used
@@ -736,14 +767,14 @@ func (l *simLink) run(ctx context.Context) {
 	}
 }
 
-func (l *simLink) fetchRange(ctx context.Context, off int64, dst []byte) (int, time.Duration, error) {
+func (l *simLink) fetchRange(ctx context.Context, off int64, dst []byte, prio Priority) (int, time.Duration, error) {
 	select {
 	case <-time.After(l.rtt):
 	case <-ctx.Done():
 		return 0, 0, ctx.Err()
 	}
 	n := min(len(dst), len(l.data)-int(off))
-	t := &simTransfer{remaining: float64(n), done: make(chan struct{})}
+	t := &simTransfer{remaining: float64(n), order: prio.serveOrder(), done: make(chan struct{})}
 	l.mu.Lock()
 	l.active[t] = struct{}{}
 	l.mu.Unlock()
@@ -855,13 +886,53 @@ func TestRangeReaderPrefetchTail(t *testing.T) {
 		if after.CacheHits != before.CacheHits+1 || after.Cancelled != 0 {
 			t.Fatalf("tail read was not a cache hit: before %+v after %+v", before, after)
 		}
-		lastBlock := int64(len(data)) / bs * bs
+		// The last block, urgent, and the one before it when the last is
+		// a stub.
+		tailStart := int64(len(data)) / bs * bs
+		if int64(len(data))-tailStart < minTail {
+			tailStart -= bs
+		}
 		found := false
 		for _, req := range f.requests() {
-			found = found || req.off == lastBlock
+			found = found || (req.off == tailStart && req.off+int64(req.n) == int64(len(data)) && req.prio == RequestPriority(NeedNow, 1))
 		}
 		if !found {
-			t.Fatalf("no request for the last block at %d: %+v", lastBlock, f.requests())
+			t.Fatalf("no urgent request for the last %d bytes from %d: %+v", bs, tailStart, f.requests())
+		}
+	})
+}
+
+// TestRangeReaderAsksUrgentlyForWhatAReadWaitsOn: after a jump, the block
+// the read waits on goes out first and urgent, at the reader's rank; the
+// read-ahead behind it goes out less urgent than any urgent request.
+func TestRangeReaderAsksUrgentlyForWhatAReadWaitsOn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		data := randomBytes(7, 64_000)
+		f := &fakeFetcher{data: data, latency: 10 * time.Millisecond}
+		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{BlockSize: 1000, Readahead: 8000, InFlight: 4})
+		defer r.Close()
+		r.SetRank(0)
+		readSequentially(t, r, data, 30_000, 6000)
+		synctest.Wait()
+		log := f.requests()
+		if len(log) < 2 {
+			t.Fatalf("%d requests, want the read's and read-ahead", len(log))
+		}
+		ahead := 0
+		for _, q := range log {
+			switch {
+			case q.off == 30_000:
+				if q.n != 1000 || q.prio != RequestPriority(NeedNow, 0) {
+					t.Errorf("the read's block went out as %d+%d at priority %d, want alone at %d", q.off, q.n, q.prio, RequestPriority(NeedNow, 0))
+				}
+			case q.prio == RequestPriority(NeedSoon, 0) || q.prio == RequestPriority(NeedLater, 0):
+				ahead++
+			case q.prio != RequestPriority(NeedNow, 0):
+				t.Errorf("request %d+%d at priority %d, neither urgent nor read-ahead at rank 0", q.off, q.n, q.prio)
+			}
+		}
+		if ahead == 0 {
+			t.Error("no request went out as read-ahead")
 		}
 	})
 }

@@ -79,6 +79,8 @@ type Sharer struct {
 	diskSem chan struct{}
 	// handlers counts stream handlers running, so Close can wait for them.
 	handlers sync.WaitGroup
+	// writes orders the answers to each viewer by their priority.
+	writes priorityWrites
 	// bufPool recycles copy buffers so serving allocates nothing per range.
 	bufPool sync.Pool
 
@@ -484,20 +486,29 @@ func (s *Sharer) serveRange(ctx context.Context, st network.Stream, sh *share, r
 		return writeFrame(st, response{Error: errorf(CodeBusy, "out of memory for this peer")})
 	}
 	defer st.Scope().ReleaseMemory(len(buf))
+	id := st.Conn().RemotePeer()
+	turn := s.writes.begin(id, req.Priority, t.Name, req.Offset)
+	defer turn.end()
 	if err := writeFrame(st, response{Length: n}); err != nil {
 		return err
 	}
-	id := st.Conn().RemotePeer()
 	for off, end := req.Offset, req.Offset+n; off < end; {
 		chunk := buf[:min(int64(len(buf)), end-off)]
 		if err := s.readChunk(ctx, sh, t, f, chunk, off); err != nil {
 			return err
 		}
-		if _, err := st.Write(chunk); err != nil {
-			return err
+		for rest := chunk; len(rest) > 0; {
+			if err := turn.wait(ctx); err != nil {
+				return err
+			}
+			piece := rest[:min(len(rest), priorityPiece)]
+			if _, err := st.Write(piece); err != nil {
+				return err
+			}
+			rest = rest[len(piece):]
+			s.sent(id, len(piece))
 		}
 		off += int64(len(chunk))
-		s.sent(id, len(chunk))
 	}
 	return nil
 }
@@ -542,7 +553,7 @@ func (s *Sharer) noteChanged(sh *share, t *folderTrack, err error) {
 }
 
 func (sh *share) info() *recordingInfo {
-	ri := &recordingInfo{Name: sh.folder.Name(), MaxLength: MaxReadLength}
+	ri := &recordingInfo{Name: sh.folder.Name(), MaxLength: MaxReadLength, Priorities: true}
 	for _, t := range sh.folder.Tracks() {
 		ri.Tracks = append(ri.Tracks, trackInfo{Name: t.Name, Size: t.Size, Start: t.Start.Seconds(), Version: t.Version})
 	}
