@@ -165,8 +165,8 @@ func (r trickleReader) Read(p []byte) (int, error) {
 	return r.TrackReader.Read(p[:min(len(p), 4<<10)])
 }
 
-// TestPlaybackStartsOnResumeLevel: the open's first frame is shown once
-// the track has LowWater buffered, but the clock starts only once it has
+// TestPlaybackStartsOnResumeLevel: the open's first frame is shown as soon
+// as it is decoded, but the clock starts only once the track has
 // ResumeLevel, as after a stall, and that wait is not counted as a stall.
 func TestPlaybackStartsOnResumeLevel(t *testing.T) {
 	leakcheck.Check(t)
@@ -195,6 +195,49 @@ func TestPlaybackStartsOnResumeLevel(t *testing.T) {
 		if st := p.Stats(); st.Stalls != 0 || st.FirstFrame <= 0 {
 			t.Errorf("stats %+v: want no stall and a first frame", st)
 		}
+		p.Close()
+	})
+}
+
+// TestSeekShowsItsFrameBeforePlayingResumes: over a reader slower than
+// the buffer needs, a seek while playing shows the picture at its target
+// as soon as it is decoded, while the clock still waits at the target for
+// the buffer to hold, and the seek's latency is taken at that picture.
+func TestSeekShowsItsFrameBeforePlayingResumes(t *testing.T) {
+	leakcheck.Check(t)
+	src := trickleSource{FolderSource(fixtureFolder(t, "camera.mp4"))}
+	synctest.Test(t, func(t *testing.T) {
+		p, _, recs := openTest(t, src, Options{})
+		p.Play()
+		waitState(t, p, StatePlaying, 30*time.Second)
+		target := 6 * time.Second
+		before := recs["camera"].count()
+		p.Seek(target)
+		var early bool
+		var ahead time.Duration
+		waitFor(t, 30*time.Second, "the frame at the target", func() bool {
+			if recs["camera"].count() > before {
+				// The frame is up: the clock must still hold at the target.
+				early = p.State() == StateBuffering && p.Position() == target
+				ahead = p.Tracks()[0].Stats.BufferedAhead
+				return true
+			}
+			return false
+		})
+		t.Logf("the frame at %v shown with %v buffered ahead", target, ahead)
+		if !early {
+			t.Errorf("the frame at %v was shown only once playing resumed (state %v, position %v)", target, p.State(), p.Position())
+		}
+		if ahead >= DefaultLowWater {
+			t.Errorf("the frame at %v waited for %v of buffer, want it shown as soon as decoded", target, ahead)
+		}
+		if got := recs["camera"].since(before); got[0].pts > target || target-got[0].pts > 40*time.Millisecond {
+			t.Errorf("first frame after the seek at %v, want the one showing at %v", got[0].pts, target)
+		}
+		if lat := p.Stats().SeekLatencies; len(lat) != 1 {
+			t.Errorf("seek latencies %v, want one", lat)
+		}
+		waitState(t, p, StatePlaying, 30*time.Second)
 		p.Close()
 	})
 }

@@ -31,8 +31,10 @@
 // only on the newest target it was given; its decoders discard up to the
 // target, so the first picture is the one showing at the target and the
 // audio starts at its exact sample. The clock holds at the target until
-// every track has its first frame there (the preroll), then until every
-// track has ResumeLevel buffered, as after a stall.
+// every track has its first frame there (the preroll), which is shown at
+// once, then until the buffer holds, as after a stall: every track has
+// ResumeLevel, and more when the measured bandwidth falls short of the
+// media's rate (readyToPlay).
 //
 // # A lost sharer
 //

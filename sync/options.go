@@ -14,13 +14,15 @@ type Options struct {
 	// reading once it has this much. It defaults to 3 s.
 	BufferTarget time.Duration
 	// LowWater is the stall mark: while playing, a track with less than this
-	// buffered ahead and more left to read stops the clock until every track
-	// has ResumeLevel. A preroll (the open, a seek) shows its first frames
-	// once every track has this much. It defaults to 500 ms.
+	// buffered ahead and more left to read stops the clock until the buffer
+	// holds again (see ResumeLevel). It defaults to 500 ms.
 	LowWater time.Duration
-	// ResumeLevel is how much every track must have buffered ahead before
-	// the clock runs after a preroll or a stall. It defaults to 1 s, and is
-	// at most BufferTarget.
+	// ResumeLevel is the least every track must have buffered ahead before
+	// the clock runs after a preroll (the open, a seek) or a stall, when the
+	// network delivers as fast as the tracks play; when it delivers slower,
+	// the player waits for as much more as the measured bandwidth says the
+	// next moments need. It defaults to 750 ms, and is between LowWater and
+	// BufferTarget.
 	ResumeLevel time.Duration
 	// Now reads the wall clock, which drives playback when no audio is
 	// heard and times stalls and seeks; the engine only ever subtracts its
@@ -56,7 +58,7 @@ type Options struct {
 const (
 	DefaultBufferTarget = 3 * time.Second
 	DefaultLowWater     = 500 * time.Millisecond
-	DefaultResumeLevel  = time.Second
+	DefaultResumeLevel  = 750 * time.Millisecond
 )
 
 // withDefaults returns o with every unset field filled in.

@@ -105,10 +105,10 @@ type Player struct {
 	// stall describes the stall under way, for Stats.StallLog.
 	stall Stall
 	// starting says a preroll (the open or a seek) showed its frames and
-	// the clock waits for every track to have ResumeLevel buffered, as
-	// after a stall: starting on LowWater alone stalled half a second
-	// later on a 50 ms, 20 Mbit/s link at half its rate, while the first
-	// requests shared the link. It is not a stall, and is not counted.
+	// the clock waits for the buffer to hold (readyToPlay), as after a
+	// stall: starting on LowWater alone stalled half a second later on a
+	// 50 ms, 20 Mbit/s link at half its rate, while the first requests
+	// shared the link. It is not a stall, and is not counted.
 	starting bool
 	// ended says everything played to its end.
 	ended bool

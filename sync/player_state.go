@@ -40,7 +40,9 @@ func (p *Player) seekTo(t time.Duration, at time.Time) {
 }
 
 // prerollReady says every track that takes part has its first frame (or
-// audio) at the position and at least LowWater buffered.
+// audio) at the position. It asks nothing of the buffer: the picture at a
+// seek's target shows as soon as it is decoded, and the clock waits for
+// the buffer afterwards (readyToPlay).
 func (p *Player) prerollReady(pos time.Duration) bool {
 	for _, s := range p.slots {
 		if !s.on || s.err != nil {
@@ -55,8 +57,7 @@ func (p *Player) prerollReady(pos time.Duration) bool {
 		if a := s.audio; a != nil && !a.joining && !a.started && !a.ended {
 			return false
 		}
-		l := s.pl.bufferLevel()
-		if l.epoch != p.epoch || (!l.eof && l.until-pos < p.opts.LowWater) {
+		if s.pl.bufferLevel().epoch != p.epoch {
 			return false
 		}
 	}
@@ -64,7 +65,7 @@ func (p *Player) prerollReady(pos time.Duration) bool {
 }
 
 // finishPreroll shows every track's frame at the position, even while
-// paused, and lets the clock go once every track has ResumeLevel.
+// paused, and lets the clock go once readyToPlay says the buffer holds.
 func (p *Player) finishPreroll(pos time.Duration) {
 	p.prerolling, p.opening, p.starting = false, false, true
 	for _, s := range p.slots {
@@ -84,15 +85,14 @@ func (p *Player) finishPreroll(pos time.Duration) {
 }
 
 // checkStall stops the clock when a playing track runs below LowWater with
-// more to read, and lets it go once every track has ResumeLevel; after a
-// preroll the clock starts on the same condition.
+// more to read, and lets it go once readyToPlay; after a preroll the clock
+// starts on the same condition.
 func (p *Player) checkStall(pos time.Duration) {
 	if !p.wantPlay || p.ended {
 		p.endStall()
 		return
 	}
 	var low *trackSlot
-	refilled := true
 	for _, s := range p.slots {
 		if !s.on || s.err != nil || !s.opened || s.pl == nil || p.trackJoining(s) {
 			continue
@@ -105,10 +105,8 @@ func (p *Player) checkStall(pos time.Duration) {
 		if ahead < p.opts.LowWater && low == nil {
 			low = s
 		}
-		if ahead < p.opts.ResumeLevel {
-			refilled = false
-		}
 	}
+	refilled := (p.starting || p.stalled) && p.readyToPlay(pos)
 	switch {
 	case p.starting:
 		p.starting = !refilled
@@ -122,6 +120,58 @@ func (p *Player) checkStall(pos time.Duration) {
 	case p.stalled && refilled:
 		p.endStall()
 	}
+}
+
+// readyToPlay says the clock may run: every playing track has at least
+// ResumeLevel buffered ahead, and more when the network delivers slower
+// than the tracks play, so much that playing on for twice BufferTarget at
+// the measured rate keeps every track above LowWater (at most
+// BufferTarget): a fast link starts at once, a slow one waits for what it
+// would otherwise stall for a moment later, as ExoPlayer and YouTube
+// decide from their bandwidth estimates.
+func (p *Player) readyToPlay(pos time.Duration) bool {
+	need := p.opts.ResumeLevel
+	if short := p.shortfall(); short > 0 {
+		horizon := 2 * p.opts.BufferTarget
+		need = min(max(need, p.opts.LowWater+time.Duration(short*float64(horizon))), p.opts.BufferTarget)
+	}
+	for _, s := range p.slots {
+		if !s.on || s.err != nil || !s.opened || s.pl == nil || p.trackJoining(s) {
+			continue
+		}
+		l := s.pl.bufferLevel()
+		if l.epoch != p.epoch || l.eof {
+			continue
+		}
+		if l.until-pos < need {
+			return false
+		}
+	}
+	return true
+}
+
+// shortfall is the part of the media's rate the network does not deliver,
+// 1 - bandwidth / rate over the tracks that are fetching now (0 when it
+// keeps up or nothing is measured). A track whose reader asks for nothing
+// is not limited by the network: its window is full.
+func (p *Player) shortfall() float64 {
+	var rate, bw float64
+	for _, s := range p.slots {
+		if !s.on || s.err != nil || s.pl == nil {
+			continue
+		}
+		r, _ := s.pl.readerStats()
+		mr := s.pl.mediaRate.Load()
+		if r == nil || r.InFlight == 0 || r.Bandwidth <= 0 || mr <= 0 {
+			continue
+		}
+		rate += float64(mr)
+		bw += r.Bandwidth
+	}
+	if rate == 0 || bw >= rate {
+		return 0
+	}
+	return 1 - bw/rate
 }
 
 func (p *Player) endStall() {

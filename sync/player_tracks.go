@@ -117,6 +117,44 @@ func (p *Player) onPipeEvent(ev pipeEvent) {
 		p.events.push(Event{Kind: EventNotice, Track: s.info.Name, Err: ev.err, Notice: ev.err.Error()})
 	}
 	p.selectClock()
+	p.rankTracks()
+}
+
+// rankTracks orders the tracks' requests at the sharer: the sound first
+// (a gap is heard), then the main picture (the largest), then the other
+// pictures. A track not yet opened keeps its reader's default, between;
+// the main picture is chosen once every running track has opened, so a
+// camera that opens first is not put before a screen still opening.
+func (p *Player) rankTracks() {
+	var main *trackSlot
+	area := 0
+	allOpened := true
+	for _, s := range p.slots {
+		if s.pl == nil || !s.opened {
+			allOpened = allOpened && s.pl == nil
+			continue
+		}
+		for _, st := range s.streams {
+			if st.Kind == media.KindVideo && st.Width*st.Height > area {
+				main, area = s, st.Width*st.Height
+			}
+		}
+	}
+	for _, s := range p.slots {
+		if s.pl == nil || !s.opened {
+			continue
+		}
+		switch {
+		case !(Track{Streams: s.streams}).HasVideo():
+			s.pl.setRank(0)
+		case !allOpened:
+			// Between, with the tracks still opening.
+		case s == main:
+			s.pl.setRank(1)
+		default:
+			s.pl.setRank(2)
+		}
+	}
 }
 
 func (p *Player) snapshotTracks() []Track {

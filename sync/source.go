@@ -2,6 +2,7 @@ package sync
 
 import (
 	"io"
+	"time"
 
 	p2pnet "reelay/net"
 )
@@ -23,8 +24,10 @@ type Source interface {
 // its fetches at once (*os.File and *p2pnet.RangeReader both qualify).
 //
 // A reader may also have these methods, found by type assertion and called
-// from any goroutine: SetByteRate(bytesPerSecond int64) to size its
-// readahead once the track's bit rate is known, SetActive(bool) to stop
+// from any goroutine: SetByteRate(bytesPerSecond int64, ahead
+// time.Duration) to size its readahead to the player's buffer target once
+// the track's bit rate is known, SetRank(int) to order its requests
+// against the other tracks' (0 first), SetActive(bool) to stop
 // reading ahead while paused, Stats() p2pnet.RangeReaderStats for the
 // track's network figures, Cached() []p2pnet.ByteRange for the bytes it
 // holds (a reader without it has them all), and Connection()
@@ -37,9 +40,12 @@ type TrackReader interface {
 
 // The optional TrackReader methods.
 type (
-	byteRateSetter interface{ SetByteRate(bytesPerSecond int64) }
-	activeSetter   interface{ SetActive(on bool) }
-	readerStatser  interface {
+	byteRateSetter interface {
+		SetByteRate(bytesPerSecond int64, ahead time.Duration)
+	}
+	activeSetter  interface{ SetActive(on bool) }
+	rankSetter    interface{ SetRank(rank int) }
+	readerStatser interface {
 		Stats() p2pnet.RangeReaderStats
 	}
 	cachedRanger interface{ Cached() []p2pnet.ByteRange }

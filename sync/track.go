@@ -142,7 +142,7 @@ type pipeline struct {
 	// consumed wakes the demux loop when a decoder took a packet.
 	consumed chan struct{}
 
-	// readerMu guards reader, readerClosed and active.
+	// readerMu guards reader, readerClosed, active and rank.
 	readerMu gosync.Mutex
 	// reader is the open track reader, nil before it is opened.
 	reader *countingReader
@@ -151,11 +151,19 @@ type pipeline struct {
 	// active is what SetActive was last asked to be, applied when the
 	// reader opens.
 	active bool
+	// rank is the track's rank among the recording's tracks (the player's
+	// rankTracks), applied when the reader opens; -1 until ranked.
+	rank int
 
 	// levelMu guards level.
 	levelMu gosync.Mutex
 	// level is the latest buffer level published.
 	level bufferLevel
+
+	// mediaRate is the track's bytes per second of media (0 if unknown),
+	// set once opened, so the player can weigh the network's throughput
+	// against what playing consumes.
+	mediaRate atomic.Int64
 
 	// decodeErrors counts packets that failed to decode; seeks counts seeks
 	// worked on (coalesced ones are not).
@@ -198,7 +206,7 @@ func newPipeline(parent context.Context, info p2pnet.TrackInfo, src Source, opts
 		name: info.Name, info: info, src: src, opts: opts, clockPos: clockPos,
 		events: events, wake: wake, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		seekSignal: make(chan struct{}, 1), consumed: make(chan struct{}, 1),
-		active: active, fresh: true,
+		active: active, fresh: true, rank: -1,
 	}
 	pl.seek(start)
 	go pl.run()
@@ -231,6 +239,19 @@ func (pl *pipeline) setActive(on bool) {
 	if pl.reader != nil && !pl.readerClosed {
 		if a, ok := pl.reader.r.(activeSetter); ok {
 			a.SetActive(on)
+		}
+	}
+}
+
+// setRank orders the reader's requests against the other tracks' (0
+// first), now or as soon as it is open.
+func (pl *pipeline) setRank(rank int) {
+	pl.readerMu.Lock()
+	defer pl.readerMu.Unlock()
+	pl.rank = rank
+	if pl.reader != nil && !pl.readerClosed {
+		if r, ok := pl.reader.r.(rankSetter); ok {
+			r.SetRank(rank)
 		}
 	}
 }
@@ -353,6 +374,9 @@ func (pl *pipeline) open() error {
 	if a, ok := r.(activeSetter); ok {
 		a.SetActive(pl.active)
 	}
+	if rs, ok := r.(rankSetter); ok && pl.rank >= 0 {
+		rs.SetRank(pl.rank)
+	}
 	pl.readerMu.Unlock()
 
 	d, err := media.OpenDemuxer(cr, pl.opts.Demuxer)
@@ -393,10 +417,10 @@ func (pl *pipeline) open() error {
 	for _, p := range problems {
 		pl.send(pipeEvent{kind: pipeNotice, err: fmt.Errorf("track %q: skipping %w", pl.name, p)})
 	}
-	if br, ok := cr.r.(byteRateSetter); ok {
-		if rate := pl.byteRate(); rate > 0 {
-			br.SetByteRate(rate)
-		}
+	rate := pl.byteRate()
+	pl.mediaRate.Store(rate)
+	if br, ok := cr.r.(byteRateSetter); ok && rate > 0 {
+		br.SetByteRate(rate, pl.opts.BufferTarget)
 	}
 
 	out := &trackOutputs{}
