@@ -350,13 +350,27 @@ type benchRow struct {
 
 func runBench(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	rounds := fs.Int("runs", 15, "measurements of each figure")
+	rounds := fs.Int("runs", 15, "measurements of each figure (with --link: runs of the whole benchmark, default 1)")
+	linkSpec := fs.String("link", "", "play across an emulated home link: round trip, rate, loss (50ms,20mbit,0.1%)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 || *rounds < 1 {
 		return fmt.Errorf("%w: bench takes no argument and --runs ≥ 1", errUsage)
+	}
+	if *linkSpec != "" {
+		link, err := p2pnet.ParseEmulatedLink(*linkSpec)
+		if err != nil {
+			return fmt.Errorf("%w: --link: %v", errUsage, err)
+		}
+		runs := 1
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "runs" {
+				runs = *rounds
+			}
+		})
+		return runHomeLinkBench(ctx, e, link, runs)
 	}
 	dir, err := extractDemo()
 	if err != nil {
@@ -419,6 +433,29 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintln(e.stdout, "\nseek: on a fresh player, to a random point 10 s or more in; first frame: from opening a player to its first\n"+
 		"picture, over loopback on a connection already made, or with a new viewer host dialling first. Ratios are\n"+
 		"loopback over local, measured alternately in this run.")
+	return nil
+}
+
+// runHomeLinkBench is `reelay bench --link`: the home-link benchmark, runs
+// times, each run's table as it ends.
+func runHomeLinkBench(ctx context.Context, e *env, link p2pnet.EmulatedLink, runs int) error {
+	dir, err := homeRecording(ctx, e.stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "reelay bench: 40 s recording (screen 1280x720 30 fps 6 Mbit/s + AAC, camera 640x360 1 Mbit/s, Opus mic; indexes at the end), %d CPUs, no sound device\n", runtime.NumCPU())
+	for i := range runs {
+		if runs > 1 {
+			fmt.Fprintf(e.stdout, "\nrun %d of %d\n", i+1, runs)
+		}
+		printHomeLink(e.stdout, link, benchHomeLink(ctx, dir, link, io.Discard))
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(e.stdout, "\nfirst frame: from dialling the sharer (local: from opening the player) to the first picture; a seek: from the\n"+
+		"Seek call to the first picture at its target; fetched / read: bytes the network reader received over bytes the\n"+
+		"demuxers read. Ratios are against the local run of the same benchmark.")
 	return nil
 }
 

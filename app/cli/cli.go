@@ -41,7 +41,7 @@ func init() {
 		{"demo", "demo [--headless] [--for DUR] [--report json]", "share the built-in demo on loopback and watch it (--headless: no window)", runDemo},
 		{"play", playUsage, "play without a window and print a JSON report (--help: details)", runPlay},
 		{"relay", "relay [--listen MULTIADDR ...] [--identity FILE] [--unlimited] [--bootstrap MULTIADDR ...]", "run a public relay, DHT bootstrap and AutoNAT server for peers behind NATs", runRelay},
-		{"bench", "bench [--runs N]", "time seeks and first frames over loopback against a local folder", runBench},
+		{"bench", "bench [--runs N] [--link 50ms,20mbit,0.1%]", "time seeks and first frames over loopback (or an emulated home link) against a local folder", runBench},
 	}
 }
 

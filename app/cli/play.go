@@ -286,9 +286,9 @@ const openTimeout = 30 * time.Second
 // report is returned with an error too when the run went wrong after the
 // player opened.
 func playHeadless(ctx context.Context, src string, o playOptions, notices io.Writer) (*playReport, error) {
-	rep := &playReport{Source: "link", Seeks: []seekReport{}}
+	kind := "link"
 	if fi, err := os.Stat(src); err == nil && fi.IsDir() {
-		rep.Source = "folder"
+		kind = "folder"
 	}
 	connectAt := time.Now()
 	source, closeSource, err := openSource(ctx, src)
@@ -296,7 +296,13 @@ func playHeadless(ctx context.Context, src string, o playOptions, notices io.Wri
 		return nil, err
 	}
 	defer closeSource()
-	rep.Recording = source.Name()
+	return playSource(ctx, source, kind, connectAt, o, notices)
+}
+
+// playSource plays an opened source as playHeadless does; kind is "link"
+// or "folder", and connectAt is when connecting to a link began.
+func playSource(ctx context.Context, source avsync.Source, kind string, connectAt time.Time, o playOptions, notices io.Writer) (*playReport, error) {
+	rep := &playReport{Source: kind, Recording: source.Name(), Seeks: []seekReport{}}
 
 	meter := avsync.NewSyncMeter()
 	run := &playRun{notices: notices}
