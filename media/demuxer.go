@@ -70,6 +70,18 @@ type Demuxer struct {
 	// pending holds packets read while checking where a seek landed; they
 	// are handed out by ReadPacket before reading on.
 	pending []*astiav.Packet
+	// byteSeek says SeekTo places a seek by a byte estimate (byteseek.go);
+	// dataStart is the byte of the first packet (-1 until one is read).
+	byteSeek  bool
+	dataStart int64
+	// stamping says packets are stamped after a byte seek to stampFrom,
+	// stampNext being the next one's time in its stream's time base
+	// (NoPtsValue before the first), with the mean frame length measured
+	// there (0 if not) and the time of one frame.
+	stamping             bool
+	stampFrom, stampNext int64
+	bytesPerFrame        float64
+	frameTime            time.Duration
 }
 
 // OpenDemuxer probes r and returns a demuxer positioned at the first packet.
@@ -82,7 +94,7 @@ func OpenDemuxer(r io.ReadSeeker, o DemuxerOptions) (_ *Demuxer, err error) {
 		return nil, errors.New("media: opening demuxer failed: reader is nil")
 	}
 	start := time.Now()
-	d := &Demuxer{rd: newAVIOReader(r)}
+	d := &Demuxer{rd: newAVIOReader(r), dataStart: -1}
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -130,6 +142,7 @@ func OpenDemuxer(r io.ReadSeeker, o DemuxerOptions) (_ *Demuxer, err error) {
 		return nil, fmt.Errorf("media: opening demuxer failed: %w", d.rd.err)
 	}
 	d.loadStreams()
+	d.estimateSeeking()
 	if !slices.ContainsFunc(d.streams, func(s StreamInfo) bool { return s.Kind != KindUnknown }) {
 		// Subtitles or data alone (FFmpeg reads .srt, say) are not a track.
 		return nil, fmt.Errorf("media: opening demuxer failed: no audio or video stream (format %s)", d.fc.InputFormat().Name())
@@ -241,7 +254,7 @@ func (d *Demuxer) ReadPacket(p *Packet) error {
 		d.pending = d.pending[1:]
 		p.pkt.MoveRef(q)
 		q.Free()
-	} else if err := d.fc.ReadFrame(p.pkt); err != nil {
+	} else if err := d.readFrame(p.pkt); err != nil {
 		if d.rd.err != nil {
 			return fmt.Errorf("media: reading packet failed: %w", d.rd.err)
 		}
@@ -326,8 +339,28 @@ func (d *Demuxer) SeekTo(t time.Duration) error {
 	return err
 }
 
+// readFrame reads the next packet from FFmpeg, noting where the data
+// starts and stamping it after a byte seek.
+func (d *Demuxer) readFrame(q *astiav.Packet) error {
+	if err := d.fc.ReadFrame(q); err != nil {
+		return err
+	}
+	if d.dataStart < 0 && q.Pos() >= 0 {
+		d.dataStart = q.Pos()
+	}
+	d.stamp(q)
+	return nil
+}
+
 func (d *Demuxer) seek(t time.Duration) error {
 	d.dropPending()
+	d.stamping = false
+	if d.byteSeek {
+		if err := d.seekByBytes(t); err != nil {
+			return d.wrapErr(fmt.Sprintf("seeking to %v", t), err)
+		}
+		return nil
+	}
 	ts := astiav.RescaleQ(int64(t), nanosecondQ, microsecondQ)
 	err := d.fc.SeekFrame(-1, ts, astiav.NewSeekFlags(astiav.SeekFlagBackward))
 	if err != nil && d.rd.err == nil {
@@ -346,6 +379,7 @@ func (d *Demuxer) seek(t time.Duration) error {
 // keyframe).
 func (d *Demuxer) rewind() error {
 	d.dropPending()
+	d.stamping = false
 	first := -1
 	var firstTS int64
 	var firstTB astiav.Rational
@@ -384,7 +418,7 @@ func (d *Demuxer) checkSeek(t time.Duration) (late time.Duration, err error) {
 	}
 	for n := 0; want > 0 && n < seekCheckPackets; n++ {
 		q := astiav.AllocPacket()
-		if err := d.fc.ReadFrame(q); err != nil {
+		if err := d.readFrame(q); err != nil {
 			q.Free()
 			if d.rd.err != nil {
 				return 0, fmt.Errorf("media: seeking to %v failed: %w", t, d.rd.err)

@@ -85,6 +85,43 @@ var recipes = map[string][]string{
 	"sync-av.mp4":     lavfi([]string{syncCamera, syncBeep}, x264, "-c:a aac -b:a 128k -movflags +faststart"),
 }
 
+// LongDuration is the length of the long fixtures.
+const LongDuration = 20 * time.Minute
+
+// longRecipes are recordings long enough that reading one from its start
+// shows in a test: a talk's microphone, 20 minutes of mono at 32 kbit/s,
+// in formats without an index, over quiet noise (a voice never leaves the
+// encoder silence to skimp on, so the bit rate stays near constant, as a
+// talk's does). A 50 ms beep starts each whole second that LongBeeps
+// names, so a test can tell where a seek landed to the sample. They are
+// apart from recipes (and Names), so the tests that go through every
+// fixture do not decode 20 minutes each.
+var longRecipes = map[string][]string{
+	"talk.mp3": lavfi([]string{longBeep}, "-c:a libmp3lame -b:a 32k"),
+	"talk.aac": lavfi([]string{longBeep}, "-c:a aac -b:a 32k"),
+}
+
+// LongBeeps says whether a long fixture beeps at the whole second s: the
+// seconds that are multiples of 3 or of 7, a pattern that repeats only
+// every 21 s, so a landing a few seconds off shows.
+func LongBeeps(s int) bool { return s%3 == 0 || s%7 == 0 }
+
+// longBeep is the long fixtures' sound: LongBeeps' 1 kHz beeps at half
+// scale, mono at 22.05 kHz, over noise at 5 %.
+const longBeep = "aevalsrc=if(lt(mod(t\\,1)\\,0.05)*(eq(mod(floor(t)\\,3)\\,0)+eq(mod(floor(t)\\,7)\\,0))\\,0.5*sin(2*PI*1000*t)\\,0)" +
+	"+0.05*(2*random(0)-1):s=22050:d=1200"
+
+// Long returns the path of the named long fixture (talk.mp3, talk.aac),
+// generated and cached as Fixture does.
+func Long(tb testing.TB, name string) string {
+	tb.Helper()
+	args, ok := longRecipes[name]
+	if !ok {
+		tb.Fatalf("mediatest: no long fixture %q", name)
+	}
+	return made(tb, name, args)
+}
+
 func lavfi(inputs []string, opts ...string) []string {
 	var args []string
 	for _, in := range inputs {
@@ -129,6 +166,12 @@ func Fixture(tb testing.TB, name string) string {
 	if !ok {
 		tb.Fatalf("mediatest: no fixture %q (have %s)", name, strings.Join(Names(), ", "))
 	}
+	return made(tb, name, args)
+}
+
+// made returns the path of the fixture name made by args, once per process.
+func made(tb testing.TB, name string, args []string) string {
+	tb.Helper()
 	v, _ := fixtures.LoadOrStore(name, &fixture{})
 	f := v.(*fixture)
 	f.once.Do(func() { f.path, f.err = generate(name, args) })
