@@ -82,6 +82,8 @@ type Demuxer struct {
 	stampFrom, stampNext int64
 	bytesPerFrame        float64
 	frameTime            time.Duration
+	// duration, when set, replaces FFmpeg's guess of the duration.
+	duration time.Duration
 }
 
 // OpenDemuxer probes r and returns a demuxer positioned at the first packet.
@@ -210,6 +212,9 @@ func (d *Demuxer) StartTime() time.Duration {
 func (d *Demuxer) Duration() time.Duration {
 	if d.fc == nil {
 		return 0
+	}
+	if d.duration > 0 {
+		return d.duration
 	}
 	return toDuration(d.fc.Duration(), microsecondQ)
 }
