@@ -731,9 +731,15 @@ func (r *RangeReader) schedule() {
 		if r.size-from*int64(r.o.BlockSize) < minTail {
 			from--
 		}
+		missing := func(idx int64) bool { b := r.blocks[idx]; return b == nil || b.state == blockMissing }
 		for idx := from; idx < r.nblocks; idx++ {
-			if b := r.blocks[idx]; b == nil || b.state == blockMissing {
-				r.startFetch(idx, r.nblocks-idx, NeedNow).pinned = true
+			if missing(idx) {
+				// Only the blocks nobody holds or fetches yet.
+				n := int64(1)
+				for idx+n < r.nblocks && missing(idx+n) {
+					n++
+				}
+				r.startFetch(idx, n, NeedNow).pinned = true
 				break
 			}
 		}
