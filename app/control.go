@@ -15,8 +15,8 @@ const pollPeriod = 200 * time.Millisecond
 // status is a snapshot of the engine for the controls, taken off the UI
 // goroutine and handed over by value.
 type status struct {
-	// seekGen counts the seeks sent to the engine before the snapshot: a
-	// position taken before the newest seek was sent is stale.
+	// seekGen is the number of the newest seek the engine took: a
+	// position from before the newest seek asked for is stale.
 	seekGen  uint64
 	position time.Duration
 	duration time.Duration
@@ -30,8 +30,10 @@ type status struct {
 }
 
 // control carries the window's commands to the engine on a goroutine of
-// its own, so the UI goroutine never waits for the engine, and polls the
-// engine for what the controls show.
+// its own, so the UI goroutine never waits for the engine, and reads the
+// engine's status for the controls. Seeks and the status go straight to
+// the engine, which never makes them wait: its newest seek wins, and its
+// status is a published snapshot.
 type control struct {
 	// p is the engine.
 	p Player
@@ -44,16 +46,10 @@ type control struct {
 	// goroutine.
 	onSubscribeError func(track string, on bool, err error)
 
-	// mu guards ops, seek, seekSet and seekGen.
+	// mu guards ops.
 	mu gosync.Mutex
 	// ops are the commands other than seeks, in the order asked.
 	ops []func()
-	// seek is the newest target not yet sent: older ones are dropped,
-	// which is how dragging the seek bar coalesces before the engine.
-	seek    time.Duration
-	seekSet bool
-	// seekGen numbers the seeks asked for.
-	seekGen uint64
 	// signal wakes the goroutine for new commands.
 	signal chan struct{}
 	// pollNow asks for a snapshot at once (after a seek or a toggle).
@@ -102,23 +98,18 @@ func (c *control) Subscribe(track string, on bool) {
 	})
 }
 
-// Seek asks for t, replacing any target not sent yet, and returns the
-// seek's number.
+// Seek asks the engine for t, replacing any target it has not taken yet,
+// and returns the seek's number.
 func (c *control) Seek(t time.Duration) uint64 {
-	c.mu.Lock()
-	c.seek, c.seekSet = t, true
-	c.seekGen++
-	gen := c.seekGen
-	c.mu.Unlock()
-	notifyChan(c.signal)
-	return gen
+	n := c.p.Seek(t)
+	notifyChan(c.pollNow)
+	return n
 }
 
 func (c *control) run() {
 	defer close(c.done)
 	tick := time.NewTicker(pollPeriod)
 	defer tick.Stop()
-	var sent uint64
 	for {
 		select {
 		case <-c.ctx.Done():
@@ -127,36 +118,30 @@ func (c *control) run() {
 			c.mu.Lock()
 			ops := c.ops
 			c.ops = nil
-			seek, seekSet, gen := c.seek, c.seekSet, c.seekGen
-			c.seekSet = false
 			c.mu.Unlock()
 			for _, op := range ops {
 				op()
 			}
-			if seekSet {
-				c.p.Seek(seek)
-				sent = gen
-				c.poll(sent)
-			}
 		case <-c.pollNow:
-			c.poll(sent)
+			c.poll()
 		case <-tick.C:
-			c.poll(sent)
+			c.poll()
 		}
 	}
 }
 
-func (c *control) poll(seekGen uint64) {
+func (c *control) poll() {
 	if c.onStatus == nil || c.ctx.Err() != nil {
 		return
 	}
+	st := c.p.Status()
 	s := status{
-		seekGen:  seekGen,
-		position: c.p.Position(),
-		duration: c.p.Duration(),
-		state:    c.p.State(),
-		tracks:   c.p.Tracks(),
-		stats:    c.p.Stats(),
+		seekGen:  st.Seek,
+		position: st.Position,
+		duration: st.Duration,
+		state:    st.State,
+		tracks:   st.Tracks,
+		stats:    st.Stats,
 	}
 	if c.link != nil {
 		s.rtt, s.path = c.link()

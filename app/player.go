@@ -15,16 +15,14 @@ import (
 type Player interface {
 	Play()
 	Pause()
-	Seek(t time.Duration)
+	// Seek never waits; it returns the seek's number (Status.Seek).
+	Seek(t time.Duration) uint64
 	Subscribe(track string, on bool) error
 	SetVideoSink(track string, s avsync.VideoSink)
 	SetVolume(v float64)
 	SetMuted(m bool)
-	Position() time.Duration
-	Duration() time.Duration
-	State() avsync.State
-	Tracks() []avsync.Track
-	Stats() avsync.Stats
+	// Status never waits: it is the engine's latest snapshot.
+	Status() avsync.Status
 	Close() error
 }
 

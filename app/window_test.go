@@ -101,12 +101,14 @@ func (f *fakePlayer) Pause() {
 	f.record("pause")
 }
 
-func (f *fakePlayer) Seek(t time.Duration) {
+func (f *fakePlayer) Seek(t time.Duration) uint64 {
 	f.mu.Lock()
 	f.seeks = append(f.seeks, t)
 	f.position = t
+	n := uint64(len(f.seeks))
 	f.mu.Unlock()
 	f.record("seek")
+	return n
 }
 
 func (f *fakePlayer) Subscribe(track string, on bool) error {
@@ -142,27 +144,17 @@ func (f *fakePlayer) SetMuted(m bool) {
 	f.record("mute")
 }
 
-func (f *fakePlayer) Position() time.Duration {
+func (f *fakePlayer) Status() avsync.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.position
+	return avsync.Status{
+		Position: f.position, Duration: f.duration, State: avsync.StatePlaying,
+		Tracks: slices.Clone(f.tracks), Seek: uint64(len(f.seeks)),
+	}
 }
 
-func (f *fakePlayer) Duration() time.Duration {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.duration
-}
-
-func (f *fakePlayer) State() avsync.State { return avsync.StatePlaying }
-
-func (f *fakePlayer) Tracks() []avsync.Track {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.tracks)
-}
-
-func (f *fakePlayer) Stats() avsync.Stats { return avsync.Stats{} }
+// Tracks are the tracks as the engine would list them.
+func (f *fakePlayer) Tracks() []avsync.Track { return f.Status().Tracks }
 
 func (f *fakePlayer) Close() error {
 	f.mu.Lock()

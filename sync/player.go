@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	gosync "sync"
 	"sync/atomic"
 	"time"
 
@@ -54,6 +55,13 @@ type Player struct {
 	// lastState and lastDuration are published for after Close.
 	lastState    atomic.Int64
 	lastDuration atomic.Int64
+	// status is the latest Status, published by the goroutine.
+	status atomic.Pointer[Status]
+	// seekMu guards nextSeek and seeksAsked: Seek leaves its target there
+	// and the goroutine takes the newest, so seeks never queue.
+	seekMu     gosync.Mutex
+	nextSeek   *seekRequest
+	seeksAsked uint64
 	// openedAt is when Open was called, for Stats.FirstFrame.
 	openedAt time.Time
 
@@ -121,6 +129,13 @@ type Player struct {
 	muted  bool
 	// stats are the player's counters.
 	stats Stats
+	// seeksTaken is the number of the newest seek worked on (Seek's).
+	seeksTaken uint64
+	// statusAt is when status was last published; statusEpoch and
+	// statusState what it showed, to publish at once when they change.
+	statusAt    time.Time
+	statusEpoch uint64
+	statusState State
 	// conn is the connection's state last reported (ConnUnknown before the
 	// first look, and always for a local recording).
 	conn p2pnet.ConnState
@@ -186,9 +201,34 @@ func (p *Player) Play() { p.send(playRequest{}) }
 func (p *Player) Pause() { p.send(pauseRequest{}) }
 
 // Seek moves to t (clamped to the recording): every subscribed track shows
-// the frame at t and audio restarts at t's exact sample. Seeks in quick
-// succession coalesce: only the newest is worked on.
-func (p *Player) Seek(t time.Duration) { p.send(seekRequest{t: t, at: p.opts.Now()}) }
+// the frame at t and audio restarts at t's exact sample. It never waits:
+// the target replaces any the player has not taken yet, so seeks in quick
+// succession (a dragged seek bar) coalesce and only the newest is worked
+// on, down to the tracks' fetches. It returns the seek's number, which
+// Status.Seek reaches once the player works on it or a newer one.
+func (p *Player) Seek(t time.Duration) uint64 {
+	p.seekMu.Lock()
+	p.seeksAsked++
+	n := p.seeksAsked
+	p.nextSeek = &seekRequest{t: t, at: p.opts.Now(), n: n}
+	p.seekMu.Unlock()
+	p.wake()
+	return n
+}
+
+// takeSeek works on the newest seek asked for, if any.
+func (p *Player) takeSeek() {
+	p.seekMu.Lock()
+	r := p.nextSeek
+	p.nextSeek = nil
+	p.seekMu.Unlock()
+	if r != nil {
+		// Stats counts every seek asked for; seekTo counts this one.
+		p.stats.Seeks += int(r.n - p.seeksTaken - 1)
+		p.seeksTaken = r.n
+		p.seekTo(r.t, r.at)
+	}
+}
 
 // Subscribe switches a track on (it opens at the current position and joins
 // in sync; a failed track is opened again) or off (its reader is closed and
@@ -249,6 +289,17 @@ func (p *Player) State() State {
 	return State(p.lastState.Load())
 }
 
+// Status is a snapshot of the player for a display: it never waits for
+// the player's goroutine, which publishes a new one every statusPeriod and
+// at once when the state changes or a seek is taken. Its Position may be
+// that long behind Position's.
+func (p *Player) Status() Status {
+	if s := p.status.Load(); s != nil {
+		return *s
+	}
+	return Status{State: StateOpening}
+}
+
 // Tracks describes every track of the recording, on or off.
 func (p *Player) Tracks() []Track {
 	r := tracksRequest{reply: make(chan []Track, 1)}
@@ -298,12 +349,16 @@ func (p *Player) run() {
 	timer := time.NewTimer(idleWake)
 	defer timer.Stop()
 	for {
+		p.takeSeek()
 		p.step()
 		timer.Reset(p.nextWake())
 		select {
 		case <-p.ctx.Done():
 			return
 		case r := <-p.reqs:
+			// A seek asked before the request is worked on first, as the
+			// caller saw them.
+			p.takeSeek()
 			r.handle(p)
 		case ev := <-p.pipeEvents:
 			p.onPipeEvent(ev)
@@ -345,6 +400,7 @@ func (p *Player) step() {
 	p.measureLatency()
 	p.clockPos.Store(int64(p.clock.position()))
 	p.publish()
+	p.publishStatus()
 }
 
 // nextWake is how long the goroutine may sleep: until the next frame is

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -40,15 +39,15 @@ func (p *Player) setActive(on bool) {
 	}
 }
 
-// seekRequest is Seek.
+// seekRequest is a Seek, left for the goroutine in Player.nextSeek.
 type seekRequest struct {
 	// t is the target.
 	t time.Duration
 	// at is when Seek was called, for the latency.
 	at time.Time
+	// n is its number.
+	n uint64
 }
-
-func (r seekRequest) handle(p *Player) { p.seekTo(r.t, r.at) }
 
 // subscribeRequest is Subscribe.
 type subscribeRequest struct {
@@ -144,13 +143,4 @@ type statsRequest struct {
 	reply chan Stats
 }
 
-func (r statsRequest) handle(p *Player) {
-	s := p.stats
-	s.SeekLatencies = slices.Clone(s.SeekLatencies)
-	s.StallLog = slices.Clone(s.StallLog)
-	s.Clock = p.clock.kind
-	s.AudioNotice = p.audioNotice
-	s.EventsCoalesced = p.events.coalescedCount()
-	s.Connection = p.connection()
-	r.reply <- s
-}
+func (r statsRequest) handle(p *Player) { r.reply <- p.snapshotStats() }
