@@ -93,19 +93,11 @@ func (p *Player) checkStall(pos time.Duration) {
 		return
 	}
 	var low *trackSlot
-	for _, s := range p.slots {
-		if !s.on || s.err != nil || !s.opened || s.pl == nil || p.trackJoining(s) {
-			continue
-		}
-		l := s.pl.bufferLevel()
-		if l.epoch != p.epoch || l.eof {
-			continue
-		}
-		ahead := l.until - pos
+	p.buffering(pos, func(s *trackSlot, ahead time.Duration) {
 		if ahead < p.opts.LowWater && low == nil {
 			low = s
 		}
-	}
+	})
 	refilled := (p.starting || p.stalled) && p.readyToPlay(pos)
 	switch {
 	case p.starting:
@@ -135,19 +127,24 @@ func (p *Player) readyToPlay(pos time.Duration) bool {
 		horizon := 2 * p.opts.BufferTarget
 		need = min(max(need, p.opts.LowWater+time.Duration(short*float64(horizon))), p.opts.BufferTarget)
 	}
+	ready := true
+	p.buffering(pos, func(_ *trackSlot, ahead time.Duration) {
+		ready = ready && ahead >= need
+	})
+	return ready
+}
+
+// buffering calls fn with every playing track that has more to read at
+// this seek, and how far ahead of pos it has buffered.
+func (p *Player) buffering(pos time.Duration, fn func(s *trackSlot, ahead time.Duration)) {
 	for _, s := range p.slots {
 		if !s.on || s.err != nil || !s.opened || s.pl == nil || p.trackJoining(s) {
 			continue
 		}
-		l := s.pl.bufferLevel()
-		if l.epoch != p.epoch || l.eof {
-			continue
-		}
-		if l.until-pos < need {
-			return false
+		if l := s.pl.bufferLevel(); l.epoch == p.epoch && !l.eof {
+			fn(s, l.until-pos)
 		}
 	}
-	return true
 }
 
 // shortfall is the part of the media's rate the network does not deliver,

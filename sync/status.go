@@ -24,7 +24,7 @@ type Status struct {
 // statusPeriod is how often the player publishes its Status while nothing
 // changes: often enough for a smooth seek bar and status line, rarely
 // enough that copying the tracks costs nothing.
-const statusPeriod = 50 * time.Millisecond
+const statusPeriod = 100 * time.Millisecond
 
 // publishStatus publishes a new Status when statusPeriod has passed, or
 // at once when a seek was taken or the state changed.
