@@ -78,9 +78,29 @@ func run(ctx context.Context, e *env, args []string) int {
 	if len(args) == 0 || opensWindow(args[0]) {
 		return exitCode(e, windowUsage, runWindow(ctx, e, args))
 	}
+	if msg := notAFolder(args[0]); msg != "" {
+		fmt.Fprintf(e.stderr, "reelay: %s\n", msg)
+		return 1
+	}
 	fmt.Fprintf(e.stderr, "reelay: unknown command %q\n", args[0])
 	printUsage(e.stderr)
 	return 2
+}
+
+// notAFolder says, in plain words, why arg, meant as a recording folder,
+// cannot be played: it names a file, or nothing at all. It is "" when arg
+// reads as a command instead (a word without a path's marks).
+func notAFolder(arg string) string {
+	fi, err := os.Stat(arg)
+	switch {
+	case err == nil && !fi.IsDir():
+		return fmt.Sprintf("%s is a file, not a recording folder: play or share the folder that holds it", arg)
+	case err == nil:
+		return ""
+	case strings.ContainsRune(arg, os.PathSeparator) || strings.HasPrefix(arg, ".") || strings.HasPrefix(arg, "~"):
+		return fmt.Sprintf("no such folder: %s", arg)
+	}
+	return ""
 }
 
 // exitCode reports a command's error and says the exit code.

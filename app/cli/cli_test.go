@@ -119,6 +119,32 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestMistypedFolderSaysSo: a path that names nothing, or a file, is
+// answered in plain words, not as an unknown command with the usage.
+func TestMistypedFolderSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "screen.mp4")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for arg, want := range map[string]string{
+		filepath.Join(dir, "Recordngs", "standup"): "reelay: no such folder: " + filepath.Join(dir, "Recordngs", "standup") + "\n",
+		"./standup": "reelay: no such folder: ./standup\n",
+		file:        "reelay: " + file + " is a file, not a recording folder: play or share the folder that holds it\n",
+		"nope":      "reelay: unknown command \"nope\"\n",
+	} {
+		var stderr bytes.Buffer
+		e := &env{stdout: io.Discard, stderr: &stderr}
+		if code := run(t.Context(), e, []string{arg}); code == 0 {
+			t.Errorf("%s: exit 0", arg)
+		}
+		// Only an unknown command is followed by the usage.
+		if msg := stderr.String(); !strings.HasPrefix(msg, want) || (arg != "nope" && msg != want) {
+			t.Errorf("%s: said %q, want %q", arg, msg, want)
+		}
+	}
+}
+
 func copyFile(t *testing.T, src, dst string) {
 	b, err := os.ReadFile(src)
 	if err != nil {
