@@ -89,7 +89,8 @@ func OpenFolder(dir string) (*Folder, error) {
 		return nil, err
 	}
 	if len(f.tracks) == 0 {
-		return nil, fmt.Errorf("net: %s holds no media files to share", dir)
+		// Read when playing a folder as well as when sharing one.
+		return nil, fmt.Errorf("net: %s holds no audio or video files", dir)
 	}
 	return f, nil
 }

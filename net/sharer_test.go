@@ -253,6 +253,17 @@ func TestFolderScan(t *testing.T) {
 	}
 }
 
+// TestEmptyFolderSaysSoPlainly: a folder without media is refused with
+// words that fit playing it as well as sharing it.
+func TestEmptyFolderSaysSoPlainly(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o644)
+	_, err := OpenFolder(dir)
+	if err == nil || !strings.HasSuffix(err.Error(), dir+" holds no audio or video files") {
+		t.Fatalf("OpenFolder of a folder with only notes: %v", err)
+	}
+}
+
 func TestFolderManifest(t *testing.T) {
 	dir := t.TempDir()
 	for _, f := range []string{"cam.mp4", "scr.mp4", "audio.m4a"} {
