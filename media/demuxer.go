@@ -84,6 +84,9 @@ type Demuxer struct {
 	frameTime            time.Duration
 	// duration, when set, replaces FFmpeg's guess of the duration.
 	duration time.Duration
+	// keyShifts is, by stream, how much later than they decode its
+	// keyframes show (index.go).
+	keyShifts []int64
 }
 
 // OpenDemuxer probes r and returns a demuxer positioned at the first packet.
@@ -354,6 +357,7 @@ func (d *Demuxer) readFrame(q *astiav.Packet) error {
 		d.dataStart = q.Pos()
 	}
 	d.stamp(q)
+	d.noteKeyShift(q)
 	return nil
 }
 

@@ -63,3 +63,9 @@ func (p *Packet) Free() {
 		p.pkt = nil
 	}
 }
+
+// Pos is the byte of the file the packet was read from (-1 if unknown).
+func (p *Packet) Pos() int64 { return p.pkt.Pos() }
+
+// Data returns a copy of the packet's payload.
+func (p *Packet) Data() []byte { return p.pkt.Data() }
