@@ -249,6 +249,10 @@ type RangeReader struct {
 	rateKnown bool
 	// inactive stops readahead: only blocked reads are served.
 	inactive bool
+	// sparse asks for exactly what each read misses, outside the blocks
+	// (SetSparse); direct counts those requests in flight.
+	sparse bool
+	direct int
 	// readaheadHeld stops readahead until the next read: before the first one,
 	// so an opened track costs nothing until read, and after a failed fetch,
 	// so an unreachable sharer is not asked again and again.
@@ -415,6 +419,28 @@ func (r *RangeReader) SetActive(on bool) {
 	r.kick()
 }
 
+// SetSparse turns sparse reading on or off. On, the reader reads ahead
+// nothing, and a read the cache cannot serve whole asks the sharer for
+// exactly its bytes, at once and uncached: for a player that picks single
+// packets out of a file (a picture's keyframes, the sound between them)
+// over a link too slow for the whole of it, where 256 KiB blocks would
+// fetch the pictures it skips. Concurrent ReadAt calls are asked in
+// parallel.
+func (r *RangeReader) SetSparse(on bool) {
+	r.mu.Lock()
+	r.sparse = on
+	if on {
+		// Read-ahead in flight is for bytes the player now skips.
+		for f := range r.fetches {
+			if !f.cancelled && !f.pinned && !r.awaited(f) {
+				r.cancelFetch(f)
+			}
+		}
+	}
+	r.mu.Unlock()
+	r.kick()
+}
+
 // Stats returns a snapshot of the counters.
 func (r *RangeReader) Stats() RangeReaderStats {
 	r.mu.Lock()
@@ -509,6 +535,13 @@ func (r *RangeReader) read(p []byte, off int64, full bool) (int, error) {
 	}
 	want := min(int64(len(p)), r.size-off)
 	bs := int64(r.o.BlockSize)
+	if r.sparse {
+		n, err := r.readSparse(p[:want], off)
+		if err == nil && n < len(p) && full {
+			err = io.EOF
+		}
+		return n, err
+	}
 
 	r.readaheadHeld = false
 	r.reads++
@@ -719,7 +752,7 @@ func (r *RangeReader) schedule() {
 		}
 	}
 
-	if r.readaheadHeld {
+	if r.readaheadHeld || r.sparse {
 		return
 	}
 	if r.tailPending && r.active < r.o.InFlight {
@@ -827,7 +860,7 @@ func (r *RangeReader) startFetch(first, count int64, need Need) *fetch {
 	}
 	r.fetches[f] = struct{}{}
 	r.active++
-	r.bw.setBusy(r.timeNow(), true)
+	r.noteBusy()
 	r.stats.Requests++
 	r.fetchers.Go(func() {
 		var n int
@@ -885,7 +918,7 @@ func (r *RangeReader) cancelFetch(f *fetch) {
 	f.cancel()
 	f.cancelled = true
 	r.active--
-	r.bw.setBusy(r.timeNow(), r.active > 0)
+	r.noteBusy()
 	r.stats.Cancelled++
 	for idx := f.first; idx < f.first+f.count; idx++ {
 		if b := r.blocks[idx]; b != nil && b.state == blockFetching {
@@ -907,7 +940,7 @@ func (r *RangeReader) finish(res fetchResult) {
 		return
 	}
 	r.active--
-	r.bw.setBusy(r.timeNow(), r.active > 0)
+	r.noteBusy()
 	r.stats.BytesFetched += int64(res.n)
 	r.meter.add(r.timeNow(), int64(res.n))
 	r.creditArrived(f, int64(res.n))
@@ -943,6 +976,70 @@ func (r *RangeReader) finish(res fetchResult) {
 	r.install(f, f.count)
 	r.evict()
 	r.broadcast()
+}
+
+// noteBusy tells the bandwidth meter whether requests are in flight. It
+// is called with mu held.
+func (r *RangeReader) noteBusy() {
+	r.bw.setBusy(r.timeNow(), r.active+r.direct > 0)
+}
+
+// readSparse serves a read in sparse mode: from the cache when it holds
+// all of p, else by one request for exactly p's bytes, sent from the
+// reading goroutine without holding mu. It is called with mu held, and
+// returns with it held.
+func (r *RangeReader) readSparse(p []byte, off int64) (int, error) {
+	if r.copyCached(p, off) {
+		r.stats.CacheHits++
+		return len(p), nil
+	}
+	r.stats.CacheMisses++
+	r.stats.Requests++
+	r.direct++
+	r.noteBusy()
+	prio := RequestPriority(NeedNow, r.rank)
+	r.mu.Unlock()
+	n, ttfb, err := r.f.fetchRange(r.ctx, off, p, prio)
+	r.mu.Lock()
+	r.direct--
+	r.noteBusy()
+	r.stats.BytesFetched += int64(n)
+	r.meter.add(r.timeNow(), int64(n))
+	r.bw.add(r.timeNow(), int64(n))
+	if err == nil && ttfb > 0 {
+		if r.stats.RTT == 0 {
+			r.stats.RTT = ttfb
+		} else {
+			r.stats.RTT += (ttfb - r.stats.RTT) / 8
+		}
+	}
+	switch {
+	case r.ctx.Err() != nil:
+		return n, errRangeReaderClosed
+	case err != nil:
+		return n, fmt.Errorf("net: reading range %d+%d failed: %w", off, len(p), err)
+	case n < len(p):
+		return n, io.ErrUnexpectedEOF
+	}
+	return n, nil
+}
+
+// copyCached copies p's bytes from ready blocks if they hold all of them.
+// It is called with mu held.
+func (r *RangeReader) copyCached(p []byte, off int64) bool {
+	bs := int64(r.o.BlockSize)
+	for at := off; at < off+int64(len(p)); at = (at/bs + 1) * bs {
+		if b := r.blocks[at/bs]; b == nil || b.state != blockReady {
+			return false
+		}
+	}
+	for n := int64(0); n < int64(len(p)); {
+		at := off + n
+		b := r.blocks[at/bs]
+		n += int64(copy(p[n:], b.data[at-(at/bs)*bs:]))
+		r.lru.MoveToFront(b.lru)
+	}
+	return true
 }
 
 func distance(a, b int64) int64 {

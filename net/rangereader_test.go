@@ -10,6 +10,7 @@ import (
 	stdnet "net"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -933,6 +934,76 @@ func TestRangeReaderAsksUrgentlyForWhatAReadWaitsOn(t *testing.T) {
 		}
 		if ahead == 0 {
 			t.Error("no request went out as read-ahead")
+		}
+	})
+}
+
+func TestRangeReaderSparseAsksForExactlyWhatIsRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const bs = 64 << 10
+		data := randomBytes(9, 16<<20)
+		f := &fakeFetcher{data: data, latency: 20 * time.Millisecond}
+		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{BlockSize: bs, Readahead: 4 << 20})
+		defer r.Close()
+		r.SetByteRate(1<<20, 3*time.Second)
+
+		// Playing: blocks and readahead.
+		readSequentially(t, r, data, 0, 256<<10)
+		time.Sleep(time.Second)
+		before := len(f.requests())
+
+		r.SetSparse(true)
+		// Packets picked out of the file: a keyframe and sound between
+		// pictures, read in parallel as a player does.
+		ranges := []ByteRange{{5<<20 + 17, 5<<20 + 17 + 90_000}, {6<<20 + 3, 6<<20 + 3 + 400}, {6<<20 + 30_000, 6<<20 + 30_700}, {9 << 20, 9<<20 + 1}}
+		start := time.Now()
+		var wg sync.WaitGroup
+		for _, br := range ranges {
+			wg.Go(func() {
+				p := make([]byte, br.End-br.Start)
+				if n, err := r.ReadAt(p, br.Start); err != nil || !bytes.Equal(p[:n], data[br.Start:br.End]) {
+					t.Errorf("sparse ReadAt(%d, %d): %d, %v", br.Start, len(p), n, err)
+				}
+			})
+		}
+		wg.Wait()
+		if d := time.Since(start); d != f.latency {
+			t.Errorf("4 sparse reads took %v, want one round trip (%v): they are asked in parallel", d, f.latency)
+		}
+		time.Sleep(time.Second)
+		reqs := f.requests()[before:]
+		if len(reqs) != len(ranges) {
+			t.Fatalf("sparse reads of %d ranges sent %d requests: %+v", len(ranges), len(reqs), reqs)
+		}
+		for _, req := range reqs {
+			if !slices.Contains(ranges, ByteRange{req.off, req.off + int64(req.n)}) {
+				t.Errorf("sparse reader asked for %d+%d, which was not read", req.off, req.n)
+			}
+			if req.prio != RequestPriority(NeedNow, 1) {
+				t.Errorf("a sparse read was asked at priority %d, want %d: a read waits on it", req.prio, RequestPriority(NeedNow, 1))
+			}
+		}
+		// What the cache held still serves, without asking.
+		p := make([]byte, 1000)
+		if n, err := r.ReadAt(p, 1000); err != nil || !bytes.Equal(p[:n], data[1000:2000]) {
+			t.Fatalf("sparse ReadAt of cached bytes: %d, %v", n, err)
+		}
+		if got := len(f.requests()) - before; got != len(ranges) {
+			t.Errorf("a read of cached bytes sent a request")
+		}
+		if s := r.Stats(); s.BytesFetched < 90_000+400+700+1 {
+			t.Errorf("sparse bytes not counted: %+v", s)
+		}
+		if n, err := r.ReadAt(p, int64(len(data))-10); n != 10 || !errors.Is(err, io.EOF) {
+			t.Errorf("sparse ReadAt across the end: %d, %v; want 10, EOF", n, err)
+		}
+
+		// Back to playing: readahead from where the reads go on.
+		r.SetSparse(false)
+		readSequentially(t, r, data, 9<<20, 256<<10)
+		time.Sleep(time.Second)
+		if s := r.Stats(); s.Buffered < 1<<20 {
+			t.Errorf("readahead did not resume after SetSparse(false): %+v", s)
 		}
 	})
 }
