@@ -14,6 +14,9 @@ type queuedPacket struct {
 	pkt *media.Packet
 	// end marks the end of the stream in this epoch.
 	end bool
+	// alone says pkt is a keyframe read by itself, whose picture must come
+	// out before the next packet goes in (thin.go).
+	alone bool
 }
 
 // packetQueue carries one stream's compressed packets from the demux

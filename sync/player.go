@@ -118,6 +118,9 @@ type Player struct {
 	// 50 ms, 20 Mbit/s link at half its rate, while the first requests
 	// shared the link. It is not a stall, and is not counted.
 	starting bool
+	// waitingSince is when the clock began waiting for the buffer to
+	// start or resume, zero while it runs (degrade.go).
+	waitingSince time.Time
 	// ended says everything played to its end.
 	ended bool
 	// state is the state last reported.
@@ -394,6 +397,7 @@ func (p *Player) step() {
 		}
 		p.feedAudio(pos)
 		p.checkStall(pos)
+		p.checkThinned()
 		p.checkEnded(pos)
 	}
 	p.updateClock()

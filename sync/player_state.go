@@ -90,6 +90,7 @@ func (p *Player) finishPreroll(pos time.Duration) {
 func (p *Player) checkStall(pos time.Duration) {
 	if !p.wantPlay || p.ended {
 		p.endStall()
+		p.waitingSince = time.Time{}
 		return
 	}
 	var low *trackSlot
@@ -99,9 +100,12 @@ func (p *Player) checkStall(pos time.Duration) {
 		}
 	})
 	refilled := (p.starting || p.stalled) && p.readyToPlay(pos)
+	p.degradeWaiting(pos, refilled)
 	switch {
 	case p.starting:
 		p.starting = !refilled
+	case !p.stalled && low != nil && p.degrade(low):
+		// The clock runs on with low thinned to its keyframes.
 	case !p.stalled && low != nil:
 		p.stalled, p.stallAt = true, p.opts.Now()
 		p.stats.Stalls++
@@ -141,7 +145,13 @@ func (p *Player) buffering(pos time.Duration, fn func(s *trackSlot, ahead time.D
 		if !s.on || s.err != nil || !s.opened || s.pl == nil || p.trackJoining(s) {
 			continue
 		}
-		if l := s.pl.bufferLevel(); l.epoch == p.epoch && !l.eof {
+		l := s.pl.bufferLevel()
+		if s.thin.on && (s.audio == nil || !l.thinned) {
+			// A thinned picture never holds the clock; its sound does,
+			// once the pipeline reads it by the index.
+			continue
+		}
+		if l.epoch == p.epoch && !l.eof {
 			fn(s, l.until-pos)
 		}
 	}

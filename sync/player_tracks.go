@@ -34,6 +34,8 @@ type trackSlot struct {
 	reportedErr error
 	// stats are counters accumulated over the pipelines it has had.
 	stats TrackStats
+	// thin is its degrading to keyframes (degrade.go).
+	thin thinState
 }
 
 // pruneRetired forgets pipelines that have finished stopping.
@@ -78,6 +80,7 @@ func (p *Player) stopTrack(s *trackSlot) {
 		p.retired = append(p.retired, s.pl)
 		s.pl = nil
 	}
+	p.resetThin(s)
 	if s.audio != nil {
 		s.stats.SamplesMixed += s.audio.mixed
 		p.mix.remove(s.audio)
@@ -105,6 +108,7 @@ func (p *Player) onPipeEvent(ev pipeEvent) {
 		if o.video != nil {
 			s.video = &videoPlayout{videoOutput: *o.video, joining: joining}
 		}
+		s.thin.able = o.thinnable
 		if o.audio != nil {
 			s.audio = &mixInput{track: s.info.Name, blocks: o.audio, joining: joining}
 			p.mix.add(s.audio)
@@ -164,7 +168,9 @@ func (p *Player) snapshotTracks() []Track {
 		t := Track{
 			Name: s.info.Name, Start: s.info.Start, Size: s.info.Size, On: s.on,
 			State: s.state, Err: s.err, Streams: slices.Clone(s.streams), End: s.end, Stats: s.stats,
+			Thinned: s.thin.on,
 		}
+		t.Stats.ThinnedTime = p.thinnedTime(s)
 		if s.audio != nil {
 			t.Stats.SamplesMixed += s.audio.mixed
 		}

@@ -30,7 +30,9 @@ type Source interface {
 // against the other tracks' (0 first), SetActive(bool) to stop
 // reading ahead while paused, Stats() p2pnet.RangeReaderStats for the
 // track's network figures, Cached() []p2pnet.ByteRange for the bytes it
-// holds (a reader without it has them all), and Connection()
+// holds (a reader without it has them all), SetSparse(bool) to ask for
+// exactly what is read, without reading ahead, while the track is thinned
+// to its keyframes, and Connection()
 // p2pnet.Connection for the state of the connection it reads over (when
 // the Source does not say).
 type TrackReader interface {
@@ -49,6 +51,7 @@ type (
 		Stats() p2pnet.RangeReaderStats
 	}
 	cachedRanger interface{ Cached() []p2pnet.ByteRange }
+	sparseSetter interface{ SetSparse(on bool) }
 )
 
 // connectionReporter is a Source, or a TrackReader, read over a

@@ -48,6 +48,10 @@ type Track struct {
 	// mapped onto [Start, End] in proportion to the bytes. A local track is
 	// buffered whole. Empty until the track is opened, and while it is off.
 	Buffered []TimeRange
+	// Thinned says the link is too slow for every picture of the track:
+	// it shows its keyframes only, holding each until the next, and plays
+	// all its sound. The player plays it whole again when the link allows.
+	Thinned bool
 	// Stats are the track's counters; they survive switching it off and on.
 	Stats TrackStats
 }
@@ -88,6 +92,8 @@ type TrackStats struct {
 	// Seeks counts the seeks the track worked on; seeks superseded before
 	// they started are not counted.
 	Seeks int64
+	// ThinnedTime is how long the track has shown keyframes only.
+	ThinnedTime time.Duration
 	// Reader holds the network reader's figures (bytes fetched, cache,
 	// throughput, RTT) for a remote track, nil for a local one.
 	Reader *p2pnet.RangeReaderStats

@@ -51,6 +51,9 @@ type bufferLevel struct {
 	until time.Duration
 	// eof says the whole file has been demuxed.
 	eof bool
+	// thinned says the track shows keyframes only (thin.go), and until
+	// leaves its picture out.
+	thinned bool
 }
 
 // pipeEventKind says what a pipeEvent reports.
@@ -88,6 +91,8 @@ type trackOutputs struct {
 	video *videoOutput
 	// audio is the sound output, nil without audio.
 	audio <-chan audioBlock
+	// thinnable says the track can show keyframes only (thin.go).
+	thinnable bool
 }
 
 // stream is what every played elementary stream has in the demux loop.
@@ -100,6 +105,10 @@ type stream struct {
 	// seen says there was one.
 	last time.Duration
 	seen bool
+	// skipping drops the packets up to skipUntil (timeline): they were
+	// queued before the demuxer went back to read them again.
+	skipping  bool
+	skipUntil time.Duration
 	// end is where the stream ends on the timeline, 0 if unknown.
 	end time.Duration
 }
@@ -165,6 +174,12 @@ type pipeline struct {
 	// against what playing consumes.
 	mediaRate atomic.Int64
 
+	// thinWant is what the player last asked (setThin).
+	thinWant atomic.Bool
+	// thinRate is the bytes per second the track reads thinned, known once
+	// it was.
+	thinRate atomic.Int64
+
 	// decodeErrors counts packets that failed to decode; seeks counts seeks
 	// worked on (coalesced ones are not).
 	decodeErrors atomic.Int64
@@ -189,6 +204,9 @@ type pipeline struct {
 	audio *audioStream
 	// packets recycles packets.
 	packets packetPool
+	// thin is the place in the index while the track is thinned, nil
+	// while it plays whole.
+	thin *thinning
 	// epoch and target are the seek being played.
 	epoch  uint64
 	target time.Duration
@@ -435,6 +453,7 @@ func (pl *pipeline) open() error {
 		out.streams = append(out.streams, a.info)
 		out.audio = a.blocks
 	}
+	out.thinnable = pl.thinnable()
 	pl.send(pipeEvent{kind: pipeOpened, opened: out})
 	return nil
 }
@@ -474,7 +493,23 @@ func (pl *pipeline) loop() error {
 			}
 			continue
 		}
-		if pl.eof || pl.satisfied() {
+		if want := pl.thinWant.Load(); want != (pl.thin != nil) {
+			if err := pl.applyThin(want); err != nil {
+				return err
+			}
+			if want == (pl.thin != nil) {
+				continue
+			}
+		}
+		idle := pl.eof || pl.satisfied()
+		if pl.thin != nil {
+			worked, err := pl.thinStep()
+			if err != nil {
+				return err
+			}
+			idle = !worked
+		}
+		if idle {
 			poll.Reset(demuxPoll)
 			select {
 			case <-pl.ctx.Done():
@@ -482,6 +517,9 @@ func (pl *pipeline) loop() error {
 			case <-pl.consumed:
 			case <-poll.C:
 			}
+			continue
+		}
+		if pl.thin != nil {
 			continue
 		}
 		if err := pl.readPacket(); err != nil {
@@ -513,6 +551,10 @@ func (pl *pipeline) reached(s *stream) time.Duration {
 // duration, or it is so far behind the others that its packets are sparse
 // (a cover picture) or over (a stream shorter than the file).
 func (pl *pipeline) lagging(s *stream, lead time.Duration) bool {
+	if pl.thin != nil && pl.video != nil && s == &pl.video.stream {
+		// A thinned picture never holds the clock.
+		return true
+	}
 	r := pl.reached(s)
 	if s.seen && s.end > 0 && r >= s.end-100*time.Millisecond {
 		return true
@@ -550,7 +592,7 @@ func (pl *pipeline) satisfied() bool {
 }
 
 func (pl *pipeline) publishLevel() {
-	l := bufferLevel{epoch: pl.epoch, until: pl.levelUntil(), eof: pl.eof}
+	l := bufferLevel{epoch: pl.epoch, until: pl.levelUntil(), eof: pl.eof, thinned: pl.thin != nil}
 	pl.levelMu.Lock()
 	pl.level = l
 	pl.levelMu.Unlock()
@@ -591,16 +633,28 @@ func (pl *pipeline) readPacket() error {
 		pl.packets.put(p)
 		return nil
 	}
+	pl.queue(s, p, false)
+	pl.publishLevel()
+	return nil
+}
+
+// queue hands p to s's decoder, and notes how far s has been demuxed;
+// alone says p is a keyframe decoded by itself (thin.go). A packet s
+// already queued once (skipUntil) is dropped.
+func (pl *pipeline) queue(s *stream, p *media.Packet, alone bool) {
 	if p.HasPTS() {
 		t := p.PTS() + pl.offset
+		if s.skipping && t <= s.skipUntil {
+			pl.packets.put(p)
+			return
+		}
+		s.skipping = false
 		if !s.seen || t > s.last {
 			s.last = t
 		}
 		s.seen = true
 	}
-	s.q.put(queuedPacket{pkt: p})
-	pl.publishLevel()
-	return nil
+	s.q.put(queuedPacket{pkt: p, alone: alone})
 }
 
 // applySeek stops the decoders, drops everything queued, seeks the demuxer
@@ -609,6 +663,9 @@ func (pl *pipeline) readPacket() error {
 func (pl *pipeline) applySeek(t seekTarget) error {
 	pl.stopDecoders()
 	pl.flushOutputs()
+	if pl.thin != nil {
+		return pl.seekThinned(t)
+	}
 	fileT := t.t - pl.offset
 	if pl.audio != nil {
 		fileT -= audioSeekPreroll
@@ -636,15 +693,21 @@ func (pl *pipeline) applySeek(t seekTarget) error {
 		}
 		pl.fresh = false
 	}
+	pl.restart(t)
+	return nil
+}
+
+// restart begins playing t's epoch once the demuxer or the index is
+// placed: nothing demuxed yet, decoders started.
+func (pl *pipeline) restart(t seekTarget) {
 	for _, s := range pl.streams() {
-		s.seen, s.last = false, 0
+		s.seen, s.last, s.skipping = false, 0, false
 	}
 	pl.eof, pl.readFailures = false, 0
 	pl.epoch, pl.target = t.epoch, t.t
 	pl.publishLevel()
 	pl.seeks.Add(1)
 	pl.startDecoders()
-	return nil
 }
 
 // reopen opens the demuxer and the decoders again from the file's first
@@ -743,7 +806,7 @@ func (pl *pipeline) signalConsumed() { notify(pl.consumed) }
 // counted; after maxDecodeFailures packets in a row fail, the track fails,
 // naming what ("audio", "video") does not decode. It returns true at the
 // end of the stream, false when ctx ended or the track failed.
-func (pl *pipeline) decodePackets(ctx context.Context, s *stream, what string, decode func(*media.Packet) (produced bool, err error)) bool {
+func (pl *pipeline) decodePackets(ctx context.Context, s *stream, what string, decode func(queuedPacket) (produced bool, err error)) bool {
 	failures := 0
 	for {
 		e, err := s.q.get(ctx)
@@ -751,7 +814,7 @@ func (pl *pipeline) decodePackets(ctx context.Context, s *stream, what string, d
 			return false
 		}
 		pl.signalConsumed()
-		produced, err := decode(e.pkt)
+		produced, err := decode(e)
 		if e.pkt != nil {
 			pl.packets.put(e.pkt)
 		}
@@ -798,6 +861,17 @@ type countingReader struct {
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// ReadAt reads at off when the track's reader can, counting the bytes.
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	ra, ok := c.r.(io.ReaderAt)
+	if !ok {
+		return 0, errors.New("the track's reader cannot read at an offset")
+	}
+	n, err := ra.ReadAt(p, off)
 	c.n.Add(int64(n))
 	return n, err
 }

@@ -50,8 +50,8 @@ func (pl *pipeline) decodeAudio(ctx context.Context, a *audioStream, epoch uint6
 			return ctx.Err()
 		}
 	}
-	if pl.decodePackets(ctx, &a.stream, "audio", func(pkt *media.Packet) (produced bool, err error) {
-		err = a.dec.Decode(pkt, func(pts time.Duration, samples []float32) error {
+	if pl.decodePackets(ctx, &a.stream, "audio", func(e queuedPacket) (produced bool, err error) {
+		err = a.dec.Decode(e.pkt, func(pts time.Duration, samples []float32) error {
 			produced = true
 			start := sampleAt(pts + pl.offset)
 			if start+int64(len(samples)/channels) <= first {

@@ -112,6 +112,9 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 			return nil, ctx.Err()
 		}
 	}
+	// alone says the packet decoding is a keyframe read by itself: its
+	// picture is the one at the target however far before it.
+	alone := false
 	onFrame := func(vf *media.VideoFrame) error {
 		pts := vf.PTS + pl.offset
 		dur := vf.Duration
@@ -120,7 +123,7 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 		}
 		if !passed {
 			if pts <= target {
-				if pts+2*dur <= target {
+				if pts+2*dur <= target && !alone {
 					return nil
 				}
 				if cand == nil {
@@ -159,11 +162,28 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 		}
 		return emit(&videoFrame{epoch: epoch, img: img, pts: pts, dur: dur})
 	}
-	if !pl.decodePackets(ctx, &v.stream, "video", func(pkt *media.Packet) (produced bool, err error) {
-		err = v.dec.Decode(pkt, func(vf *media.VideoFrame) error {
+	if !pl.decodePackets(ctx, &v.stream, "video", func(e queuedPacket) (produced bool, err error) {
+		alone = e.alone
+		err = v.dec.Decode(e.pkt, func(vf *media.VideoFrame) error {
 			produced = true
 			return onFrame(vf)
 		})
+		if alone && err == nil {
+			// A keyframe read by itself: drain its picture now, not when
+			// the next packet pushes it out, and start afresh.
+			err = v.dec.Decode(nil, func(vf *media.VideoFrame) error {
+				produced = true
+				return onFrame(vf)
+			})
+			v.dec.Flush()
+			if err == nil && !passed && cand != nil {
+				// The seek's picture is the keyframe at or before it.
+				passed = true
+				c := cand
+				cand = nil
+				err = emit(c)
+			}
+		}
 		return produced, err
 	}) {
 		return

@@ -1,0 +1,230 @@
+package sync
+
+import (
+	"os"
+	"slices"
+	gosync "sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"reelay/media"
+	"reelay/media/mediatest"
+)
+
+// slowLink is one link shared by every track of a pacedSource: each byte
+// read waits its turn at rate bytes per second (0: no limit).
+type slowLink struct {
+	rate atomic.Int64
+	mu   gosync.Mutex
+	// next is when the link is free again.
+	next time.Time
+	// read counts the bytes read through it.
+	read atomic.Int64
+}
+
+// pass waits until n bytes have crossed the link, or done is closed.
+func (l *slowLink) pass(n int, done <-chan struct{}) error {
+	l.read.Add(int64(n))
+	r := l.rate.Load()
+	if r <= 0 || n <= 0 {
+		return nil
+	}
+	l.mu.Lock()
+	now := time.Now()
+	if l.next.Before(now) {
+		l.next = now
+	}
+	l.next = l.next.Add(time.Duration(float64(n) / float64(r) * float64(time.Second)))
+	wait := l.next.Sub(now)
+	l.mu.Unlock()
+	select {
+	case <-time.After(wait):
+		return nil
+	case <-done:
+		return os.ErrClosed
+	}
+}
+
+// pacedSource is a folder read across a slowLink.
+type pacedSource struct {
+	Source
+	link *slowLink
+}
+
+func (s pacedSource) OpenTrack(name string) (TrackReader, error) {
+	r, err := s.Source.OpenTrack(name)
+	if err != nil {
+		return nil, err
+	}
+	return &pacedReader{f: r.(*os.File), link: s.link, done: make(chan struct{})}, nil
+}
+
+// pacedReader reads a file across the link; Close unblocks a read waiting
+// for it.
+type pacedReader struct {
+	f    *os.File
+	link *slowLink
+	done chan struct{}
+	once gosync.Once
+}
+
+// pacedChunk is the most a Read returns: a network reader returns what
+// has arrived, not all that was asked for.
+const pacedChunk = 8 << 10
+
+func (r *pacedReader) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p[:min(len(p), pacedChunk)])
+	if perr := r.link.pass(n, r.done); perr != nil {
+		return 0, perr
+	}
+	return n, err
+}
+
+func (r *pacedReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := r.f.ReadAt(p, off)
+	if perr := r.link.pass(n, r.done); perr != nil {
+		return 0, perr
+	}
+	return n, err
+}
+
+func (r *pacedReader) Seek(off int64, whence int) (int64, error) { return r.f.Seek(off, whence) }
+
+func (r *pacedReader) Close() error {
+	r.once.Do(func() { close(r.done) })
+	return r.f.Close()
+}
+
+// keyframeTimes are the times of a fixture's video keyframes.
+func keyframeTimes(t *testing.T, name string) []time.Duration {
+	t.Helper()
+	d := mediatest.OpenDemuxer(t, mediatest.Fixture(t, name))
+	v := mediatest.FirstStream(d, media.KindVideo)
+	// The index holds decoding times; a packet read says how much later
+	// keyframes show.
+	p := media.NewPacket()
+	defer p.Free()
+	if err := d.ReadPacket(p); err != nil {
+		t.Fatal(err)
+	}
+	var out []time.Duration
+	for _, k := range d.Keyframes(v) {
+		out = append(out, k.PTS-d.StartTime())
+	}
+	if len(out) < 5 {
+		t.Fatalf("%s has %d keyframes", name, len(out))
+	}
+	return out
+}
+
+func trackNamed(tracks []Track, name string) Track {
+	for _, tr := range tracks {
+		if tr.Name == name {
+			return tr
+		}
+	}
+	return Track{}
+}
+
+// TestASlowLinkThinsThePictureAndTheSoundPlaysOn: across a link that
+// carries the sound and the camera's keyframes but not the whole camera,
+// the camera is thinned instead of the clock stopping: it shows only
+// keyframes while the position runs on, the sound plays on, and once the
+// link is fast again the camera plays whole by itself.
+func TestASlowLinkThinsThePictureAndTheSoundPlaysOn(t *testing.T) {
+	keys := keyframeTimes(t, "camera.mp4")
+	folder := fixtureFolder(t, "camera.mp4", "mic.m4a")
+	synctest.Test(t, func(t *testing.T) {
+		// The camera is 47 kB/s, its keyframes 6.5 kB/s, the mic 8 kB/s.
+		link := &slowLink{}
+		link.rate.Store(22_000)
+		p, sink, recs := openTest(t, pacedSource{FolderSource(folder), link}, Options{})
+		waitState(t, p, StatePaused, 30*time.Second)
+		p.Play()
+
+		waitFor(t, 30*time.Second, "the camera thinned", func() bool {
+			return trackNamed(p.Tracks(), "camera").Thinned
+		})
+		thinnedAt := p.Position()
+		shownBefore := recs["camera"].count()
+		stallsBefore := p.Stats().Stalls
+		waitFor(t, 30*time.Second, "the position 3 s on", func() bool { return p.Position() >= thinnedAt+3*time.Second })
+		st := p.Stats()
+		if st.Stalls != stallsBefore {
+			t.Errorf("the clock stopped %d times while the camera was thinned: %+v", st.Stalls-stallsBefore, st.StallLog)
+		}
+		thin := recs["camera"].since(shownBefore)
+		if len(thin) == 0 {
+			t.Fatal("the thinned camera showed no picture in 3 s")
+		}
+		// What was queued before plays out; from the first keyframe on,
+		// only keyframes show.
+		first := slices.IndexFunc(thin, func(f shown) bool { return slices.Contains(keys, f.pts) })
+		if first < 0 {
+			t.Fatalf("the thinned camera showed no keyframe: %v", thin)
+		}
+		for _, f := range thin[first:] {
+			if !slices.Contains(keys, f.pts) {
+				t.Errorf("the thinned camera showed a picture at %v, not a keyframe (%v)", f.pts, keys)
+			}
+		}
+		if tr := trackNamed(p.Tracks(), "mic"); tr.State != StatePlaying || tr.Thinned {
+			t.Errorf("the mic while the camera was thinned: %v, thinned %v", tr.State, tr.Thinned)
+		}
+		heard := sink.Played()
+
+		// The link is fast again: the camera plays whole by itself, after
+		// its wait. The clip is 10 s long, so watch it again meanwhile.
+		link.rate.Store(0)
+		waitFor(t, 30*time.Second, "the position near the end", func() bool { return p.Position() >= 7*time.Second })
+		if sink.Played() <= heard {
+			t.Error("no sound was played after the camera was thinned")
+		}
+		p.Seek(0)
+		waitFor(t, 30*time.Second, "the camera whole again", func() bool {
+			return !trackNamed(p.Tracks(), "camera").Thinned
+		})
+		whole := recs["camera"].count()
+		waitFor(t, 30*time.Second, "pictures between keyframes", func() bool {
+			return slices.ContainsFunc(recs["camera"].since(whole), func(f shown) bool { return !slices.Contains(keys, f.pts) })
+		})
+		if d := trackNamed(p.Tracks(), "camera").Stats.ThinnedTime; d < 3*time.Second {
+			t.Errorf("ThinnedTime = %v, want the 3 s and more it was thinned", d)
+		}
+	})
+}
+
+// TestAThinnedTrackSeeksToTheKeyframeBeforeTheTarget: a seek while the
+// camera is thinned shows the keyframe at or before the target at once.
+func TestAThinnedTrackSeeksToTheKeyframeBeforeTheTarget(t *testing.T) {
+	keys := keyframeTimes(t, "camera.mp4")
+	folder := fixtureFolder(t, "camera.mp4", "mic.m4a")
+	synctest.Test(t, func(t *testing.T) {
+		link := &slowLink{}
+		link.rate.Store(22_000)
+		p, _, recs := openTest(t, pacedSource{FolderSource(folder), link}, Options{})
+		waitState(t, p, StatePaused, 30*time.Second)
+		p.Play()
+		waitFor(t, 30*time.Second, "the camera thinned", func() bool {
+			return trackNamed(p.Tracks(), "camera").Thinned
+		})
+		n := recs["camera"].count()
+		target := 6500 * time.Millisecond
+		p.Seek(target)
+		waitFor(t, 30*time.Second, "a picture after the seek", func() bool { return recs["camera"].count() > n })
+		want := keys[0]
+		for _, k := range keys {
+			if k <= target {
+				want = k
+			}
+		}
+		if got := recs["camera"].since(n)[0].pts; got != want {
+			t.Errorf("the thinned camera's first picture after seeking to %v is at %v, want the keyframe at %v", target, got, want)
+		}
+		if !trackNamed(p.Tracks(), "camera").Thinned {
+			t.Error("the camera played whole after a seek, on a link still too slow")
+		}
+	})
+}
