@@ -123,6 +123,8 @@ type playerView struct {
 	throughput float64
 	figures    string
 	figuresAt  time.Time
+	// thinned names the tracks showing keyframes only.
+	thinned []string
 	// notice is the engine's latest notice; reconnecting says a redial is
 	// under way (with its try).
 	notice       string
@@ -424,6 +426,7 @@ func (pv *playerView) applyStatus(s status) {
 	pv.throughput = 0
 	// The bar shows what every track playing has at hand.
 	var buffered []avsync.TimeRange
+	var thinned []string
 	first := true
 	for _, t := range s.tracks {
 		tv := pv.byName[t.Name]
@@ -443,6 +446,10 @@ func (pv *playerView) applyStatus(s status) {
 				buffered = avsync.IntersectRanges(buffered, t.Buffered)
 			}
 		}
+		tv.tile.setBehind(t.On && t.Thinned)
+		if t.On && t.Thinned {
+			thinned = append(thinned, t.Name)
+		}
 		k := kindOf(t)
 		opened := len(t.Streams) > 0
 		changed := k != tv.kind || opened != tv.opened
@@ -456,6 +463,7 @@ func (pv *playerView) applyStatus(s status) {
 			pv.updateTrack(tv)
 		}
 	}
+	pv.thinned = thinned
 	pv.checkConnection()
 	if now := time.Now(); now.Sub(pv.figuresAt) >= figuresPeriod {
 		pv.figuresAt = now
@@ -778,6 +786,9 @@ func (pv *playerView) statusLine() string {
 	} else {
 		parts = append(parts, stateText(pv.state))
 	}
+	if len(pv.thinned) > 0 {
+		parts = append(parts, strings.Join(pv.thinned, ", ")+": keyframes only, the link is too slow")
+	}
 	if pv.figures != "" {
 		parts = append(parts, pv.figures)
 	}
@@ -811,6 +822,7 @@ func (pv *playerView) debugStatus() {
 		tracks[tv.name] = map[string]any{
 			"on": tv.on, "kind": tv.kind.String(), "failed": tv.err != nil, "visible": tv.tile.visible,
 			"painted": tv.tile.painted, "applied": tv.tile.applied, "frame": [2]int{tv.tile.frameW, tv.tile.frameH},
+			"thinned": tv.tile.behind,
 		}
 		sig += fmt.Sprint("|", tv.on, tv.err != nil, tv.tile.visible)
 	}

@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
 
@@ -62,6 +63,10 @@ type videoTile struct {
 	probe *canvas.Raster
 	// probePix is what the probe paints: one transparent pixel.
 	probePix *image.RGBA
+	// badge says, over the picture's corner, that the track shows
+	// keyframes only (behind): the link is too slow for every picture.
+	badge   *canvas.Text
+	badgeBg *canvas.Rectangle
 
 	// mu guards latest and pending.
 	mu gosync.Mutex
@@ -82,8 +87,10 @@ type videoTile struct {
 
 	// Owned by the UI goroutine.
 
-	// visible says the track's pictures are wanted on screen.
+	// visible says the track's pictures are wanted on screen; behind
+	// that it shows keyframes only.
 	visible bool
+	behind  bool
 	// applied counts frames put on img; painted counts those painted.
 	applied     int64
 	painted     int64
@@ -113,8 +120,47 @@ func newVideoTile(track string, kind trackKind, do func(func())) *videoTile {
 		return t.probePix
 	})
 	t.probe.ScaleMode = canvas.ImageScalePixels
+	t.badge = canvas.NewText("Keyframes only · slow link", color.White)
+	t.badge.TextSize = theme.CaptionTextSize()
+	t.badgeBg = canvas.NewRectangle(color.NRGBA{A: 0xb0})
+	t.badgeBg.CornerRadius = 4
+	t.badge.Hide()
+	t.badgeBg.Hide()
 	t.applyFn = t.apply
 	return t
+}
+
+// setBehind shows or hides the badge saying the track shows keyframes
+// only; UI goroutine.
+func (t *videoTile) setBehind(on bool) {
+	if on == t.behind {
+		return
+	}
+	t.behind = on
+	t.placeBadge()
+}
+
+// badgePad is the room around the badge's text, and its margin from the
+// picture's corner.
+const badgePad = 6
+
+// placeBadge puts the badge in the tile's top left corner, or hides it;
+// UI goroutine.
+func (t *videoTile) placeBadge() {
+	if !t.behind || !t.visible || t.rect.Width <= 0 {
+		t.badge.Hide()
+		t.badgeBg.Hide()
+		return
+	}
+	ts := t.badge.MinSize()
+	t.badgeBg.Move(fyne.NewPos(t.pos.X+badgePad, t.pos.Y+badgePad))
+	t.badgeBg.Resize(fyne.NewSize(ts.Width+2*badgePad, ts.Height+badgePad))
+	t.badge.Move(fyne.NewPos(t.pos.X+2*badgePad, t.pos.Y+badgePad*3/2))
+	t.badge.Resize(ts)
+	t.badgeBg.Show()
+	t.badge.Show()
+	t.badgeBg.Refresh()
+	t.badge.Refresh()
 }
 
 // Show hands a frame to the window; it runs on the engine's goroutine and
@@ -331,7 +377,7 @@ func (a *videoArea) restack() {
 		}
 	}
 	for _, t := range order {
-		objs = append(objs, t.bg, t.bars[0], t.bars[1], t.probe, t.img)
+		objs = append(objs, t.bg, t.bars[0], t.bars[1], t.probe, t.img, t.badgeBg, t.badge)
 	}
 	a.box.Objects = objs
 	a.box.Refresh()
@@ -364,6 +410,7 @@ func (a *videoArea) Layout(_ []fyne.CanvasObject, size fyne.Size) {
 			t.img.Hide()
 			t.probe.Hide()
 			t.fit()
+			t.placeBadge()
 			t.setPixelSize(0, 0)
 		}
 	}
@@ -412,6 +459,7 @@ func (a *videoArea) place(t *videoTile, pos fyne.Position, size fyne.Size) {
 	t.probe.Resize(fyne.NewSize(1, 1))
 	t.probe.Show()
 	t.fit()
+	t.placeBadge()
 	s := a.scale()
 	t.setPixelSize(int(size.Width*s), int(size.Height*s))
 }

@@ -812,3 +812,42 @@ func TestStallWithTheConnectionDownReconnects(t *testing.T) {
 		t.Errorf("the status says %q", pv.statusText.Text)
 	}
 }
+
+// TestAThinnedTrackIsMarkedBehind: a track the engine thinned to its
+// keyframes carries a badge on its picture and is named in the status
+// line, until it plays whole again.
+func TestAThinnedTrackIsMarkedBehind(t *testing.T) {
+	h := newHarness(t, Options{})
+	pv := h.openPlayer()
+	tracks := h.fp.Tracks()
+	show := func() {
+		pv.applyStatus(status{seekGen: pv.seekGen, position: 5 * time.Second, duration: time.Minute, tracks: tracks})
+	}
+	camera := pv.byName["camera"].tile
+	show()
+	if camera.badge.Visible() || strings.Contains(pv.statusText.Text, "keyframes") {
+		t.Fatalf("a whole camera is marked behind: badge %v, status %q", camera.badge.Visible(), pv.statusText.Text)
+	}
+
+	tracks[1].Thinned = true
+	show()
+	if !camera.badge.Visible() || !camera.badgeBg.Visible() {
+		t.Error("the thinned camera has no badge")
+	}
+	if pv.byName["screen"].tile.badge.Visible() {
+		t.Error("the whole screen has a badge")
+	}
+	if got := pv.statusText.Text; !strings.Contains(got, "camera: keyframes only") {
+		t.Errorf("status line %q does not say the camera shows keyframes only", got)
+	}
+	// The badge sits in the camera's picture, not elsewhere.
+	if p, tp := camera.badge.Position(), camera.pos; p.X < tp.X || p.Y < tp.Y || p.X > tp.X+camera.rect.Width || p.Y > tp.Y+camera.rect.Height {
+		t.Errorf("the badge is at %v, outside the camera's tile at %v %v", p, tp, camera.rect)
+	}
+
+	tracks[1].Thinned = false
+	show()
+	if camera.badge.Visible() || strings.Contains(pv.statusText.Text, "keyframes") {
+		t.Errorf("the camera whole again is still marked: badge %v, status %q", camera.badge.Visible(), pv.statusText.Text)
+	}
+}

@@ -38,7 +38,7 @@ func init() {
 		{"probe", "probe LINK [REACH FLAGS]", "print a shared recording's tracks as JSON", runProbe},
 		{"fetch", "fetch LINK TRACK -o FILE", "copy a whole track to a file", runFetch},
 		{"framemd5", "framemd5 SOURCE TRACK", "print a track's decoded frames as ffmpeg -f framemd5 does", runFrameMD5},
-		{"demo", "demo [--headless] [--for DUR] [--report json]", "share the built-in demo on loopback and watch it (--headless: no window)", runDemo},
+		{"demo", "demo [--headless] [--link 50ms,1mbit,1%] [--for DUR] [--report json]", "share the built-in demo on loopback and watch it (--headless: no window;\n      --link: across an emulated home link)", runDemo},
 		{"play", playUsage, "play without a window and print a JSON report (--help: details)", runPlay},
 		{"relay", "relay [--listen MULTIADDR ...] [--identity FILE] [--unlimited] [--bootstrap MULTIADDR ...]", "run a public relay, DHT bootstrap and AutoNAT server for peers behind NATs", runRelay},
 		{"bench", "bench [--runs N] [--link 50ms,20mbit,0.1%]", "time seeks and first frames over loopback (or an emulated home link) against a local folder", runBench},

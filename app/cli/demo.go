@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/libp2p/go-libp2p/core/host"
+
 	"reelay/assets"
 	p2pnet "reelay/net"
 )
@@ -39,6 +41,7 @@ func extractDemo() (string, error) {
 func runDemo(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	headless := fs.Bool("headless", false, "no window: pull every track back and check it")
+	linkSpec := fs.String("link", "", "watch across an emulated home link over QUIC: round trip, rate, loss (50ms,1mbit,1%)")
 	var wf windowFlags
 	wf.register(fs)
 	pos, err := parseFlags(fs, args)
@@ -48,21 +51,38 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return fmt.Errorf("%w: demo takes no arguments", errUsage)
 	}
+	var link *p2pnet.EmulatedLink
+	if *linkSpec != "" {
+		l, err := p2pnet.ParseEmulatedLink(*linkSpec)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		link = &l
+	}
 	if *headless {
+		if link != nil {
+			return fmt.Errorf("%w: --link is for the window (reelay bench --link measures a link headless)", errUsage)
+		}
 		return runDemoHeadless(ctx, e)
 	}
-	return runDemoWindow(ctx, e, wf)
+	return runDemoWindow(ctx, e, wf, link)
 }
 
 // shareDemo unpacks the built-in demo and shares it from a host on
 // loopback; stop ends the share and removes the folder.
 func shareDemo(log *slog.Logger) (dir string, link p2pnet.Link, stop func(), err error) {
-	if dir, err = extractDemo(); err != nil {
-		return "", p2pnet.Link{}, nil, err
-	}
 	h, err := p2pnet.NewHost(p2pnet.HostOptions{ListenAddrs: p2pnet.LoopbackListenAddrs})
 	if err != nil {
-		os.RemoveAll(dir)
+		return "", p2pnet.Link{}, nil, err
+	}
+	return shareDemoFrom(h, log)
+}
+
+// shareDemoFrom unpacks the built-in demo and shares it from h; stop
+// ends the share, closes h and removes the folder.
+func shareDemoFrom(h host.Host, log *slog.Logger) (dir string, link p2pnet.Link, stop func(), err error) {
+	if dir, err = extractDemo(); err != nil {
+		h.Close()
 		return "", p2pnet.Link{}, nil, err
 	}
 	sharer := p2pnet.NewSharer(h, p2pnet.SharerOptions{Logger: log})

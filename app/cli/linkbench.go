@@ -243,6 +243,11 @@ func printHomeLink(w io.Writer, link p2pnet.EmulatedLink, runs []linkRun) {
 		if r.rep == nil {
 			continue
 		}
+		for _, t := range r.rep.Tracks {
+			if t.Thinned > 0 {
+				fmt.Fprintf(w, "%s: %s showed keyframes only for %.1f s (the link too slow for every picture)\n", r.name, t.Name, t.Thinned/1000)
+			}
+		}
 		for _, st := range r.rep.Stalls.List {
 			why := "decoding"
 			if st.Network {

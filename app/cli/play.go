@@ -136,6 +136,10 @@ type trackReport struct {
 	// (links only).
 	RTT          *float64 `json:"rtt_ms,omitempty"`
 	DecodeErrors int64    `json:"decode_errors"`
+	// Thinned is how long the track showed keyframes only, the link too
+	// slow for every picture; ThinnedAtEnd says it still did at the end.
+	Thinned      float64 `json:"thinned_ms"`
+	ThinnedAtEnd bool    `json:"thinned_at_end,omitempty"`
 }
 
 type avOffsetReport struct {
@@ -391,6 +395,7 @@ func playSource(ctx context.Context, source avsync.Source, kind string, connectA
 			Name: t.Name, On: t.On, State: t.State.String(), Video: t.HasVideo(), Audio: t.HasAudio(),
 			FramesPresented: t.Stats.FramesPresented, FramesDropped: t.Stats.FramesDropped,
 			SamplesMixed: t.Stats.SamplesMixed, BytesRead: t.Stats.BytesRead, DecodeErrors: t.Stats.DecodeErrors,
+			Thinned: ms(t.Stats.ThinnedTime), ThinnedAtEnd: t.Thinned,
 		}
 		if t.Err != nil {
 			tr.Error = t.Err.Error()

@@ -96,7 +96,7 @@ func runWindow(ctx context.Context, e *env, args []string) error {
 
 // runDemoWindow shares the built-in demo on loopback and opens the player
 // on its link, through the real libp2p path.
-func runDemoWindow(ctx context.Context, e *env, wf windowFlags) error {
+func runDemoWindow(ctx context.Context, e *env, wf windowFlags, across *p2pnet.EmulatedLink) error {
 	o, err := wf.options(e)
 	if err != nil {
 		return err
@@ -104,7 +104,31 @@ func runDemoWindow(ctx context.Context, e *env, wf windowFlags) error {
 	if err := app.CheckDisplay(); err != nil {
 		return fmt.Errorf("%w%s", err, noDisplayHint)
 	}
-	_, link, stop, err := shareDemo(e.log)
+	var link p2pnet.Link
+	var stop func()
+	if across == nil {
+		_, link, stop, err = shareDemo(e.log)
+	} else {
+		// The sharer and the viewer meet only across the emulated link.
+		var pair *p2pnet.EmulatedPair
+		if pair, err = p2pnet.NewEmulatedPair(*across, p2pnet.TransportQUIC); err != nil {
+			return err
+		}
+		defer pair.Close()
+		_, link, stop, err = shareDemoFrom(pair.Sharer, e.log)
+		o.Dial = func(ctx context.Context, s string) (app.Remote, error) {
+			l, err := p2pnet.ParseLink(s)
+			if err != nil {
+				return nil, err
+			}
+			rec, err := p2pnet.Dial(ctx, pair.Viewer, l)
+			if err != nil {
+				return nil, err
+			}
+			return &remoteRecording{Source: avsync.RemoteSource(rec), rec: rec}, nil
+		}
+		fmt.Fprintf(e.stderr, "the viewer reaches the sharer across an emulated link: %s\n", across)
+	}
 	if err != nil {
 		return err
 	}
@@ -126,7 +150,8 @@ func dialRemote(ctx context.Context, link string) (app.Remote, error) {
 // remoteRecording is a dialled recording with the host that dialled it.
 type remoteRecording struct {
 	avsync.Source
-	// h is the viewer's host, closed with the recording.
+	// h is the viewer's host, closed with the recording; nil when the
+	// host outlives it (a demo across an emulated link).
 	h   host.Host
 	rec *p2pnet.Recording
 }
@@ -150,7 +175,13 @@ func (r *remoteRecording) Connected() bool {
 	return false
 }
 
-func (r *remoteRecording) Close() error { return r.h.Close() }
+// Close ends the recording, and the viewer's host when it has its own.
+func (r *remoteRecording) Close() error {
+	if r.h == nil {
+		return r.rec.Close()
+	}
+	return r.h.Close()
+}
 
 // homeSharer shares folders chosen on Home, from one host made on first
 // use with the user's identity, so links survive a restart.
