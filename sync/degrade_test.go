@@ -11,6 +11,7 @@ import (
 
 	"reelay/media"
 	"reelay/media/mediatest"
+	p2pnet "reelay/net"
 )
 
 // slowLink is one link shared by every track of a pacedSource: each byte
@@ -22,6 +23,9 @@ type slowLink struct {
 	next time.Time
 	// read counts the bytes read through it.
 	read atomic.Int64
+	// fast makes its readers report a fast link, as when a busy machine,
+	// not the link, is slow.
+	fast bool
 }
 
 // pass waits until n bytes have crossed the link, or done is closed.
@@ -91,6 +95,16 @@ func (r *pacedReader) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (r *pacedReader) Seek(off int64, whence int) (int64, error) { return r.f.Seek(off, whence) }
+
+// Stats reports what a network reader would measure of the link: its
+// rate shared by the two tracks of these tests, always asking.
+func (r *pacedReader) Stats() p2pnet.RangeReaderStats {
+	bw := float64(1 << 30)
+	if rate := r.link.rate.Load(); rate > 0 && !r.link.fast {
+		bw = float64(rate) / 2
+	}
+	return p2pnet.RangeReaderStats{InFlight: 1, Bandwidth: bw, BytesFetched: r.link.read.Load()}
+}
 
 func (r *pacedReader) Close() error {
 	r.once.Do(func() { close(r.done) })
@@ -225,6 +239,25 @@ func TestAThinnedTrackSeeksToTheKeyframeBeforeTheTarget(t *testing.T) {
 		}
 		if !trackNamed(p.Tracks(), "camera").Thinned {
 			t.Error("the camera played whole after a seek, on a link still too slow")
+		}
+	})
+}
+
+// TestAStallTheLinkIsNotToBlameForThinsNothing: when the tracks run out
+// while the link is measured fast enough (a busy machine), the player
+// stalls as before and thins nothing.
+func TestAStallTheLinkIsNotToBlameForThinsNothing(t *testing.T) {
+	folder := fixtureFolder(t, "camera.mp4", "mic.m4a")
+	synctest.Test(t, func(t *testing.T) {
+		link := &slowLink{fast: true}
+		link.rate.Store(22_000)
+		p, _, _ := openTest(t, pacedSource{FolderSource(folder), link}, Options{})
+		waitState(t, p, StatePaused, 30*time.Second)
+		p.Play()
+		waitFor(t, 30*time.Second, "a stall", func() bool { return p.Stats().Stalls > 0 })
+		time.Sleep(5 * time.Second)
+		if tr := trackNamed(p.Tracks(), "camera"); tr.Thinned || tr.Stats.ThinnedTime > 0 {
+			t.Errorf("the camera was thinned (for %v) on a link measured fast enough", tr.Stats.ThinnedTime)
 		}
 	})
 }
