@@ -6,8 +6,9 @@ package media
 // go-astiav's API.
 
 /*
-#cgo pkg-config: libavutil libavformat
+#cgo pkg-config: libavutil libavcodec libavformat
 #include <libavutil/frame.h>
+#include <libavcodec/avcodec.h>
 #include <libavutil/channel_layout.h>
 #include <libavformat/avformat.h>
 
@@ -32,6 +33,10 @@ static int reelay_frame_layout_name(const AVFrame *f, char *buf, size_t size) {
 }
 
 static unsigned reelay_lavf_version(void) { return avformat_version(); }
+
+static void reelay_skip_nonref(AVCodecContext *c, int on) {
+	c->skip_frame = on ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+}
 */
 import "C"
 
@@ -64,6 +69,17 @@ func framePktDuration(f *astiav.Frame) int64 {
 
 func frameData0(f *astiav.Frame) unsafe.Pointer {
 	return unsafe.Pointer(C.reelay_frame_data0(cframe(f)))
+}
+
+// codecSkipNonRef makes the decoder skip (on) or decode (off) the
+// pictures no other picture refers to. astiav.CodecContext starts with
+// its C pointer; go-astiav v0.16.0 has no accessor for it.
+func codecSkipNonRef(cc *astiav.CodecContext, on bool) {
+	v := C.int(0)
+	if on {
+		v = 1
+	}
+	C.reelay_skip_nonref(*(**C.AVCodecContext)(unsafe.Pointer(cc)), v)
 }
 
 func frameChannels(f *astiav.Frame) int { return int(C.reelay_frame_channels(cframe(f))) }

@@ -42,6 +42,8 @@ type VideoDecoder struct {
 	// flushErr is a failure to reopen the decoder in Flush, reported by
 	// the next Decode since Flush returns nothing.
 	flushErr error
+	// skipping says SkipHidden is on.
+	skipping bool
 }
 
 // NewVideoDecoder opens a decoder for video stream streamIndex of d. The
@@ -104,10 +106,22 @@ func (v *VideoDecoder) Convert(f *VideoFrame, dst *image.RGBA) error {
 	return v.sws.scale(f.frame, dst)
 }
 
+// SkipHidden says the packets sent next are decoded only to reach later
+// pictures, their own never shown (before a seek's target): pictures no
+// other refers to are then skipped, not decoded. On H.264 with B-frames
+// that is about half the pictures of a group.
+func (v *VideoDecoder) SkipHidden(on bool) {
+	if v.dec.cc != nil && on != v.skipping {
+		v.skipping = on
+		codecSkipNonRef(v.dec.cc, on)
+	}
+}
+
 // Flush drops the decoder's state after a seek; frames of packets sent
 // before it are never returned.
 func (v *VideoDecoder) Flush() {
 	v.next = 0
+	v.skipping = false
 	v.flushErr = v.dec.flush()
 }
 

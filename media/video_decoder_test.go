@@ -3,6 +3,7 @@ package media_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"errors"
 	"image"
 	"io"
@@ -275,5 +276,58 @@ func TestConvertDoesNotAllocate(t *testing.T) {
 	})
 	if !checked {
 		t.Fatal("no frame")
+	}
+}
+
+// TestSkipHiddenDecodesLessAndTheSamePicturesAfter: pictures sent while
+// SkipHidden is on that nothing refers to are not decoded, and every
+// picture after it is turned off is the same as decoding all gives.
+func TestSkipHiddenDecodesLessAndTheSamePicturesAfter(t *testing.T) {
+	const from = 5 * time.Second
+	decodeAll := func(skip bool) (before int, after map[time.Duration][16]byte) {
+		d := mediatest.OpenDemuxer(t, mediatest.Fixture(t, "av.mp4"))
+		v := mediatest.FirstStream(d, media.KindVideo)
+		dec, err := media.NewVideoDecoder(d, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dec.Close()
+		after = map[time.Duration][16]byte{}
+		img := image.NewRGBA(image.Rect(0, 0, 64, 36))
+		fn := func(f *media.VideoFrame) error {
+			if f.PTS < from {
+				before++
+				return nil
+			}
+			if err := dec.Convert(f, img); err != nil {
+				return err
+			}
+			after[f.PTS] = md5.Sum(img.Pix)
+			return nil
+		}
+		mediatest.EachPacket(t, d, func(p *media.Packet) error {
+			if p.StreamIndex() != v {
+				return nil
+			}
+			dec.SkipHidden(skip && p.PTS() < from-100*time.Millisecond)
+			return dec.Decode(p, fn)
+		})
+		if err := dec.Decode(nil, fn); err != nil {
+			t.Fatal(err)
+		}
+		return before, after
+	}
+	allBefore, want := decodeAll(false)
+	skipBefore, got := decodeAll(true)
+	if skipBefore >= allBefore*3/4 {
+		t.Errorf("skipping decoded %d of the %d pictures before %v, want far fewer", skipBefore, allBefore, from)
+	}
+	if len(got) != len(want) || len(want) < 100 {
+		t.Fatalf("%d pictures after %v with skipping, %d without", len(got), from, len(want))
+	}
+	for pts, sum := range want {
+		if got[pts] != sum {
+			t.Errorf("the picture at %v differs after skipping", pts)
+		}
 	}
 }

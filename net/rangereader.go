@@ -265,6 +265,9 @@ type RangeReader struct {
 	// rank orders the track's requests against the recording's other
 	// tracks at the sharer (0 first); the player sets it (SetRank).
 	rank int
+	// relaxed says the player has what it needs of the track now, so what
+	// a read waits on is asked as soon, not now (SetUrgent).
+	relaxed bool
 	// stats counts what Stats reports; InFlight, Throughput and Buffered are
 	// computed when asked.
 	stats RangeReaderStats
@@ -321,8 +324,9 @@ func newRangeReader(f rangeFetcher, size int64, o RangeReaderOptions) *RangeRead
 		cacheSize:     o.CacheSize,
 		autoCache:     autoCache,
 	}
-	// A track of a block or two is read whole by its first reads anyway.
-	r.tailPending = o.PrefetchTail && r.nblocks > 2
+	// A track of two blocks is fetched whole at once: its demuxer reads
+	// both ends as it opens.
+	r.tailPending = o.PrefetchTail && r.nblocks > 1
 	r.readahead = r.clampReadahead(o.Readahead)
 	r.meter.start = r.timeNow()
 	go r.run()
@@ -407,6 +411,18 @@ func (r *RangeReader) SetByteRate(bytesPerSecond int64, ahead time.Duration) {
 func (r *RangeReader) SetRank(rank int) {
 	r.mu.Lock()
 	r.rank = rank
+	r.mu.Unlock()
+}
+
+// SetUrgent says whether what reads wait on is needed now (the default):
+// the player has not shown the track's frame at a seek's target yet, or
+// is about to run out. Not urgent (it has its frame and a little buffer),
+// a read waits at the priority of the readahead's next third, so that
+// another track's urgent read is answered first: after a seek, the
+// camera that has its frame fills its buffer after the screen's frame.
+func (r *RangeReader) SetUrgent(on bool) {
+	r.mu.Lock()
+	r.relaxed = !on
 	r.mu.Unlock()
 }
 
@@ -747,7 +763,7 @@ func (r *RangeReader) schedule() {
 			if r.active >= r.o.InFlight && served {
 				break
 			}
-			r.startFetch(idx, 1, NeedNow)
+			r.startFetch(idx, 1, r.readNeed())
 			served = true
 		}
 	}
@@ -801,7 +817,7 @@ func (r *RangeReader) schedule() {
 	// The block the reader needs next goes alone, so its first byte is not
 	// behind a large request's tail.
 	if missing[0] == first {
-		r.startFetch(first, 1, NeedNow)
+		r.startFetch(first, 1, r.readNeed())
 		missing = missing[1:]
 		free--
 	}
@@ -976,6 +992,15 @@ func (r *RangeReader) finish(res fetchResult) {
 	r.install(f, f.count)
 	r.evict()
 	r.broadcast()
+}
+
+// readNeed is how soon a read's block is needed: now, unless the player
+// said it is not urgent. It is called with mu held.
+func (r *RangeReader) readNeed() Need {
+	if r.relaxed {
+		return NeedSoon
+	}
+	return NeedNow
 }
 
 // noteBusy tells the bandwidth meter whether requests are in flight. It

@@ -1007,3 +1007,68 @@ func TestRangeReaderSparseAsksForExactlyWhatIsRead(t *testing.T) {
 		}
 	})
 }
+
+// TestRangeReaderReadsLessUrgentlyWhenTheTrackNeedNotHurry: a reader the
+// player told its track has its frame and some buffer asks for what a read
+// waits on at the readahead's soon priority, so another track's urgent read
+// passes first; told urgent again (a seek), at once urgently.
+func TestRangeReaderReadsLessUrgentlyWhenTheTrackNeedNotHurry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const bs = 64 << 10
+		data := randomBytes(12, 8<<20)
+		f := &fakeFetcher{data: data, latency: 20 * time.Millisecond}
+		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{BlockSize: bs, Readahead: 256 << 10})
+		defer r.Close()
+		r.SetRank(2)
+		p := make([]byte, 1000)
+		prioOfRead := func(off int64) Priority {
+			t.Helper()
+			before := len(f.requests())
+			if _, err := r.ReadAt(p, off); err != nil {
+				t.Fatal(err)
+			}
+			for _, req := range f.requests()[before:] {
+				if req.off <= off && off < req.off+int64(req.n) {
+					return req.prio
+				}
+			}
+			t.Fatalf("no request for the read at %d", off)
+			return 0
+		}
+		if got, want := prioOfRead(3<<20), RequestPriority(NeedNow, 2); got != want {
+			t.Errorf("a read asked at priority %d, want %d (now)", got, want)
+		}
+		r.SetUrgent(false)
+		if got, want := prioOfRead(5<<20), RequestPriority(NeedSoon, 2); got != want {
+			t.Errorf("a read of a track that need not hurry asked at priority %d, want %d (soon)", got, want)
+		}
+		r.SetUrgent(true)
+		if got, want := prioOfRead(1<<20), RequestPriority(NeedNow, 2); got != want {
+			t.Errorf("a read after SetUrgent(true) asked at priority %d, want %d (now)", got, want)
+		}
+	})
+}
+
+// TestRangeReaderFetchesATwoBlockTrackAtOnce: a track of two blocks, which
+// its demuxer reads at both ends as it opens, is asked for whole at the
+// first read, not one block a round trip.
+func TestRangeReaderFetchesATwoBlockTrackAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const bs = 256 << 10
+		data := randomBytes(13, bs+100_000)
+		f := &fakeFetcher{data: data, latency: 20 * time.Millisecond}
+		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{BlockSize: bs, PrefetchTail: true})
+		defer r.Close()
+		start := time.Now()
+		p := make([]byte, 64<<10)
+		if _, err := r.ReadAt(p, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.ReadAt(p[:1000], int64(len(data))-1000); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != f.latency {
+			t.Errorf("reading both ends took %v, want one round trip (%v)", d, f.latency)
+		}
+	})
+}

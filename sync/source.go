@@ -27,8 +27,9 @@ type Source interface {
 // from any goroutine: SetByteRate(bytesPerSecond int64, ahead
 // time.Duration) to size its readahead to the player's buffer target once
 // the track's bit rate is known, SetRank(int) to order its requests
-// against the other tracks' (0 first), SetActive(bool) to stop
-// reading ahead while paused, Stats() p2pnet.RangeReaderStats for the
+// against the other tracks' (0 first), SetUrgent(bool) to say whether
+// the player needs what it reads now or has a little buffered,
+// SetActive(bool) to stop reading ahead while paused, Stats() p2pnet.RangeReaderStats for the
 // track's network figures, Cached() []p2pnet.ByteRange for the bytes it
 // holds (a reader without it has them all), SetSparse(bool) to ask for
 // exactly what is read, without reading ahead, while the track is thinned
@@ -46,6 +47,7 @@ type (
 		SetByteRate(bytesPerSecond int64, ahead time.Duration)
 	}
 	activeSetter  interface{ SetActive(on bool) }
+	urgentSetter  interface{ SetUrgent(on bool) }
 	rankSetter    interface{ SetRank(rank int) }
 	readerStatser interface {
 		Stats() p2pnet.RangeReaderStats

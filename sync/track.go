@@ -207,6 +207,8 @@ type pipeline struct {
 	// thin is the place in the index while the track is thinned, nil
 	// while it plays whole.
 	thin *thinning
+	// urgent is what the reader was last told (SetUrgent).
+	urgent bool
 	// epoch and target are the seek being played.
 	epoch  uint64
 	target time.Duration
@@ -224,7 +226,7 @@ func newPipeline(parent context.Context, info p2pnet.TrackInfo, src Source, opts
 		name: info.Name, info: info, src: src, opts: opts, clockPos: clockPos,
 		events: events, wake: wake, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		seekSignal: make(chan struct{}, 1), consumed: make(chan struct{}, 1),
-		active: active, fresh: true, rank: -1,
+		active: active, fresh: true, rank: -1, urgent: true,
 	}
 	pl.seek(start)
 	go pl.run()
@@ -596,6 +598,22 @@ func (pl *pipeline) publishLevel() {
 	pl.levelMu.Lock()
 	pl.level = l
 	pl.levelMu.Unlock()
+	// What the track reads is urgent until it has ResumeLevel past the
+	// clock (its frame at a seek's target included).
+	pl.setUrgent(l.until-time.Duration(pl.clockPos.Load()) < pl.opts.ResumeLevel)
+}
+
+// setUrgent tells the reader whether what it reads is needed now.
+func (pl *pipeline) setUrgent(urgent bool) {
+	if urgent == pl.urgent {
+		return
+	}
+	pl.urgent = urgent
+	pl.readerMu.Lock()
+	defer pl.readerMu.Unlock()
+	if u, ok := pl.reader.r.(urgentSetter); ok && !pl.readerClosed {
+		u.SetUrgent(urgent)
+	}
 }
 
 func (pl *pipeline) readPacket() error {
@@ -663,6 +681,8 @@ func (pl *pipeline) queue(s *stream, p *media.Packet, alone bool) {
 func (pl *pipeline) applySeek(t seekTarget) error {
 	pl.stopDecoders()
 	pl.flushOutputs()
+	// The seek's reads are for the frame at its target.
+	pl.setUrgent(true)
 	if pl.thin != nil {
 		return pl.seekThinned(t)
 	}

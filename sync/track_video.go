@@ -164,6 +164,10 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 	}
 	if !pl.decodePackets(ctx, &v.stream, "video", func(e queuedPacket) (produced bool, err error) {
 		alone = e.alone
+		// A picture well before the target is decoded only for those
+		// after it: one nothing refers to need not be decoded at all.
+		v.dec.SkipHidden(!passed && !alone && e.pkt != nil && e.pkt.HasPTS() &&
+			e.pkt.PTS()+pl.offset+2*frameDur(e.pkt) <= target)
 		err = v.dec.Decode(e.pkt, func(vf *media.VideoFrame) error {
 			produced = true
 			return onFrame(vf)
@@ -196,6 +200,15 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 		}
 	}
 	emit(&videoFrame{epoch: epoch, end: true})
+}
+
+// frameDur is how long p's picture shows, fallbackFrameDuration when
+// the container does not say.
+func frameDur(p *media.Packet) time.Duration {
+	if d := p.Duration(); d > 0 {
+		return d
+	}
+	return fallbackFrameDuration
 }
 
 // convert writes vf into img at the display size, replacing img when the
