@@ -48,7 +48,9 @@ for a link); the A/V offset at presentation (p50, p95, max) measured on a
 sync clip's flashes and beeps, when sound is played; stalls (count, total
 time, and each one: where, how long, which track ran low, and whether it
 was waiting for the network); each seek's latency, from the Seek call to
-the first frame shown at its target; the clock (audio or wall) and the
+the first frame shown at its target; how long each track showed its
+keyframes only, the link too slow for every picture (thinned_ms, and
+thinned_at_end when it still did); the clock (audio or wall) and the
 audio notice. For a link, also each track's request round trip (time to
 first byte, smoothed), and the connection to the sharer: its state at the
 end, how many times it was lost and regained, and the time spent
