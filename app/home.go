@@ -178,7 +178,7 @@ func (u *ui) watch(link string) {
 			if !u.o.Demo {
 				u.rememberLink(link)
 			}
-			u.openPlayer(newRedialSource(rem), link)
+			u.openPlayer(rem, link)
 		})
 	}()
 }

@@ -27,7 +27,7 @@ type Player interface {
 }
 
 // Remote is a recording dialled over the network: a source the engine can
-// open, plus what the status line and reconnecting need to know.
+// open, plus what the status line shows of the link.
 type Remote interface {
 	avsync.Source
 	// RTT is the latest round-trip time to the sharer, 0 until measured.
@@ -35,8 +35,6 @@ type Remote interface {
 	// Path says how media reaches this machine: "direct (LAN)", "direct
 	// (hole punched)" and the like, "" while there is no usable connection.
 	Path() string
-	// Connected says the connection to the sharer is up.
-	Connected() bool
 	// Close hangs up and releases what was opened to dial.
 	Close() error
 }

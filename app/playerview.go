@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	p2pnet "reelay/net"
 	avsync "reelay/sync"
 )
 
@@ -24,20 +25,6 @@ const (
 	shortSeek  = 5 * time.Second
 	longSeek   = 60 * time.Second
 	volumeStep = 0.1
-)
-
-// Reconnecting after the connection to the sharer was lost.
-const (
-	// reconnectTries bounds the dials before giving up.
-	reconnectTries = 4
-	// reconnectTimeout bounds one dial.
-	reconnectTimeout = 10 * time.Second
-	// reconnectBackoff is the wait after the first failed dial; it doubles.
-	reconnectBackoff = 500 * time.Millisecond
-	// stallGrace is how long playback may wait for data with the
-	// connection down before it is dialled again: a reader waiting on a
-	// vanished sharer can take long to fail.
-	stallGrace = 4 * time.Second
 )
 
 // playerVideoSize is the video area the player asks for when it opens: a
@@ -70,7 +57,7 @@ type playerView struct {
 	u *ui
 	// src is what the engine plays; remote is src when it is a link.
 	src    avsync.Source
-	remote *redialSource
+	remote Remote
 	// link is the link being watched, "" for a local folder.
 	link string
 	// ctx ends the engine and the control; cancel ends it.
@@ -125,13 +112,11 @@ type playerView struct {
 	figuresAt  time.Time
 	// thinned names the tracks showing keyframes only.
 	thinned []string
-	// notice is the engine's latest notice; reconnecting says a redial is
-	// under way (with its try).
-	notice       string
-	reconnecting int
-	// reopenAll says the reconnect follows a stall: every track is opened
-	// again on the new connection, not only the failed ones.
-	reopenAll bool
+	// notice is the engine's latest notice.
+	notice string
+	// conn is the connection to the sharer as the engine last reported it
+	// (zero for a local folder): net keeps it up, the window shows it.
+	conn p2pnet.Connection
 	// lastStatus says what the last debug status line showed.
 	lastStatus string
 	// layoutPending says a layout debug line is scheduled.
@@ -140,11 +125,6 @@ type playerView struct {
 	forTimer *time.Timer
 	// lastTracks is the engine's latest snapshot of the tracks.
 	lastTracks []avsync.Track
-	// bufferingSince is when the player started waiting for data, zero
-	// when it is not.
-	bufferingSince time.Time
-	// stallGrace is stallGrace; tests shorten it.
-	stallGrace time.Duration
 }
 
 func newPlayerView(u *ui, src avsync.Source, link string) *playerView {
@@ -152,9 +132,9 @@ func newPlayerView(u *ui, src avsync.Source, link string) *playerView {
 	pv := &playerView{
 		u: u, src: src, link: link, ctx: ctx, cancel: cancel, opened: make(chan struct{}),
 		byName: map[string]*trackView{}, playing: true, state: avsync.StateOpening,
-		vol: u.a.Preferences().FloatWithFallback(prefVolume, 1), stallGrace: stallGrace,
+		vol: u.a.Preferences().FloatWithFallback(prefVolume, 1),
 	}
-	if r, ok := src.(*redialSource); ok {
+	if r, ok := src.(Remote); ok {
 		pv.remote = r
 	}
 	// The first commands, applied once the engine is open, before any
@@ -261,8 +241,8 @@ func (pv *playerView) openEngine() {
 		p.SetVideoSink(tv.name, tv.tile)
 	}
 	pv.ctl.p = p
-	if pv.remote != nil {
-		pv.ctl.link = pv.remote.link
+	if r := pv.remote; r != nil {
+		pv.ctl.link = func() (time.Duration, string) { return r.RTT(), r.Path() }
 	}
 	pv.ctl.onStatus = func(s status) {
 		pv.u.do(func() {
@@ -347,7 +327,8 @@ func (pv *playerView) handleEvent(ev avsync.Event) {
 			tv.err = nil
 			pv.updateTrack(tv)
 		}
-	case avsync.EventNotice, avsync.EventConnection:
+	case avsync.EventNotice:
+		// The connection's changes come with the status (showConnection).
 		pv.notice = ev.Notice
 		pv.updateStatus()
 	case avsync.EventSeeked:
@@ -360,11 +341,6 @@ func (pv *playerView) setState(st avsync.State) {
 		return
 	}
 	pv.state = st
-	if st == avsync.StateBuffering {
-		pv.bufferingSince = time.Now()
-	} else {
-		pv.bufferingSince = time.Time{}
-	}
 	switch st {
 	case avsync.StatePlaying, avsync.StateBuffering:
 		pv.playing = true
@@ -464,7 +440,7 @@ func (pv *playerView) applyStatus(s status) {
 		}
 	}
 	pv.thinned = thinned
-	pv.checkConnection()
+	pv.showConnection(s.stats.Connection)
 	if now := time.Now(); now.Sub(pv.figuresAt) >= figuresPeriod {
 		pv.figuresAt = now
 		pv.figures = pv.networkFigures()
@@ -511,123 +487,55 @@ func (pv *playerView) toggleTapped(t *trackToggle) {
 	pv.u.debug.emit("toggle", map[string]any{"track": tv.name, "on": on})
 }
 
-// trackFailed handles a track the engine could not play: a track opened
-// on a connection since replaced opens again; a lost connection is
-// dialled again; anything else is told.
+// trackFailed handles a track the engine could not play: while net
+// reconnects to the sharer, the track waits to be opened again once the
+// connection is back; anything else is told.
 func (pv *playerView) trackFailed(tv *trackView, err error) {
 	if tv.err != nil && tv.err.Error() == err.Error() {
 		return
 	}
-	if pv.remote != nil && tv.on {
-		if pv.remote.stale(tv.name) {
-			pv.ctl.Subscribe(tv.name, true)
-			return
-		}
-		if pv.reconnecting > 0 {
-			tv.err = err
-			pv.updateTrack(tv)
-			return
-		}
-		if !pv.remote.connected() {
-			tv.err = err
-			pv.updateTrack(tv)
-			pv.reconnect()
-			return
-		}
+	if tv.on && pv.conn.State == p2pnet.ConnReconnecting {
+		tv.err = err
+		pv.updateTrack(tv)
+		return
 	}
 	tv.err = err
 	pv.updateTrack(tv)
 	pv.u.showError(fmt.Sprintf("The track “%s” cannot play", tv.name), err)
 }
 
-// checkConnection dials again when playback has waited for data for a
-// while with the connection to the sharer down.
-func (pv *playerView) checkConnection() {
-	if pv.remote == nil || pv.reconnecting > 0 || pv.bufferingSince.IsZero() || time.Since(pv.bufferingSince) < pv.stallGrace {
+// showConnection shows the connection to the sharer as net reports it.
+// net reconnects by itself, dialling afresh as the link says; the window
+// only says so, and once the connection is back opens the tracks that
+// failed meanwhile. A sharer that stopped sharing is told once.
+func (pv *playerView) showConnection(c p2pnet.Connection) {
+	prev := pv.conn
+	pv.conn = c
+	if c.State == prev.State {
 		return
 	}
-	if !pv.remote.connected() {
-		pv.reopenAll = true
-		pv.reconnect()
+	pv.u.debug.emit("connection", map[string]any{"state": c.State.String(), "reconnects": c.Reconnects})
+	switch c.State {
+	case p2pnet.ConnConnected:
+		for _, tv := range pv.tracks {
+			if tv.on && tv.err != nil {
+				tv.err = nil
+				pv.ctl.Subscribe(tv.name, true)
+				pv.updateTrack(tv)
+			}
+		}
+	case p2pnet.ConnUnshared:
+		pv.u.showError("The sharer stopped sharing this recording", c.Err)
 	}
 }
 
-// reconnect dials the link again in the background, a bounded number of
-// times, and opens the failed tracks (every track, after a stall) on the
-// new connection.
-func (pv *playerView) reconnect() {
-	pv.reconnecting = 1
-	pv.updateStatus()
-	dial, link := pv.u.o.Dial, pv.link
-	go func() {
-		var err error
-		wait := reconnectBackoff
-		for try := 1; try <= reconnectTries; try++ {
-			pv.u.do(func() {
-				if !pv.closed.Load() {
-					pv.reconnecting = try
-					pv.updateStatus()
-				}
-			})
-			ctx, cancel := context.WithTimeout(pv.ctx, reconnectTimeout)
-			var rem Remote
-			rem, err = dial(ctx, link)
-			cancel()
-			if err == nil {
-				pv.remote.swap(rem)
-				pv.u.do(func() {
-					if !pv.closed.Load() {
-						pv.reconnected()
-					}
-				})
-				return
-			}
-			if try == reconnectTries {
-				break
-			}
-			select {
-			case <-pv.ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-			wait *= 2
-		}
-		pv.u.do(func() {
-			if pv.closed.Load() {
-				return
-			}
-			pv.reconnecting, pv.reopenAll = 0, false
-			pv.bufferingSince = time.Time{} // no new attempt until the next wait
-			pv.notice = "Connection lost"
-			pv.updateStatus()
-			pv.u.showError("Lost the connection to the sharer", err)
-		})
-	}()
-}
-
-// reconnected opens the tracks that failed on the new connection.
-func (pv *playerView) reconnected() {
-	pv.reconnecting = 0
-	pv.notice = ""
-	for _, tv := range pv.tracks {
-		switch {
-		case !tv.on:
-		case tv.err != nil:
-			tv.err = nil
-			pv.ctl.Subscribe(tv.name, true)
-			pv.updateTrack(tv)
-		case pv.reopenAll:
-			// Stuck on the old connection: open it again at the position.
-			pv.ctl.Subscribe(tv.name, false)
-			pv.ctl.Subscribe(tv.name, true)
-		}
+// reconnectingText is the status line's account of an outage.
+func reconnectingText(c p2pnet.Connection) string {
+	s := fmt.Sprintf("Reconnecting to the sharer… (%s)", time.Since(c.Since).Round(time.Second))
+	if c.Attempts > 1 {
+		s += fmt.Sprintf(", attempt %d", c.Attempts)
 	}
-	pv.reopenAll = false
-	if pv.state == avsync.StateBuffering {
-		pv.bufferingSince = time.Now()
-	}
-	pv.u.debug.emit("reconnected", nil)
-	pv.updateStatus()
+	return s
 }
 
 func (pv *playerView) seekTo(t time.Duration) {
@@ -781,15 +689,15 @@ func (pv *playerView) networkFigures() string {
 // and the throughput, and anything the user should know.
 func (pv *playerView) statusLine() string {
 	var parts []string
-	if pv.reconnecting > 0 {
-		parts = append(parts, fmt.Sprintf("Reconnecting… (try %d of %d)", pv.reconnecting, reconnectTries))
+	if pv.conn.State == p2pnet.ConnReconnecting {
+		parts = append(parts, reconnectingText(pv.conn))
 	} else {
 		parts = append(parts, stateText(pv.state))
 	}
 	if len(pv.thinned) > 0 {
 		parts = append(parts, strings.Join(pv.thinned, ", ")+": keyframes only, the link is too slow")
 	}
-	if pv.figures != "" {
+	if pv.figures != "" && pv.conn.State != p2pnet.ConnReconnecting {
 		parts = append(parts, pv.figures)
 	}
 	if pv.muted {

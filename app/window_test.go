@@ -65,6 +65,7 @@ type fakePlayer struct {
 	tracks   []avsync.Track
 	onEvent  func(avsync.Event)
 	closed   bool
+	conn     p2pnet.Connection
 }
 
 func newFakePlayer() *fakePlayer {
@@ -150,7 +151,15 @@ func (f *fakePlayer) Status() avsync.Status {
 	return avsync.Status{
 		Position: f.position, Duration: f.duration, State: avsync.StatePlaying,
 		Tracks: slices.Clone(f.tracks), Seek: uint64(len(f.seeks)),
+		Stats: avsync.Stats{Connection: f.conn},
 	}
+}
+
+// setConnection is what the engine reports of the connection from now on.
+func (f *fakePlayer) setConnection(c p2pnet.Connection) {
+	f.mu.Lock()
+	f.conn = c
+	f.mu.Unlock()
 }
 
 // Tracks are the tracks as the engine would list them.
@@ -191,18 +200,12 @@ func (s fakeSource) OpenTrack(string) (avsync.TrackReader, error) {
 // fakeRemote is a dialled recording whose connection the test controls.
 type fakeRemote struct {
 	fakeSource
-	mu        gosync.Mutex
-	connected bool
-	closed    bool
+	mu     gosync.Mutex
+	closed bool
 }
 
 func (r *fakeRemote) RTT() time.Duration { return 3 * time.Millisecond }
 func (r *fakeRemote) Path() string       { return "direct (hole punched)" }
-func (r *fakeRemote) Connected() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.connected
-}
 func (r *fakeRemote) Close() error {
 	r.mu.Lock()
 	r.closed = true
@@ -543,67 +546,9 @@ func TestFailedTrackShowsADialog(t *testing.T) {
 	})
 }
 
-func TestLostConnectionReconnects(t *testing.T) {
-	first := &fakeRemote{fakeSource: fakeSource{name: "Standup"}, connected: true}
-	second := &fakeRemote{fakeSource: fakeSource{name: "Standup"}, connected: true}
-	var mu gosync.Mutex
-	dials := 0
-	release := make(chan struct{})
-	h := newHarness(t, Options{Dial: func(ctx context.Context, _ string) (Remote, error) {
-		mu.Lock()
-		dials++
-		n := dials
-		mu.Unlock()
-		switch n {
-		case 1:
-			return first, nil
-		case 2:
-			return nil, errors.New("net: the sharer …77 is unreachable: no route")
-		default:
-			<-release
-			return second, nil
-		}
-	}})
-	h.u.watch(testLink(t))
-	h.waitFor("the player", func() bool { return h.u.player != nil })
-	pv := h.u.player
-	h.waitFor("the engine to play", func() bool { _, _, _, _, p := h.fp.snapshot(); return p })
-	if recent := h.u.a.Preferences().StringList(prefRecentLinks); len(recent) != 1 || recent[0] != testLink(t) {
-		t.Errorf("recent links are %q, want the link watched", recent)
-	}
-	h.waitFor("the path and the round trip in the status line", func() bool {
-		return strings.Contains(pv.statusText.Text, "direct (hole punched) · peer RTT 3.0 ms")
-	})
-
-	first.mu.Lock()
-	first.connected = false
-	first.mu.Unlock()
-	netErr := errors.New("net: reading range 0+65536 of \"screen\" failed: stream reset")
-	h.fp.event(avsync.Event{Kind: avsync.EventTrack, Track: "screen", State: avsync.StateError, Err: netErr})
-	h.waitFor("Reconnecting… in the status line", func() bool { return strings.Contains(pv.statusText.Text, "Reconnecting…") })
-	if got := h.dialogText(); got != "" {
-		t.Errorf("a dialog shows while reconnecting: %q", got)
-	}
-	h.waitFor("the retry", func() bool { mu.Lock(); defer mu.Unlock(); return dials == 3 })
-	close(release)
-	h.waitFor("screen opened again", func() bool {
-		_, subs, _, _, _ := h.fp.snapshot()
-		return slices.Contains(subs, "screen=on")
-	})
-	if strings.Contains(pv.statusText.Text, "Reconnecting") {
-		t.Errorf("the status still says %q after reconnecting", pv.statusText.Text)
-	}
-	pv.remote.mu.Lock()
-	moved := pv.remote.cur == Remote(second)
-	pv.remote.mu.Unlock()
-	if !moved {
-		t.Error("the source did not move to the new connection")
-	}
-}
-
 func TestHomeRemembersLinks(t *testing.T) {
 	h := newHarness(t, Options{Dial: func(context.Context, string) (Remote, error) {
-		return &fakeRemote{fakeSource: fakeSource{name: "Standup"}, connected: true}, nil
+		return &fakeRemote{fakeSource: fakeSource{name: "Standup"}}, nil
 	}})
 	link := testLink(t)
 	h.u.a.Preferences().SetStringList(prefRecentLinks, []string{"reelay://older"})
@@ -753,66 +698,6 @@ func TestFramesGoOnTheImageAtTheTileSize(t *testing.T) {
 	}
 }
 
-func TestStallWithTheConnectionDownReconnects(t *testing.T) {
-	first := &fakeRemote{fakeSource: fakeSource{name: "Standup"}, connected: true}
-	var mu gosync.Mutex
-	dials := 0
-	h := newHarness(t, Options{Dial: func(ctx context.Context, _ string) (Remote, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		dials++
-		if dials == 1 {
-			return first, nil
-		}
-		if dials == 2 {
-			return &fakeRemote{fakeSource: fakeSource{name: "Standup"}, connected: true}, nil
-		}
-		return nil, errors.New("net: the sharer …77 is unreachable: connection refused")
-	}})
-	h.u.watch(testLink(t))
-	h.waitFor("the player", func() bool { return h.u.player != nil })
-	pv := h.u.player
-	pv.stallGrace = 50 * time.Millisecond
-	h.waitFor("the engine to play", func() bool { _, _, _, _, p := h.fp.snapshot(); return p })
-
-	// Waiting for data with the connection up is only buffering.
-	h.fp.event(avsync.Event{Kind: avsync.EventState, State: avsync.StateBuffering})
-	h.waitFor("buffering", func() bool { return pv.state == avsync.StateBuffering })
-	time.Sleep(300 * time.Millisecond)
-	h.q.flush()
-	mu.Lock()
-	if dials != 1 {
-		t.Errorf("dialled %d times while buffering with the connection up", dials)
-	}
-	mu.Unlock()
-
-	// With the connection down, every track opens again on a new one.
-	first.mu.Lock()
-	first.connected = false
-	first.mu.Unlock()
-	h.waitFor("every track reopened", func() bool {
-		_, subs, _, _, _ := h.fp.snapshot()
-		return slices.Equal(subs, []string{"screen=off", "screen=on", "camera=off", "camera=on", "mic=off", "mic=on"})
-	})
-	if strings.Contains(pv.statusText.Text, "Reconnecting") || h.dialogText() != "" {
-		t.Errorf("after reconnecting the status says %q and a dialog says %q", pv.statusText.Text, h.dialogText())
-	}
-
-	// When the sharer is gone for good, the user is told.
-	pv.remote.mu.Lock()
-	cur := pv.remote.cur.(*fakeRemote)
-	pv.remote.mu.Unlock()
-	cur.mu.Lock()
-	cur.connected = false
-	cur.mu.Unlock()
-	h.fp.event(avsync.Event{Kind: avsync.EventState, State: avsync.StatePlaying})
-	h.fp.event(avsync.Event{Kind: avsync.EventState, State: avsync.StateBuffering})
-	h.waitFor("the lost connection dialog", func() bool { return strings.Contains(h.dialogText(), "Lost the connection") })
-	if !strings.Contains(pv.statusText.Text, "Connection lost") {
-		t.Errorf("the status says %q", pv.statusText.Text)
-	}
-}
-
 // TestAThinnedTrackIsMarkedBehind: a track the engine thinned to its
 // keyframes carries a badge on its picture and is named in the status
 // line, until it plays whole again.
@@ -850,4 +735,56 @@ func TestAThinnedTrackIsMarkedBehind(t *testing.T) {
 	if camera.badge.Visible() || strings.Contains(pv.statusText.Text, "keyframes") {
 		t.Errorf("the camera whole again is still marked: badge %v, status %q", camera.badge.Visible(), pv.statusText.Text)
 	}
+}
+
+// TestTheWindowShowsTheConnectionNetKeepsUp: the window dials once; when
+// the connection is lost, net reconnects by itself and the window only
+// says so, with no dialog, and opens the tracks that failed meanwhile once
+// it is back; a sharer that stopped sharing is told.
+func TestTheWindowShowsTheConnectionNetKeepsUp(t *testing.T) {
+	var mu gosync.Mutex
+	dials := 0
+	h := newHarness(t, Options{Dial: func(ctx context.Context, _ string) (Remote, error) {
+		mu.Lock()
+		dials++
+		mu.Unlock()
+		return &fakeRemote{fakeSource: fakeSource{name: "Standup"}}, nil
+	}})
+	h.u.watch(testLink(t))
+	h.waitFor("the player", func() bool { return h.u.player != nil })
+	pv := h.u.player
+	h.waitFor("the engine to play", func() bool { _, _, _, _, p := h.fp.snapshot(); return p })
+	h.fp.setConnection(p2pnet.Connection{State: p2pnet.ConnConnected, Since: time.Now()})
+	h.waitFor("the path and the round trip in the status line", func() bool {
+		return strings.Contains(pv.statusText.Text, "direct (hole punched) · peer RTT 3.0 ms")
+	})
+
+	h.fp.setConnection(p2pnet.Connection{State: p2pnet.ConnReconnecting, Since: time.Now(), Attempts: 2})
+	h.waitFor("Reconnecting… in the status line", func() bool {
+		return strings.Contains(pv.statusText.Text, "Reconnecting to the sharer…") && strings.Contains(pv.statusText.Text, "attempt 2")
+	})
+	netErr := errors.New("net: reading range 0+65536 of \"screen\" failed: stream reset")
+	h.fp.event(avsync.Event{Kind: avsync.EventTrack, Track: "screen", State: avsync.StateError, Err: netErr})
+	h.waitFor("the screen marked failed", func() bool { return pv.byName["screen"].err != nil })
+	if got := h.dialogText(); got != "" {
+		t.Errorf("a dialog shows while net reconnects: %q", got)
+	}
+
+	h.fp.setConnection(p2pnet.Connection{State: p2pnet.ConnConnected, Since: time.Now(), Reconnects: 1})
+	h.waitFor("screen opened again", func() bool {
+		_, subs, _, _, _ := h.fp.snapshot()
+		return slices.Contains(subs, "screen=on")
+	})
+	h.waitFor("the status line clear of reconnecting", func() bool { return !strings.Contains(pv.statusText.Text, "Reconnecting") })
+	if got := h.dialogText(); got != "" {
+		t.Errorf("a dialog shows after net reconnected: %q", got)
+	}
+	mu.Lock()
+	if dials != 1 {
+		t.Errorf("the window dialled %d times; net alone reconnects", dials)
+	}
+	mu.Unlock()
+
+	h.fp.setConnection(p2pnet.Connection{State: p2pnet.ConnUnshared, Since: time.Now(), Err: errors.New("net: the sharer no longer shares this recording")})
+	h.waitFor("the stopped sharing dialog", func() bool { return strings.Contains(h.dialogText(), "stopped sharing") })
 }

@@ -10,6 +10,8 @@ import (
 	"image/draw"
 	"image/png"
 	"io"
+	"io/fs"
+	stdnet "net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +23,7 @@ import (
 
 	"reelay/app"
 	"reelay/app/cli"
+	"reelay/assets"
 	"reelay/net/leakcheck"
 )
 
@@ -79,6 +82,8 @@ type uiLine struct {
 	// error
 	Title   string `json:"title"`
 	Message string `json:"message"`
+	// connection (State as above)
+	Reconnects int `json:"reconnects"`
 }
 
 type uiTrackLine struct {
@@ -578,5 +583,118 @@ func TestDemoReport(t *testing.T) {
 	}
 	if len(r.Errors) > 0 {
 		t.Errorf("the window showed errors: %q", r.Errors)
+	}
+}
+
+// freePort returns a TCP port on loopback nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := stdnet.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*stdnet.TCPAddr).Port
+}
+
+// TestWindowRidesOutASharerRestart: the window watches a link shared by
+// `reelay share` in a process of its own; the sharer is killed and started
+// again with the same identity, port and link. The window says it is
+// reconnecting, shows no error, and both pictures paint again once the
+// sharer is back: net reconnects by itself, the window holds no retry loop.
+func TestWindowRidesOutASharerRestart(t *testing.T) {
+	needDisplay(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	home := t.TempDir()
+	env := append(os.Environ(), "REELAY_CLI_MAIN=1", "REELAY_NO_DHT=1", "REELAY_NO_MDNS=1",
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home)
+	dir := t.TempDir()
+	sub, err := fs.Sub(assets.Demo, "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(dir, sub); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"share", dir, "--identity", filepath.Join(home, "identity.key"),
+		"--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)), "--no-dht", "--no-mdns"}
+	share := func() (*exec.Cmd, string) {
+		cmd := exec.CommandContext(ctx, os.Args[0], args...)
+		cmd.Env = env
+		cmd.WaitDelay = 10 * time.Second
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		link, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("reading the link: %v", err)
+		}
+		return cmd, strings.TrimSpace(link)
+	}
+	sharer, link := share()
+	defer func() {
+		sharer.Process.Kill()
+		sharer.Wait()
+	}()
+
+	win := exec.CommandContext(ctx, os.Args[0], link)
+	win.Env = append(env, "REELAY_UI_DEBUG=1")
+	win.WaitDelay = 10 * time.Second
+	stderr, err := win.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &uiLog{}
+	readDone := make(chan struct{})
+	if err := win.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { defer close(readDone); log.read(stderr) }()
+	defer func() {
+		win.Process.Kill()
+		win.Wait()
+		<-readDone
+		if t.Failed() {
+			t.Logf("the window's output:\n%s", log.text())
+		}
+	}()
+
+	painted := func(min int64) func(uiLine) bool {
+		return func(l uiLine) bool {
+			return l.Ev == "status" && l.Tracks["screen"].Painted >= min && l.Tracks["camera"].Painted >= min
+		}
+	}
+	before, at := log.waitFor(t, "both tracks painting", 0, 60*time.Second, painted(10))
+
+	sharer.Process.Kill()
+	sharer.Wait()
+	_, at = log.waitFor(t, "the window saying it is reconnecting", at, 60*time.Second, func(l uiLine) bool {
+		return l.Ev == "connection" && l.State == "reconnecting"
+	})
+	time.Sleep(2 * time.Second)
+	sharer, relink := share()
+	if relink != link {
+		t.Errorf("the restarted sharer's link %q differs from %q", relink, link)
+	}
+	_, at = log.waitFor(t, "the window connected again", at, 60*time.Second, func(l uiLine) bool {
+		return l.Ev == "connection" && l.State == "connected" && l.Reconnects >= 1
+	})
+	screen, camera := before.Tracks["screen"].Painted, before.Tracks["camera"].Painted
+	log.waitFor(t, "both pictures painting again", at, 30*time.Second, func(l uiLine) bool {
+		return l.Ev == "status" && l.Tracks["screen"].Painted > screen+10 && l.Tracks["camera"].Painted > camera+10
+	})
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	for _, l := range log.lines {
+		if l.Ev == "error" {
+			t.Errorf("the window showed an error: %s: %s", l.Title, l.Message)
+		}
 	}
 }

@@ -165,16 +165,6 @@ func (r *remoteRecording) Path() string {
 	return ""
 }
 
-func (r *remoteRecording) Connected() bool {
-	// The recording reconnects by itself; the window dials anew only once
-	// it has given up.
-	switch r.rec.Connection().State {
-	case p2pnet.ConnConnected, p2pnet.ConnReconnecting:
-		return true
-	}
-	return false
-}
-
 // Close ends the recording, and the viewer's host when it has its own.
 func (r *remoteRecording) Close() error {
 	if r.h == nil {
