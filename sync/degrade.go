@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"reelay/media"
+	"reelay/net/track"
 )
 
 // When the link cannot carry every track, the player degrades instead of
@@ -69,9 +70,10 @@ func pictureArea(s *trackSlot) int {
 // when it can be, and every picture no more important, or else the least
 // important picture still whole, to free the link for low. It says
 // whether the clock may run on: low no longer holds it. A stall the link
-// is not to blame for (a busy machine) is left a stall.
+// is not to blame for (a busy machine) is left a stall, and so is one with
+// no link at all: a lost connection is waited out, not degraded through.
 func (p *Player) degrade(low *trackSlot) bool {
-	if p.shortfall() < thinShortfall {
+	if !p.linkUp() || p.shortfall() < thinShortfall {
 		return false
 	}
 	now := p.opts.Now()
@@ -127,6 +129,16 @@ func (p *Player) degradeWaiting(pos time.Duration, refilled bool) {
 		p.degrade(low)
 	}
 	p.waitingSince = now
+}
+
+// linkUp says the recording's connection is up, or that it has none (a
+// local recording).
+func (p *Player) linkUp() bool {
+	switch p.connection().State {
+	case track.ConnConnected, track.ConnUnknown:
+		return true
+	}
+	return false
 }
 
 // thin asks s's pipeline for keyframes only.
