@@ -14,7 +14,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"reelay/media"
 	p2pnet "reelay/net"
@@ -504,11 +503,11 @@ func TestMalformedLinkShowsADialog(t *testing.T) {
 
 // testLink is a well-formed link to a peer that does not exist.
 func testLink(t *testing.T) string {
-	id, err := peer.Decode("12D3KooWRvjofdSfa8RwdFwWedUHR2WPmeWDgsz3PEeiArEiUU77")
+	l, err := p2pnet.ParseLink("reelay://12D3KooWRvjofdSfa8RwdFwWedUHR2WPmeWDgsz3PEeiArEiUU77/" + strings.Repeat("a", 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p2pnet.Link{Peer: id, Token: strings.Repeat("a", 32)}.String()
+	return l.String()
 }
 
 func TestUnreachableSharerShowsADialog(t *testing.T) {
@@ -628,9 +627,9 @@ func TestShareViewShowsLinkAndViewers(t *testing.T) {
 	v := h.u.share.viewers
 	h.waitFor("nobody watching", func() bool { return strings.Contains(v.Text, "Nobody") })
 
-	id, _ := peer.Decode("12D3KooWRvjofdSfa8RwdFwWedUHR2WPmeWDgsz3PEeiArEiUU77")
+	l, _ := p2pnet.ParseLink(testLink(t))
 	sh.mu.Lock()
-	sh.viewers = []p2pnet.ViewerStats{{Peer: id, Since: time.Now(), BytesSent: 1e6}}
+	sh.viewers = []p2pnet.ViewerStats{{Peer: l.Peer, Since: time.Now(), BytesSent: 1e6}}
 	sh.mu.Unlock()
 	h.waitFor("the viewer", func() bool { return strings.Contains(v.Text, "…ArEiUU77") })
 	sh.mu.Lock()

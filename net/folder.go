@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"reelay/net/track"
 )
 
 // ManifestName is the optional file in a recording folder that names the
@@ -24,18 +26,8 @@ var mediaExts = []string{
 	".ogg", ".oga", ".opus", ".mp3", ".wav", ".flac", ".aac", ".ts",
 }
 
-// TrackInfo describes one track of a recording.
-type TrackInfo struct {
-	// Name is the display name (camera, screen, mic), never a file name.
-	Name string
-	// Size is the track's length in bytes.
-	Size int64
-	// Start is where the track begins on the recording's common timeline.
-	Start time.Duration
-	// Version changes whenever the file may have changed, so a cache can
-	// tell old bytes from new.
-	Version string
-}
+// TrackInfo describes one track of a recording (see track.Info).
+type TrackInfo = track.Info
 
 // Folder is a recording read from a local folder: what a sharer serves and
 // what a viewer plays without a network.

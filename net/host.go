@@ -10,8 +10,10 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -32,8 +34,12 @@ var LoopbackListenAddrs = []string{
 
 // HostOptions configure NewHost.
 type HostOptions struct {
-	// Identity is the host's key. It defaults to a fresh ephemeral key.
+	// Identity is the host's key. It defaults to the key in IdentityFile,
+	// or else a fresh ephemeral key.
 	Identity crypto.PrivKey
+	// IdentityFile is a key file LoadIdentity reads (creating it on first
+	// use), so the peer ID, and so the links, outlive a restart.
+	IdentityFile string
 	// ListenAddrs are multiaddrs to listen on. It defaults to DefaultListenAddrs;
 	// an empty non-nil slice listens nowhere (a viewer that only dials).
 	// Hole punching and mDNS need the host to listen.
@@ -84,6 +90,13 @@ func NewHost(o HostOptions) (*Host, error) {
 		transports = libp2p.ChainOptions(o.emulated.options...)
 	}
 	opts := []libp2p.Option{transports, libp2p.DefaultMuxers, libp2p.DefaultSecurity}
+	if o.Identity == nil && o.IdentityFile != "" {
+		key, err := LoadIdentity(o.IdentityFile)
+		if err != nil {
+			return nil, err
+		}
+		o.Identity = key
+	}
 	if o.Identity != nil {
 		opts = append(opts, libp2p.Identity(o.Identity))
 	}
@@ -189,4 +202,40 @@ func createIdentity(path string) (crypto.PrivKey, error) {
 		return nil, fmt.Errorf("net: writing identity key failed: %w", err)
 	}
 	return key, nil
+}
+
+// AddrChanges delivers a value each time the host's own addresses change
+// (a relay reservation arrives, the network changes), until stop is
+// called; stop waits for the goroutine that forwards them.
+func (h *Host) AddrChanges() (changes <-chan struct{}, stop func(), err error) {
+	sub, err := h.EventBus().Subscribe(new(event.EvtLocalAddressesUpdated))
+	if err != nil {
+		return nil, nil, fmt.Errorf("net: watching the host's addresses failed: %w", err)
+	}
+	ch := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range sub.Out() {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return ch, func() { sub.Close(); <-done }, nil
+}
+
+// P2PAddrs are the host's addresses each ending in /p2p/ its peer ID, as
+// other hosts are given them (--bootstrap, --relay).
+func (h *Host) P2PAddrs() ([]string, error) {
+	addrs, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = a.String()
+	}
+	return out, nil
 }

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 )
 
 // A link is one copyable string:
@@ -142,4 +144,11 @@ func checkToken(token string) error {
 func (l Link) WithAddrs(addrs []ma.Multiaddr) Link {
 	l.Addrs = linkAddrs(addrs)
 	return l
+}
+
+// OnThisMachine reports whether every address in the link is loopback: a
+// sharer on this machine (the demo, a benchmark), which needs no
+// discovery, relay or hole punch to reach.
+func (l Link) OnThisMachine() bool {
+	return len(l.Addrs) > 0 && !slices.ContainsFunc(l.Addrs, func(a ma.Multiaddr) bool { return !manet.IsIPLoopback(a) })
 }

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"reelay/net/track"
 )
 
 // rangeFetcher is how a RangeReader gets a track's bytes; the viewer's client
@@ -109,32 +111,9 @@ type RangeReaderOptions struct {
 	PrefetchTail bool
 }
 
-// RangeReaderStats is a snapshot of a RangeReader's counters.
-type RangeReaderStats struct {
-	// BytesFetched counts the bytes received from the sharer.
-	BytesFetched int64
-	// CacheHits counts reads served from the cache without waiting.
-	CacheHits int64
-	// CacheMisses counts reads that had to wait for a request.
-	CacheMisses int64
-	// Requests counts the requests sent.
-	Requests int64
-	// InFlight is the number of requests in flight now.
-	InFlight int
-	// Cancelled counts requests cancelled before their answer was complete.
-	Cancelled int64
-	// Throughput is bytes per second received over the last 2 s.
-	Throughput float64
-	// Bandwidth is bytes per second received while requests were in flight,
-	// over about the last 2 s of such time: what the link gives this track
-	// when it asks. Unlike Throughput, time with nothing to ask for (a full
-	// window, a pause) does not lower it. 0 until measured.
-	Bandwidth float64
-	// RTT is the smoothed time to first byte of a request, like TCP's SRTT.
-	RTT time.Duration
-	// Buffered is how many contiguous bytes are cached from the read position.
-	Buffered int64
-}
+// RangeReaderStats is a snapshot of a RangeReader's counters (see
+// track.ReaderStats).
+type RangeReaderStats = track.ReaderStats
 
 var (
 	// errRangeReaderClosed is what reads return once Close was called.
@@ -469,8 +448,8 @@ func (r *RangeReader) Stats() RangeReaderStats {
 	return s
 }
 
-// ByteRange is the bytes [Start, End) of a track.
-type ByteRange struct{ Start, End int64 }
+// ByteRange is the bytes [Start, End) of a track (see track.ByteRange).
+type ByteRange = track.ByteRange
 
 // Cached returns the byte ranges the cache holds, in order and merged:
 // what can be read without asking the sharer. Blocks still arriving are
@@ -493,7 +472,7 @@ func (r *RangeReader) Cached() []ByteRange {
 			out[n-1].End = hi
 			continue
 		}
-		out = append(out, ByteRange{lo, hi})
+		out = append(out, ByteRange{Start: lo, End: hi})
 	}
 	return out
 }

@@ -400,7 +400,7 @@ func TestRangeReaderCachedRanges(t *testing.T) {
 			}
 			return false
 		}
-		for _, w := range []ByteRange{{1 << 20, 1<<20 + 512<<10}, {8<<20 + 100, 8<<20 + 100 + 100<<10}, {int64(len(data)) - 500, int64(len(data))}} {
+		for _, w := range []ByteRange{{Start: 1 << 20, End: 1<<20 + 512<<10}, {Start: 8<<20 + 100, End: 8<<20 + 100 + 100<<10}, {Start: int64(len(data)) - 500, End: int64(len(data))}} {
 			if !covers(w.Start, w.End) {
 				t.Errorf("Cached = %v misses %v, which was read", got, w)
 			}
@@ -955,7 +955,7 @@ func TestRangeReaderSparseAsksForExactlyWhatIsRead(t *testing.T) {
 		r.SetSparse(true)
 		// Packets picked out of the file: a keyframe and sound between
 		// pictures, read in parallel as a player does.
-		ranges := []ByteRange{{5<<20 + 17, 5<<20 + 17 + 90_000}, {6<<20 + 3, 6<<20 + 3 + 400}, {6<<20 + 30_000, 6<<20 + 30_700}, {9 << 20, 9<<20 + 1}}
+		ranges := []ByteRange{{Start: 5<<20 + 17, End: 5<<20 + 17 + 90_000}, {Start: 6<<20 + 3, End: 6<<20 + 3 + 400}, {Start: 6<<20 + 30_000, End: 6<<20 + 30_700}, {Start: 9 << 20, End: 9<<20 + 1}}
 		start := time.Now()
 		var wg sync.WaitGroup
 		for _, br := range ranges {
@@ -976,7 +976,7 @@ func TestRangeReaderSparseAsksForExactlyWhatIsRead(t *testing.T) {
 			t.Fatalf("sparse reads of %d ranges sent %d requests: %+v", len(ranges), len(reqs), reqs)
 		}
 		for _, req := range reqs {
-			if !slices.Contains(ranges, ByteRange{req.off, req.off + int64(req.n)}) {
+			if !slices.Contains(ranges, ByteRange{Start: req.off, End: req.off + int64(req.n)}) {
 				t.Errorf("sparse reader asked for %d+%d, which was not read", req.off, req.n)
 			}
 			if req.prio != RequestPriority(NeedNow, 1) {

@@ -12,60 +12,26 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+
+	"reelay/net/track"
 )
 
-// ConnState says whether a Recording can reach its sharer.
-type ConnState int
+// ConnState says whether a Recording can reach its sharer (see
+// track.ConnState).
+type ConnState = track.ConnState
 
+// The states of a connection.
 const (
-	// ConnUnknown is the zero value; a Recording never reports it.
-	ConnUnknown ConnState = iota
-	// ConnConnected: requests go to the sharer.
-	ConnConnected
-	// ConnReconnecting: the connection was lost; the Recording tries to
-	// reconnect, with a growing pause between attempts, until it succeeds
-	// or is closed. Reads wait meanwhile; cached bytes are still served.
-	ConnReconnecting
-	// ConnUnshared: the sharer answers but no longer shares the recording
-	// (sharing stopped, or it came back without this link's token).
-	// Reads that need the sharer fail; there is nothing to wait for.
-	ConnUnshared
-	// ConnClosed: the Recording or its host was closed.
-	ConnClosed
+	ConnUnknown      = track.ConnUnknown
+	ConnConnected    = track.ConnConnected
+	ConnReconnecting = track.ConnReconnecting
+	ConnUnshared     = track.ConnUnshared
+	ConnClosed       = track.ConnClosed
 )
 
-// String is the state as a status line shows it.
-func (s ConnState) String() string {
-	switch s {
-	case ConnConnected:
-		return "connected"
-	case ConnReconnecting:
-		return "reconnecting"
-	case ConnUnshared:
-		return "unshared"
-	case ConnClosed:
-		return "closed"
-	default:
-		return "unknown"
-	}
-}
-
-// Connection is a snapshot of a Recording's link to its sharer.
-type Connection struct {
-	// State is where the connection stands.
-	State ConnState
-	// Since is when State began.
-	Since time.Time
-	// Err is why the connection was lost, or why the latest attempt to
-	// reconnect failed, or why it ended; nil while connected.
-	Err error
-	// Attempts counts the attempts to reconnect in the current outage.
-	Attempts int
-	// Reconnects counts the outages that ended with a new connection.
-	Reconnects int
-	// Downtime is the time spent reconnecting, the current outage included.
-	Downtime time.Duration
-}
+// Connection is a snapshot of a Recording's link to its sharer (see
+// track.Connection).
+type Connection = track.Connection
 
 // errUnshared is why a Recording stops reconnecting when the sharer
 // answers without the recording.

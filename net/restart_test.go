@@ -250,7 +250,7 @@ func rideOutRestart(t *testing.T, transport string) {
 	}
 
 	conns := &connLog{}
-	p, err := avsync.Open(t.Context(), avsync.RemoteSource(rec), avsync.Options{
+	p, err := avsync.Open(t.Context(), rec.Source(), avsync.Options{
 		// The wall clock: the test needs no sound device.
 		OpenAudio: func() (avsync.AudioSink, error) { return nil, errors.New("no sound in this test") },
 		VideoSize: func(_ string, w, h int) (int, int) { return w / 4, h / 4 },

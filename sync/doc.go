@@ -38,7 +38,7 @@
 //
 // # A lost sharer
 //
-// A remote recording reconnects by itself (p2pnet.Recording.Connection);
+// A remote recording reconnects by itself (net's Recording.Connection);
 // reads wait meanwhile, so playback goes on from what is buffered and then
 // stalls until the sharer is back. The player only reports it, through
 // EventConnection and Stats.Connection (player_connection.go).

@@ -5,7 +5,7 @@ import (
 	gosync "sync"
 	"time"
 
-	p2pnet "reelay/net"
+	"reelay/net/track"
 )
 
 // EventKind says what an Event reports.
@@ -77,7 +77,7 @@ type Event struct {
 	// Duration is the recording's length (EventDuration).
 	Duration time.Duration
 	// Connection is the connection's new state (EventConnection).
-	Connection p2pnet.ConnState
+	Connection track.ConnState
 }
 
 // eventKey is what makes two undelivered events the same: the newer one

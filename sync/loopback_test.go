@@ -74,7 +74,7 @@ func TestFiftyRandomSeeksOverLoopbackLandOnTheRightFrame(t *testing.T) {
 		"camera": decodeVideoRef(t, filepath.Join(dir, "camera.mp4"), 0, 0, false),
 		"screen": decodeVideoRef(t, filepath.Join(dir, "screen.mp4"), 0, 0, false),
 	}
-	p, _, recs := openTest(t, RemoteSource(shareLoopback(t, dir)), Options{})
+	p, _, recs := openTest(t, shareLoopback(t, dir).Source(), Options{})
 	waitState(t, p, StatePaused, 10*time.Second)
 	dur := p.Duration()
 	rng := rand.New(rand.NewPCG(50, 1))

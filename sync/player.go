@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	p2pnet "reelay/net"
+	"reelay/net/track"
 )
 
 // Timing of the player's goroutine.
@@ -141,7 +141,7 @@ type Player struct {
 	statusState State
 	// conn is the connection's state last reported (ConnUnknown before the
 	// first look, and always for a local recording).
-	conn p2pnet.ConnState
+	conn track.ConnState
 }
 
 // Open starts playing src's tracks (paused until Play): it returns at once,
@@ -159,7 +159,7 @@ func Open(ctx context.Context, src Source, o Options) (*Player, error) {
 	o = o.withDefaults()
 	want := map[string]bool{}
 	for _, name := range o.Subscribe {
-		if !slices.ContainsFunc(infos, func(t p2pnet.TrackInfo) bool { return t.Name == name }) {
+		if !slices.ContainsFunc(infos, func(t track.Info) bool { return t.Name == name }) {
 			return nil, fmt.Errorf("sync: opening player failed: recording %q has no track %q", src.Name(), name)
 		}
 		want[name] = true

@@ -1,11 +1,11 @@
 package sync
 
-import p2pnet "reelay/net"
+import "reelay/net/track"
 
 // connection is the source's connection now, or else that of the first
 // open track whose reader knows it (a source that wraps a remote
 // recording); the zero Connection for a local recording.
-func (p *Player) connection() p2pnet.Connection {
+func (p *Player) connection() track.Connection {
 	if cr, ok := p.src.(connectionReporter); ok {
 		return cr.Connection()
 	}
@@ -13,11 +13,11 @@ func (p *Player) connection() p2pnet.Connection {
 		if s.pl == nil {
 			continue
 		}
-		if c := s.pl.readerConnection(); c.State != p2pnet.ConnUnknown {
+		if c := s.pl.readerConnection(); c.State != track.ConnUnknown {
 			return c
 		}
 	}
-	return p2pnet.Connection{}
+	return track.Connection{}
 }
 
 // checkConnection reports a change of the connection's state. The player
@@ -26,18 +26,18 @@ func (p *Player) connection() p2pnet.Connection {
 func (p *Player) checkConnection() {
 	c := p.connection()
 	// Unknown after known: every track is off, nothing says otherwise.
-	if c.State == p.conn || c.State == p2pnet.ConnUnknown {
+	if c.State == p.conn || c.State == track.ConnUnknown {
 		return
 	}
 	ev := Event{Kind: EventConnection, Connection: c.State, Err: c.Err}
 	switch c.State {
-	case p2pnet.ConnReconnecting:
+	case track.ConnReconnecting:
 		ev.Notice = "Reconnecting to the sharer…"
-	case p2pnet.ConnConnected:
-		if p.conn != p2pnet.ConnUnknown {
+	case track.ConnConnected:
+		if p.conn != track.ConnUnknown {
 			ev.Notice = "Reconnected to the sharer"
 		}
-	case p2pnet.ConnUnshared:
+	case track.ConnUnshared:
 		ev.Notice = "The sharer stopped sharing this recording"
 	}
 	p.conn = c.State

@@ -5,13 +5,13 @@ import (
 	"time"
 
 	"reelay/media"
-	p2pnet "reelay/net"
+	"reelay/net/track"
 )
 
 // trackSlot is the player's side of one track of the recording.
 type trackSlot struct {
 	// info is the source's description.
-	info p2pnet.TrackInfo
+	info track.Info
 	// on says the user subscribed it.
 	on bool
 	// pl plays it; nil when off or failed.

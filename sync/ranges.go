@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	p2pnet "reelay/net"
+	"reelay/net/track"
 )
 
 // TimeRange is the part [Start, End) of the recording's timeline.
@@ -15,7 +15,7 @@ type TimeRange struct{ Start, End time.Duration }
 // timeline, [start, end], in proportion to the bytes, as browsers estimate
 // the buffered time of a progressively downloaded file: exact for a
 // constant bit rate, a fair picture otherwise.
-func byteRangesToTime(br []p2pnet.ByteRange, size int64, start, end time.Duration) []TimeRange {
+func byteRangesToTime(br []track.ByteRange, size int64, start, end time.Duration) []TimeRange {
 	if size <= 0 || end <= start {
 		return nil
 	}

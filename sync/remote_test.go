@@ -22,7 +22,7 @@ func TestPlayARemoteRecording(t *testing.T) {
 	}
 	rec := shareLoopback(t, dir)
 
-	p, _, recs := openTest(t, RemoteSource(rec), Options{})
+	p, _, recs := openTest(t, rec.Source(), Options{})
 	waitState(t, p, StatePaused, 10*time.Second)
 	p.Play()
 	time.Sleep(1500 * time.Millisecond)

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"reelay/media"
-	p2pnet "reelay/net"
+	"reelay/net/track"
 )
 
 // VideoSink shows one track's pictures. Show is called on the player's
@@ -96,7 +96,7 @@ type TrackStats struct {
 	ThinnedTime time.Duration
 	// Reader holds the network reader's figures (bytes fetched, cache,
 	// throughput, RTT) for a remote track, nil for a local one.
-	Reader *p2pnet.RangeReaderStats
+	Reader *track.ReaderStats
 }
 
 // Stats are the player's counters.
@@ -125,7 +125,7 @@ type Stats struct {
 	// Connection is a remote recording's connection to its sharer: its
 	// state, reconnections and time spent reconnecting (State is
 	// ConnUnknown for a local recording).
-	Connection p2pnet.Connection
+	Connection track.Connection
 }
 
 // maxSeekLatencies bounds Stats.SeekLatencies.

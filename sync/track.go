@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"reelay/media"
-	p2pnet "reelay/net"
+	"reelay/net/track"
 )
 
 // Bounds of a pipeline's work.
@@ -122,7 +122,7 @@ type stream struct {
 type pipeline struct {
 	// name and info are the track's.
 	name string
-	info p2pnet.TrackInfo
+	info track.Info
 	// src opens the reader.
 	src Source
 	// opts are the player's options, defaults filled in.
@@ -218,7 +218,7 @@ type pipeline struct {
 	decodeWG   gosync.WaitGroup
 }
 
-func newPipeline(parent context.Context, info p2pnet.TrackInfo, src Source, opts *Options,
+func newPipeline(parent context.Context, info track.Info, src Source, opts *Options,
 	clockPos *atomic.Int64, events chan<- pipeEvent, wake func(), start seekTarget, active bool,
 ) *pipeline {
 	ctx, cancel := context.WithCancel(parent)
@@ -278,7 +278,7 @@ func (pl *pipeline) setRank(rank int) {
 
 // readerStats returns the reader's network figures, if it has any, and the
 // bytes the demuxer read.
-func (pl *pipeline) readerStats() (*p2pnet.RangeReaderStats, int64) {
+func (pl *pipeline) readerStats() (*track.ReaderStats, int64) {
 	pl.readerMu.Lock()
 	defer pl.readerMu.Unlock()
 	if pl.reader == nil {
@@ -294,7 +294,7 @@ func (pl *pipeline) readerStats() (*p2pnet.RangeReaderStats, int64) {
 
 // cachedRanges returns the byte ranges the reader holds, if it can tell:
 // ok is false for a reader that has every byte at hand (a local file).
-func (pl *pipeline) cachedRanges() (_ []p2pnet.ByteRange, ok bool) {
+func (pl *pipeline) cachedRanges() (_ []track.ByteRange, ok bool) {
 	pl.readerMu.Lock()
 	defer pl.readerMu.Unlock()
 	if pl.reader == nil || pl.readerClosed {
@@ -307,16 +307,16 @@ func (pl *pipeline) cachedRanges() (_ []p2pnet.ByteRange, ok bool) {
 }
 
 // readerConnection is the connection the reader reads over, if it knows.
-func (pl *pipeline) readerConnection() p2pnet.Connection {
+func (pl *pipeline) readerConnection() track.Connection {
 	pl.readerMu.Lock()
 	defer pl.readerMu.Unlock()
 	if pl.reader == nil || pl.readerClosed {
-		return p2pnet.Connection{}
+		return track.Connection{}
 	}
 	if c, ok := pl.reader.r.(connectionReporter); ok {
 		return c.Connection()
 	}
-	return p2pnet.Connection{}
+	return track.Connection{}
 }
 
 func (pl *pipeline) bufferLevel() bufferLevel {

@@ -15,8 +15,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/host"
-
 	"reelay/media"
 	p2pnet "reelay/net"
 	avsync "reelay/sync"
@@ -40,11 +38,11 @@ func benchNoSound() (avsync.AudioSink, error) { return nil, errBenchNoSound }
 // dialled by another, in this process.
 type loopback struct {
 	// sharerHost serves dir through sharer; link names the recording.
-	sharerHost host.Host
+	sharerHost *p2pnet.Host
 	sharer     *p2pnet.Sharer
 	link       p2pnet.Link
 	// viewerHost holds rec, the dialled recording.
-	viewerHost host.Host
+	viewerHost *p2pnet.Host
 	rec        *p2pnet.Recording
 }
 
@@ -67,7 +65,7 @@ func startLoopback(ctx context.Context, dir string) (*loopback, error) {
 
 // dialLoopback connects to a link on this machine as a viewer does, from a
 // new host that does not listen, without logging each dial.
-func dialLoopback(ctx context.Context, link p2pnet.Link) (host.Host, *p2pnet.Recording, error) {
+func dialLoopback(ctx context.Context, link p2pnet.Link) (*p2pnet.Host, *p2pnet.Recording, error) {
 	h, err := p2pnet.NewHost(p2pnet.HostOptions{ListenAddrs: []string{}})
 	if err != nil {
 		return nil, nil, err
@@ -167,7 +165,7 @@ func (bp *benchPair) benchFirstFrame(ctx context.Context, tracks []string, round
 		}
 		defer h.Close()
 		dialled := time.Since(start)
-		d, err := once(avsync.RemoteSource(rec))
+		d, err := once(rec.Source())
 		return dialled + d, err
 	}
 	out := make([]ttffSample, rounds)
@@ -177,7 +175,7 @@ func (bp *benchPair) benchFirstFrame(ctx context.Context, tracks []string, round
 		// falls on every kind alike.
 		steps := []func() error{
 			func() (err error) { s.local, err = once(avsync.FolderSource(bp.folder)); return err },
-			func() (err error) { s.open, err = once(avsync.RemoteSource(bp.lb.rec)); return err },
+			func() (err error) { s.open, err = once(bp.lb.rec.Source()); return err },
 			func() (err error) { s.connect, err = connect(); return err },
 		}
 		for k := range steps {
@@ -204,7 +202,7 @@ func (bp *benchPair) benchSeeks(ctx context.Context, rounds int, minTarget time.
 	out := make([]seekSample, rounds)
 	for i := range out {
 		s := &out[i]
-		srcs := []avsync.Source{avsync.FolderSource(bp.folder), avsync.RemoteSource(bp.lb.rec)}
+		srcs := []avsync.Source{avsync.FolderSource(bp.folder), bp.lb.rec.Source()}
 		lat := make([]time.Duration, 2)
 		for k := range srcs {
 			j := (i + k) % 2

@@ -11,8 +11,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/libp2p/go-libp2p/core/host"
-
 	"reelay/assets"
 	p2pnet "reelay/net"
 )
@@ -80,7 +78,7 @@ func shareDemo(log *slog.Logger) (dir string, link p2pnet.Link, stop func(), err
 
 // shareDemoFrom unpacks the built-in demo and shares it from h; stop
 // ends the share, closes h and removes the folder.
-func shareDemoFrom(h host.Host, log *slog.Logger) (dir string, link p2pnet.Link, stop func(), err error) {
+func shareDemoFrom(h *p2pnet.Host, log *slog.Logger) (dir string, link p2pnet.Link, stop func(), err error) {
 	if dir, err = extractDemo(); err != nil {
 		h.Close()
 		return "", p2pnet.Link{}, nil, err

@@ -142,7 +142,7 @@ func playAcross(ctx context.Context, dir string, link p2pnet.EmulatedLink, tr p2
 		return run
 	}
 	defer rec.Close()
-	run.rep, run.err = playSource(ctx, avsync.RemoteSource(rec), "link", connectAt, o, notices)
+	run.rep, run.err = playSource(ctx, rec.Source(), "link", connectAt, o, notices)
 	run.link = pair.Stats()
 	return run
 }

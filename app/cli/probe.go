@@ -7,12 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
-
-	"github.com/libp2p/go-libp2p/core/host"
-	ma "github.com/multiformats/go-multiaddr"
-	manet "github.com/multiformats/go-multiaddr/net"
 
 	p2pnet "reelay/net"
 )
@@ -79,13 +74,13 @@ func stderrLog() *slog.Logger {
 
 // openLink parses a link and dials it from a fresh viewer host; the caller
 // closes the host. Discovery follows the REELAY_* environment variables.
-func openLink(ctx context.Context, s string) (host.Host, *p2pnet.Recording, error) {
+func openLink(ctx context.Context, s string) (*p2pnet.Host, *p2pnet.Recording, error) {
 	return openLinkWith(ctx, s, &reachFlags{noDHT: envBool("REELAY_NO_DHT"), noMDNS: envBool("REELAY_NO_MDNS")}, stderrLog())
 }
 
 // openLinkWith is openLink with explicit switches; log receives how the
 // sharer was reached and when the first track bytes arrived.
-func openLinkWith(ctx context.Context, s string, rf *reachFlags, log *slog.Logger) (host.Host, *p2pnet.Recording, error) {
+func openLinkWith(ctx context.Context, s string, rf *reachFlags, log *slog.Logger) (*p2pnet.Host, *p2pnet.Recording, error) {
 	link, err := p2pnet.ParseLink(s)
 	if err != nil {
 		return nil, nil, err
@@ -102,7 +97,7 @@ func openLinkWith(ctx context.Context, s string, rf *reachFlags, log *slog.Logge
 	// The viewer listens so that hole punching and mDNS can work. A link
 	// to this machine (demo, bench) needs neither, nor the DHT.
 	o := p2pnet.HostOptions{Reach: ro}
-	if onThisMachine(link) {
+	if link.OnThisMachine() {
 		o = p2pnet.HostOptions{ListenAddrs: []string{}}
 	}
 	h, err := p2pnet.NewHost(o)
@@ -115,11 +110,6 @@ func openLinkWith(ctx context.Context, s string, rf *reachFlags, log *slog.Logge
 		return nil, nil, err
 	}
 	return h, rec, nil
-}
-
-// onThisMachine reports whether every address in the link is loopback.
-func onThisMachine(l p2pnet.Link) bool {
-	return len(l.Addrs) > 0 && !slices.ContainsFunc(l.Addrs, func(a ma.Multiaddr) bool { return !manet.IsIPLoopback(a) })
 }
 
 type probeTrack struct {

@@ -42,7 +42,7 @@ func TestProbeFullLinkDoesNotWaitOnDHT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if onThisMachine(link) {
+	if link.OnThisMachine() {
 		t.Log("this machine has only loopback addresses: the probe opens the link without discovery")
 	}
 	blackhole := "/ip4/198.51.100.1/tcp/4001/p2p/" + randomPeerID(t).String()

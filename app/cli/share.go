@@ -5,10 +5,6 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/event"
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	p2pnet "reelay/net"
 )
 
@@ -33,23 +29,23 @@ func runShare(ctx context.Context, e *env, args []string) error {
 	// Behind a NAT, a relay reservation lets viewers meet this sharer
 	// and hole punch to it.
 	ro.Rendezvous = true
-	key, err := loadIdentity(*identity)
+	id, err := identityPath(*identity)
 	if err != nil {
 		return err
 	}
-	h, err := p2pnet.NewHost(p2pnet.HostOptions{Identity: key, ListenAddrs: listen, Reach: ro})
+	h, err := p2pnet.NewHost(p2pnet.HostOptions{IdentityFile: id, ListenAddrs: listen, Reach: ro})
 	if err != nil {
 		return err
 	}
 	defer h.Close()
 	s := p2pnet.NewSharer(h, p2pnet.SharerOptions{Logger: e.log})
 	defer s.Close()
-	// Subscribe before sharing so no address change is missed.
-	sub, err := h.EventBus().Subscribe(new(event.EvtLocalAddressesUpdated))
+	// Watch before sharing so no address change is missed.
+	changes, stopWatching, err := h.AddrChanges()
 	if err != nil {
 		return err
 	}
-	defer sub.Close()
+	defer stopWatching()
 	token, err := shareToken(*identity, pos[0], *newLink)
 	if err != nil {
 		return err
@@ -70,7 +66,7 @@ func runShare(ctx context.Context, e *env, args []string) error {
 		case <-ctx.Done():
 			e.log.Info("stopped sharing")
 			return nil
-		case <-sub.Out():
+		case <-changes:
 			if now := link.WithAddrs(h.Addrs()).String(); now != last {
 				last = now
 				e.log.Info("the link's addresses changed; the first link still works", "link", now)
@@ -79,14 +75,12 @@ func runShare(ctx context.Context, e *env, args []string) error {
 	}
 }
 
-// loadIdentity loads (or creates) the key at path, by default the user's.
-func loadIdentity(path string) (key crypto.PrivKey, err error) {
+// identityPath is the identity key file: path, by default the user's.
+func identityPath(path string) (string, error) {
 	if path == "" {
-		if path, err = p2pnet.DefaultIdentityPath(); err != nil {
-			return nil, err
-		}
+		return p2pnet.DefaultIdentityPath()
 	}
-	return p2pnet.LoadIdentity(path)
+	return path, nil
 }
 
 // runRelay runs a public helper for sharers and viewers behind NATs: a
@@ -114,17 +108,17 @@ func runRelay(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("%w: --bootstrap: %v", errUsage, err)
 		}
 	}
-	key, err := loadIdentity(*identity)
+	id, err := identityPath(*identity)
 	if err != nil {
 		return err
 	}
-	h, err := p2pnet.NewHost(p2pnet.HostOptions{Identity: key, ListenAddrs: listen, Reach: ro})
+	h, err := p2pnet.NewHost(p2pnet.HostOptions{IdentityFile: id, ListenAddrs: listen, Reach: ro})
 	if err != nil {
 		return err
 	}
 	defer h.Close()
 	// Its addresses, one a line, to pass as --bootstrap and --relay.
-	addrs, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: h.ID(), Addrs: h.Addrs()})
+	addrs, err := h.P2PAddrs()
 	if err != nil {
 		return err
 	}

@@ -22,5 +22,5 @@ func openSource(ctx context.Context, arg string) (src avsync.Source, close func(
 	if err != nil {
 		return nil, nil, err
 	}
-	return avsync.RemoteSource(rec), func() { h.Close() }, nil
+	return rec.Source(), func() { h.Close() }, nil
 }

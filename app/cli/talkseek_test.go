@@ -9,7 +9,6 @@ import (
 
 	"reelay/media/mediatest"
 	p2pnet "reelay/net"
-	avsync "reelay/sync"
 )
 
 // TestFarSeekInATalkWithoutAnIndexOverAHomeLink: a viewer across an
@@ -50,7 +49,7 @@ func TestFarSeekInATalkWithoutAnIndexOverAHomeLink(t *testing.T) {
 			}
 			defer rec.Close()
 			o := playOptions{For: 6 * time.Second, Seeks: []time.Duration{15 * time.Minute}, OpenAudio: benchNoSound}
-			rep, err := playSource(t.Context(), avsync.RemoteSource(rec), "link", connectAt, o, io.Discard)
+			rep, err := playSource(t.Context(), rec.Source(), "link", connectAt, o, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,8 +9,6 @@ import (
 	gosync "sync"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/host"
-
 	"reelay/app"
 	p2pnet "reelay/net"
 	avsync "reelay/sync"
@@ -125,7 +123,7 @@ func runDemoWindow(ctx context.Context, e *env, wf windowFlags, across *p2pnet.E
 			if err != nil {
 				return nil, err
 			}
-			return &remoteRecording{Source: avsync.RemoteSource(rec), rec: rec}, nil
+			return &remoteRecording{Source: rec.Source(), rec: rec}, nil
 		}
 		fmt.Fprintf(e.stderr, "the viewer reaches the sharer across an emulated link: %s\n", across)
 	}
@@ -144,7 +142,7 @@ func dialRemote(ctx context.Context, link string) (app.Remote, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &remoteRecording{Source: avsync.RemoteSource(rec), h: h, rec: rec}, nil
+	return &remoteRecording{Source: rec.Source(), h: h, rec: rec}, nil
 }
 
 // remoteRecording is a dialled recording with the host that dialled it.
@@ -152,7 +150,7 @@ type remoteRecording struct {
 	avsync.Source
 	// h is the viewer's host, closed with the recording; nil when the
 	// host outlives it (a demo across an emulated link).
-	h   host.Host
+	h   *p2pnet.Host
 	rec *p2pnet.Recording
 }
 
@@ -179,7 +177,7 @@ type homeSharer struct {
 	log *env
 	// mu guards h and s.
 	mu gosync.Mutex
-	h  host.Host
+	h  *p2pnet.Host
 	s  *p2pnet.Sharer
 }
 
@@ -199,11 +197,11 @@ func (hs *homeSharer) share(dir string) (app.Sharing, error) {
 			return nil, err
 		}
 		ro.Rendezvous = true
-		key, err := loadIdentity("")
+		id, err := identityPath("")
 		if err != nil {
 			return nil, err
 		}
-		h, err := p2pnet.NewHost(p2pnet.HostOptions{Identity: key, Reach: ro})
+		h, err := p2pnet.NewHost(p2pnet.HostOptions{IdentityFile: id, Reach: ro})
 		if err != nil {
 			return nil, err
 		}
@@ -233,7 +231,7 @@ func (hs *homeSharer) close() {
 
 // folderSharing is one folder shared from Home.
 type folderSharing struct {
-	h      host.Host
+	h      *p2pnet.Host
 	s      *p2pnet.Sharer
 	link   p2pnet.Link
 	folder *p2pnet.Folder
