@@ -8,10 +8,10 @@
 //
 // A Player owns one goroutine (player.go) that owns the clock, the state,
 // the presentation of video and the audio feed; its methods are requests to
-// it. Each subscribed track is a pipeline (track.go) whose goroutine owns
+// it. Each subscribed track is a pipeline (pipeline.go) whose goroutine owns
 // the track's reader and demuxer and keeps BufferTarget of compressed
 // packets queued ahead of the clock, with one decode goroutine per played
-// stream (track_video.go, track_audio.go) converting pictures at display
+// stream (pipeline_video.go, pipeline_audio.go) converting pictures at display
 // size into a small pool of RGBA buffers and audio to 48 kHz stereo. The
 // queues between them are bounded: a packet queue per stream bounded by
 // the buffer target, two pictures and about half a second of audio.
@@ -34,7 +34,14 @@
 // every track has its first frame there (the preroll), which is shown at
 // once, then until the buffer holds, as after a stall: every track has
 // ResumeLevel, and more when the measured bandwidth falls short of the
-// media's rate (readyToPlay).
+// media's rate (readyToPlay). The whole path is in seek.go.
+//
+// # A slow link
+//
+// A track's reads are urgent until it has a little buffered (the sharer
+// answers them first). When the link is measured too slow for every
+// track, the player thins pictures to their keyframes rather than stall
+// (degrade.go decides, thin.go reads them by the container's index).
 //
 // # A lost sharer
 //

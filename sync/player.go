@@ -203,36 +203,6 @@ func (p *Player) Play() { p.send(playRequest{}) }
 // reading once their buffer target is met.
 func (p *Player) Pause() { p.send(pauseRequest{}) }
 
-// Seek moves to t (clamped to the recording): every subscribed track shows
-// the frame at t and audio restarts at t's exact sample. It never waits:
-// the target replaces any the player has not taken yet, so seeks in quick
-// succession (a dragged seek bar) coalesce and only the newest is worked
-// on, down to the tracks' fetches. It returns the seek's number, which
-// Status.Seek reaches once the player works on it or a newer one.
-func (p *Player) Seek(t time.Duration) uint64 {
-	p.seekMu.Lock()
-	p.seeksAsked++
-	n := p.seeksAsked
-	p.nextSeek = &seekRequest{t: t, at: p.opts.Now(), n: n}
-	p.seekMu.Unlock()
-	p.wake()
-	return n
-}
-
-// takeSeek works on the newest seek asked for, if any.
-func (p *Player) takeSeek() {
-	p.seekMu.Lock()
-	r := p.nextSeek
-	p.nextSeek = nil
-	p.seekMu.Unlock()
-	if r != nil {
-		// Stats counts every seek asked for; seekTo counts this one.
-		p.stats.Seeks += int(r.n - p.seeksTaken - 1)
-		p.seeksTaken = r.n
-		p.seekTo(r.t, r.at)
-	}
-}
-
 // Subscribe switches a track on (it opens at the current position and joins
 // in sync; a failed track is opened again) or off (its reader is closed and
 // its decoding stops; the other tracks play on).

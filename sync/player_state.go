@@ -5,40 +5,6 @@ import (
 	"time"
 )
 
-// seekTo starts a seek to t: the clock holds at t while every track
-// prerolls its first frame there.
-func (p *Player) seekTo(t time.Duration, at time.Time) {
-	t = max(t, 0)
-	if p.duration > 0 {
-		t = min(t, p.duration)
-	}
-	p.epoch++
-	p.stats.Seeks++
-	p.clock.set(t)
-	if p.sink != nil {
-		p.sink.Clear()
-	}
-	p.out = p.out[:0]
-	p.mix.reset(p.epoch, sampleAt(t))
-	for _, s := range p.slots {
-		if v := s.video; v != nil {
-			if v.head != nil {
-				v.release(v.head)
-				v.head = nil
-			}
-			v.ended, v.joining, v.tail = false, false, 0
-		}
-		if s.pl != nil {
-			s.pl.seek(seekTarget{t: t, epoch: p.epoch})
-		}
-	}
-	p.prerolling, p.ended = true, false
-	p.endStall()
-	p.seekAt, p.seekTimed = at, true
-	p.clockPos.Store(int64(t))
-	p.updateClock()
-}
-
 // prerollReady says every track that takes part has its first frame (or
 // audio) at the position. It asks nothing of the buffer: the picture at a
 // seek's target shows as soon as it is decoded, and the clock waits for

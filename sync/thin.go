@@ -343,22 +343,3 @@ func (pl *pipeline) readEntries(i int, entries []media.IndexEntry) ([]*media.Pac
 	pl.readFailures = 0
 	return pkts, nil
 }
-
-// seekThinned places a thinned track at t: the keyframe at or before it
-// shows first, the sound from its preroll. The decoders start afresh.
-func (pl *pipeline) seekThinned(t seekTarget) error {
-	th := pl.thin
-	th.nextKey = max(pl.firstAfter(th.keys, t.t)-1, 0)
-	th.seekKey = true
-	if pl.audio != nil {
-		th.nextAudio = max(pl.firstAfter(th.audio, t.t-audioSeekPreroll)-1, 0)
-	}
-	if v := pl.video; v != nil {
-		v.dec.Flush()
-	}
-	if a := pl.audio; a != nil {
-		a.dec.Flush()
-	}
-	pl.restart(t)
-	return nil
-}

@@ -35,14 +35,6 @@ const (
 	audioSeekPreroll = 100 * time.Millisecond
 )
 
-// seekTarget is a position for a pipeline to play from.
-type seekTarget struct {
-	// t is the timeline position.
-	t time.Duration
-	// epoch is the player's seek generation, stamped on every output.
-	epoch uint64
-}
-
 // bufferLevel is how far a track has demuxed, as the player sees it.
 type bufferLevel struct {
 	// epoch is the seek generation the level is about.
@@ -231,23 +223,6 @@ func newPipeline(parent context.Context, info track.Info, src Source, opts *Opti
 	pl.seek(start)
 	go pl.run()
 	return pl
-}
-
-// seek asks the pipeline to play from t; it replaces any target not yet
-// started.
-func (pl *pipeline) seek(t seekTarget) {
-	pl.seekMu.Lock()
-	pl.seekNext, pl.seekHas = t, true
-	pl.seekMu.Unlock()
-	notify(pl.seekSignal)
-}
-
-func (pl *pipeline) takeSeek() (seekTarget, bool) {
-	pl.seekMu.Lock()
-	defer pl.seekMu.Unlock()
-	t, ok := pl.seekNext, pl.seekHas
-	pl.seekHas = false
-	return t, ok
 }
 
 // setActive tells the reader whether to read ahead (playing) or not
@@ -673,99 +648,6 @@ func (pl *pipeline) queue(s *stream, p *media.Packet, alone bool) {
 		s.seen = true
 	}
 	s.q.put(queuedPacket{pkt: p, alone: alone})
-}
-
-// applySeek stops the decoders, drops everything queued, seeks the demuxer
-// to the keyframe at or before t, flushes the decoders and starts them
-// again, discarding up to t.
-func (pl *pipeline) applySeek(t seekTarget) error {
-	pl.stopDecoders()
-	pl.flushOutputs()
-	// The seek's reads are for the frame at its target.
-	pl.setUrgent(true)
-	if pl.thin != nil {
-		return pl.seekThinned(t)
-	}
-	fileT := t.t - pl.offset
-	if pl.audio != nil {
-		fileT -= audioSeekPreroll
-	}
-	switch start := pl.demux.StartTime(); {
-	case fileT <= start && !pl.fresh:
-		// Demuxers never seek onto the packets before the first keyframe
-		// that the decoder must see to start exactly (AAC's priming frame is
-		// flagged to be discarded): reading from the top as on open does.
-		if err := pl.reopen(); err != nil {
-			return err
-		}
-	case fileT > start:
-		if err := pl.demux.SeekTo(fileT); err != nil {
-			if pl.ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("seeking track %q to %v failed: %w", pl.name, t.t, err)
-		}
-		if pl.video != nil {
-			pl.video.dec.Flush()
-		}
-		if pl.audio != nil {
-			pl.audio.dec.Flush()
-		}
-		pl.fresh = false
-	}
-	pl.restart(t)
-	return nil
-}
-
-// restart begins playing t's epoch once the demuxer or the index is
-// placed: nothing demuxed yet, decoders started.
-func (pl *pipeline) restart(t seekTarget) {
-	for _, s := range pl.streams() {
-		s.seen, s.last, s.skipping = false, 0, false
-	}
-	pl.eof, pl.readFailures = false, 0
-	pl.epoch, pl.target = t.epoch, t.t
-	pl.publishLevel()
-	pl.seeks.Add(1)
-	pl.startDecoders()
-}
-
-// reopen opens the demuxer and the decoders again from the file's first
-// byte, as they were on open.
-func (pl *pipeline) reopen() error {
-	pl.closeDecoders()
-	pl.demux.Close()
-	pl.demux = nil
-	pl.readerMu.Lock()
-	r := pl.reader
-	pl.readerMu.Unlock()
-	fail := func(err error) error {
-		if pl.ctx.Err() != nil {
-			return pl.ctx.Err()
-		}
-		return fmt.Errorf("reopening track %q failed: %w", pl.name, err)
-	}
-	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return fail(err)
-	}
-	d, err := media.OpenDemuxer(r, pl.opts.Demuxer)
-	if err != nil {
-		return fail(err)
-	}
-	pl.demux = d
-	pl.offset = pl.info.Start - d.StartTime()
-	if v := pl.video; v != nil {
-		if v.dec, err = media.NewVideoDecoder(d, v.info.Index); err != nil {
-			return fail(err)
-		}
-	}
-	if a := pl.audio; a != nil {
-		if a.dec, err = media.NewAudioDecoder(d, a.info.Index); err != nil {
-			return fail(err)
-		}
-	}
-	pl.fresh = true
-	return nil
 }
 
 // closeDecoders releases the decoders; their goroutines must be stopped.

@@ -1,0 +1,95 @@
+package app
+
+// What the player's keys and buttons do.
+
+import (
+	"time"
+
+	"fyne.io/fyne/v2"
+)
+
+// seekTo asks the engine for the picture at t, and shows t at once.
+func (pv *playerView) seekTo(t time.Duration) {
+	t = max(t, 0)
+	if pv.duration > 0 {
+		t = min(t, pv.duration)
+	}
+	pv.seekGen = pv.ctl.Seek(t)
+	pv.position = t
+	pv.buffered = nil
+	pv.updateTime()
+}
+
+// seekBy moves from the position shown, which is the newest target until
+// the engine reports from after it, so repeated keys add up.
+func (pv *playerView) seekBy(d time.Duration) { pv.seekTo(pv.position + d) }
+
+func (pv *playerView) togglePlay() {
+	if pv.playing {
+		pv.playing = false
+		pv.ctl.Pause()
+	} else {
+		pv.playing = true
+		pv.ctl.Play()
+	}
+	pv.updatePlayButton()
+}
+
+func (pv *playerView) toggleMute() {
+	pv.muted = !pv.muted
+	pv.ctl.SetMuted(pv.muted)
+	pv.updateVolume()
+}
+
+func (pv *playerView) setVolume(v float64) {
+	v = min(max(v, 0), 1)
+	v = float64(int(v*100+0.5)) / 100
+	pv.vol = v
+	pv.ctl.SetVolume(v)
+	// Only a change is written: each write rewrites the preferences file.
+	if prefs := pv.u.a.Preferences(); prefs.FloatWithFallback(prefVolume, 1) != v {
+		prefs.SetFloat(prefVolume, v)
+	}
+	pv.updateVolume()
+}
+
+func (pv *playerView) toggleLayout() {
+	if pv.area.mode == layoutPiP {
+		pv.area.setMode(layoutSideBySide)
+	} else {
+		pv.area.setMode(layoutPiP)
+	}
+	pv.updateLayoutButton()
+}
+
+// typedKey handles the player's keys, as in mpv.
+func (pv *playerView) typedKey(e *fyne.KeyEvent) {
+	switch e.Name {
+	case fyne.KeySpace:
+		pv.togglePlay()
+	case fyne.KeyLeft:
+		pv.seekBy(-shortSeek)
+	case fyne.KeyRight:
+		pv.seekBy(shortSeek)
+	case fyne.KeyUp:
+		pv.seekBy(longSeek)
+	case fyne.KeyDown:
+		pv.seekBy(-longSeek)
+	case fyne.KeyM:
+		pv.toggleMute()
+	case fyne.Key9:
+		pv.setVolume(pv.vol - volumeStep)
+	case fyne.Key0:
+		pv.setVolume(pv.vol + volumeStep)
+	case fyne.KeyF:
+		pv.u.toggleFullScreen()
+	case fyne.KeyEscape:
+		pv.u.setFullScreen(false)
+	case fyne.KeyQ:
+		pv.u.quitNow()
+	default:
+		return
+	}
+	pv.u.debug.emit("key", map[string]any{"key": string(e.Name)})
+	pv.updateFullButton()
+}

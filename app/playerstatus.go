@@ -1,0 +1,249 @@
+package app
+
+// What the player view shows of the engine: the status it polls, the
+// connection to the sharer, and the status line.
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	p2pnet "reelay/net"
+	avsync "reelay/sync"
+)
+
+// applyStatus shows a snapshot polled from the engine.
+func (pv *playerView) applyStatus(s status) {
+	pv.lastTracks = s.tracks
+	if s.seekGen >= pv.seekGen {
+		pv.position = s.position
+	}
+	if s.duration > 0 {
+		pv.duration = s.duration
+	}
+	// The state comes from the engine's events, which are never older
+	// than a poll.
+	pv.rtt, pv.path = s.rtt, s.path
+	pv.throughput = 0
+	// The bar shows what every track playing has at hand.
+	var buffered []avsync.TimeRange
+	var thinned []string
+	first := true
+	for _, t := range s.tracks {
+		tv := pv.byName[t.Name]
+		if tv == nil {
+			continue
+		}
+		if t.Stats.Reader != nil {
+			pv.throughput += t.Stats.Reader.Throughput
+			if pv.rtt == 0 {
+				pv.rtt = max(pv.rtt, t.Stats.Reader.RTT)
+			}
+		}
+		if t.On && t.State != avsync.StateError && len(t.Streams) > 0 {
+			if first {
+				buffered, first = t.Buffered, false
+			} else {
+				buffered = avsync.IntersectRanges(buffered, t.Buffered)
+			}
+		}
+		tv.tile.setBehind(t.On && t.Thinned)
+		if t.On && t.Thinned {
+			thinned = append(thinned, t.Name)
+		}
+		k := kindOf(t)
+		opened := len(t.Streams) > 0
+		changed := k != tv.kind || opened != tv.opened
+		tv.kind, tv.opened = k, opened
+		for _, st := range t.Streams {
+			if st.Width > 0 && st.Height > 0 {
+				tv.tile.aspect = float32(st.Width) / float32(st.Height)
+			}
+		}
+		if changed {
+			pv.updateTrack(tv)
+		}
+	}
+	pv.thinned = thinned
+	pv.showConnection(s.stats.Connection)
+	if now := time.Now(); now.Sub(pv.figuresAt) >= figuresPeriod {
+		pv.figuresAt = now
+		pv.figures = pv.networkFigures()
+	}
+	// A new slice: the seek bar keeps the one it was given.
+	pv.buffered = make([]span, len(buffered))
+	for i, r := range buffered {
+		pv.buffered[i] = span{r.Start, r.End}
+	}
+	pv.updateTime()
+	pv.updateStatus()
+}
+
+// trackFailed handles a track the engine could not play: while net
+// reconnects to the sharer, the track waits to be opened again once the
+// connection is back; anything else is told.
+func (pv *playerView) trackFailed(tv *trackView, err error) {
+	if tv.err != nil && tv.err.Error() == err.Error() {
+		return
+	}
+	if tv.on && pv.conn.State == p2pnet.ConnReconnecting {
+		tv.err = err
+		pv.updateTrack(tv)
+		return
+	}
+	tv.err = err
+	pv.updateTrack(tv)
+	pv.u.showError(fmt.Sprintf("The track “%s” cannot play", tv.name), err)
+}
+
+// showConnection shows the connection to the sharer as net reports it.
+// net reconnects by itself, dialling afresh as the link says; the window
+// only says so, and once the connection is back opens the tracks that
+// failed meanwhile. A sharer that stopped sharing is told once.
+func (pv *playerView) showConnection(c p2pnet.Connection) {
+	prev := pv.conn
+	pv.conn = c
+	if c.State == prev.State {
+		return
+	}
+	pv.u.debug.emit("connection", map[string]any{"state": c.State.String(), "reconnects": c.Reconnects})
+	switch c.State {
+	case p2pnet.ConnConnected:
+		for _, tv := range pv.tracks {
+			if tv.on && tv.err != nil {
+				tv.err = nil
+				pv.ctl.Subscribe(tv.name, true)
+				pv.updateTrack(tv)
+			}
+		}
+	case p2pnet.ConnUnshared:
+		pv.u.showError("The sharer stopped sharing this recording", c.Err)
+	}
+}
+
+// reconnectingText is the status line's account of an outage.
+func reconnectingText(c p2pnet.Connection) string {
+	s := fmt.Sprintf("Reconnecting to the sharer… (%s)", time.Since(c.Since).Round(time.Second))
+	if c.Attempts > 1 {
+		s += fmt.Sprintf(", attempt %d", c.Attempts)
+	}
+	return s
+}
+
+func (pv *playerView) updateTime() {
+	if t := formatTime(pv.position) + " / " + formatTime(pv.duration); t != pv.timeText.Text {
+		pv.timeText.SetText(t)
+	}
+	pv.seek.set(pv.position, pv.duration, pv.buffered)
+	pv.debugStatus()
+}
+
+// networkFigures says the sharer's round-trip time and the throughput.
+func (pv *playerView) networkFigures() string {
+	if pv.remote == nil {
+		return "local folder"
+	}
+	s := formatRate(pv.throughput)
+	if pv.rtt > 0 {
+		s = "peer RTT " + formatRTT(pv.rtt) + " · " + s
+	}
+	if pv.path != "" {
+		s = pv.path + " · " + s
+	}
+	return s
+}
+
+// statusLine says the state, the path to the sharer, its round-trip time
+// and the throughput, and anything the user should know.
+func (pv *playerView) statusLine() string {
+	var parts []string
+	if pv.conn.State == p2pnet.ConnReconnecting {
+		parts = append(parts, reconnectingText(pv.conn))
+	} else {
+		parts = append(parts, stateText(pv.state))
+	}
+	if len(pv.thinned) > 0 {
+		parts = append(parts, strings.Join(pv.thinned, ", ")+": keyframes only, the link is too slow")
+	}
+	if pv.figures != "" && pv.conn.State != p2pnet.ConnReconnecting {
+		parts = append(parts, pv.figures)
+	}
+	if pv.muted {
+		parts = append(parts, "muted")
+	} else {
+		parts = append(parts, fmt.Sprintf("volume %d%%", int(pv.vol*100+0.5)))
+	}
+	if pv.notice != "" {
+		parts = append(parts, pv.notice)
+	}
+	return strings.Join(parts, " · ")
+}
+
+func (pv *playerView) updateStatus() {
+	if s := pv.statusLine(); s != pv.statusText.Text {
+		pv.statusText.SetText(s)
+	}
+	pv.debugStatus()
+}
+
+// debugStatus writes a debug status line when what the controls show
+// changed.
+func (pv *playerView) debugStatus() {
+	if !pv.u.debug.enabled() {
+		return
+	}
+	tracks := map[string]any{}
+	sig := fmt.Sprint(pv.statusText.Text, "|", pv.timeText.Text, "|", pv.state, pv.playing, pv.position)
+	for _, tv := range pv.tracks {
+		tracks[tv.name] = map[string]any{
+			"on": tv.on, "kind": tv.kind.String(), "failed": tv.err != nil, "visible": tv.tile.visible,
+			"painted": tv.tile.painted, "applied": tv.tile.applied, "frame": [2]int{tv.tile.frameW, tv.tile.frameH},
+			"thinned": tv.tile.behind,
+		}
+		sig += fmt.Sprint("|", tv.on, tv.err != nil, tv.tile.visible)
+	}
+	if sig == pv.lastStatus {
+		return
+	}
+	pv.lastStatus = sig
+	pv.u.debug.emit("status", map[string]any{
+		"state": pv.state.String(), "playing": pv.playing, "pos_ms": pv.position.Milliseconds(),
+		"time": pv.timeText.Text, "status": pv.statusText.Text, "volume": pv.vol, "muted": pv.muted, "tracks": tracks,
+	})
+}
+
+func stateText(s avsync.State) string {
+	switch s {
+	case avsync.StateOpening:
+		return "Opening…"
+	case avsync.StatePlaying:
+		return "Playing"
+	case avsync.StatePaused:
+		return "Paused"
+	case avsync.StateBuffering:
+		return "Buffering…"
+	case avsync.StateEnded:
+		return "Ended"
+	case avsync.StateError:
+		return "Cannot play"
+	default:
+		return ""
+	}
+}
+
+// formatTime says a position as m:ss, or h:mm:ss past an hour.
+func formatTime(d time.Duration) string {
+	d = max(d, 0)
+	s := int(d / time.Second)
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
+}
+
+func formatRTT(d time.Duration) string {
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%d ms", d.Milliseconds())
+}

@@ -1,0 +1,216 @@
+package sync
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"reelay/media"
+)
+
+// A seek, from the Seek call to the tracks: the player takes the newest
+// target (Seek, takeSeek), holds the clock there and sends every pipeline
+// the target with a new epoch (seekTo); each pipeline takes the newest it
+// was sent (seek, takeSeek), places its demuxer or its index at the
+// keyframe at or before it, and decodes on from there (applySeek).
+
+// seekTarget is a position for a pipeline to play from.
+type seekTarget struct {
+	// t is the timeline position.
+	t time.Duration
+	// epoch is the player's seek generation, stamped on every output.
+	epoch uint64
+}
+
+// Seek moves to t (clamped to the recording): every subscribed track shows
+// the frame at t and audio restarts at t's exact sample. It never waits:
+// the target replaces any the player has not taken yet, so seeks in quick
+// succession (a dragged seek bar) coalesce and only the newest is worked
+// on, down to the tracks' fetches. It returns the seek's number, which
+// Status.Seek reaches once the player works on it or a newer one.
+func (p *Player) Seek(t time.Duration) uint64 {
+	p.seekMu.Lock()
+	p.seeksAsked++
+	n := p.seeksAsked
+	p.nextSeek = &seekRequest{t: t, at: p.opts.Now(), n: n}
+	p.seekMu.Unlock()
+	p.wake()
+	return n
+}
+
+// takeSeek works on the newest seek asked for, if any.
+func (p *Player) takeSeek() {
+	p.seekMu.Lock()
+	r := p.nextSeek
+	p.nextSeek = nil
+	p.seekMu.Unlock()
+	if r != nil {
+		// Stats counts every seek asked for; seekTo counts this one.
+		p.stats.Seeks += int(r.n - p.seeksTaken - 1)
+		p.seeksTaken = r.n
+		p.seekTo(r.t, r.at)
+	}
+}
+
+// seekTo starts a seek to t: the clock holds at t while every track
+// prerolls its first frame there.
+func (p *Player) seekTo(t time.Duration, at time.Time) {
+	t = max(t, 0)
+	if p.duration > 0 {
+		t = min(t, p.duration)
+	}
+	p.epoch++
+	p.stats.Seeks++
+	p.clock.set(t)
+	if p.sink != nil {
+		p.sink.Clear()
+	}
+	p.out = p.out[:0]
+	p.mix.reset(p.epoch, sampleAt(t))
+	for _, s := range p.slots {
+		if v := s.video; v != nil {
+			if v.head != nil {
+				v.release(v.head)
+				v.head = nil
+			}
+			v.ended, v.joining, v.tail = false, false, 0
+		}
+		if s.pl != nil {
+			s.pl.seek(seekTarget{t: t, epoch: p.epoch})
+		}
+	}
+	p.prerolling, p.ended = true, false
+	p.endStall()
+	p.seekAt, p.seekTimed = at, true
+	p.clockPos.Store(int64(t))
+	p.updateClock()
+}
+
+// seek asks the pipeline to play from t; it replaces any target not yet
+// started.
+func (pl *pipeline) seek(t seekTarget) {
+	pl.seekMu.Lock()
+	pl.seekNext, pl.seekHas = t, true
+	pl.seekMu.Unlock()
+	notify(pl.seekSignal)
+}
+
+func (pl *pipeline) takeSeek() (seekTarget, bool) {
+	pl.seekMu.Lock()
+	defer pl.seekMu.Unlock()
+	t, ok := pl.seekNext, pl.seekHas
+	pl.seekHas = false
+	return t, ok
+}
+
+// applySeek stops the decoders, drops everything queued, seeks the demuxer
+// to the keyframe at or before t, flushes the decoders and starts them
+// again, discarding up to t.
+func (pl *pipeline) applySeek(t seekTarget) error {
+	pl.stopDecoders()
+	pl.flushOutputs()
+	// The seek's reads are for the frame at its target.
+	pl.setUrgent(true)
+	if pl.thin != nil {
+		return pl.seekThinned(t)
+	}
+	fileT := t.t - pl.offset
+	if pl.audio != nil {
+		fileT -= audioSeekPreroll
+	}
+	switch start := pl.demux.StartTime(); {
+	case fileT <= start && !pl.fresh:
+		// Demuxers never seek onto the packets before the first keyframe
+		// that the decoder must see to start exactly (AAC's priming frame is
+		// flagged to be discarded): reading from the top as on open does.
+		if err := pl.reopen(); err != nil {
+			return err
+		}
+	case fileT > start:
+		if err := pl.demux.SeekTo(fileT); err != nil {
+			if pl.ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("seeking track %q to %v failed: %w", pl.name, t.t, err)
+		}
+		if pl.video != nil {
+			pl.video.dec.Flush()
+		}
+		if pl.audio != nil {
+			pl.audio.dec.Flush()
+		}
+		pl.fresh = false
+	}
+	pl.restart(t)
+	return nil
+}
+
+// restart begins playing t's epoch once the demuxer or the index is
+// placed: nothing demuxed yet, decoders started.
+func (pl *pipeline) restart(t seekTarget) {
+	for _, s := range pl.streams() {
+		s.seen, s.last, s.skipping = false, 0, false
+	}
+	pl.eof, pl.readFailures = false, 0
+	pl.epoch, pl.target = t.epoch, t.t
+	pl.publishLevel()
+	pl.seeks.Add(1)
+	pl.startDecoders()
+}
+
+// reopen opens the demuxer and the decoders again from the file's first
+// byte, as they were on open.
+func (pl *pipeline) reopen() error {
+	pl.closeDecoders()
+	pl.demux.Close()
+	pl.demux = nil
+	pl.readerMu.Lock()
+	r := pl.reader
+	pl.readerMu.Unlock()
+	fail := func(err error) error {
+		if pl.ctx.Err() != nil {
+			return pl.ctx.Err()
+		}
+		return fmt.Errorf("reopening track %q failed: %w", pl.name, err)
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	d, err := media.OpenDemuxer(r, pl.opts.Demuxer)
+	if err != nil {
+		return fail(err)
+	}
+	pl.demux = d
+	pl.offset = pl.info.Start - d.StartTime()
+	if v := pl.video; v != nil {
+		if v.dec, err = media.NewVideoDecoder(d, v.info.Index); err != nil {
+			return fail(err)
+		}
+	}
+	if a := pl.audio; a != nil {
+		if a.dec, err = media.NewAudioDecoder(d, a.info.Index); err != nil {
+			return fail(err)
+		}
+	}
+	pl.fresh = true
+	return nil
+}
+
+// seekThinned places a thinned track at t: the keyframe at or before it
+// shows first, the sound from its preroll. The decoders start afresh.
+func (pl *pipeline) seekThinned(t seekTarget) error {
+	th := pl.thin
+	th.nextKey = max(pl.firstAfter(th.keys, t.t)-1, 0)
+	th.seekKey = true
+	if pl.audio != nil {
+		th.nextAudio = max(pl.firstAfter(th.audio, t.t-audioSeekPreroll)-1, 0)
+	}
+	if v := pl.video; v != nil {
+		v.dec.Flush()
+	}
+	if a := pl.audio; a != nil {
+		a.dec.Flush()
+	}
+	pl.restart(t)
+	return nil
+}
