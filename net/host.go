@@ -44,6 +44,10 @@ type HostOptions struct {
 	// an empty non-nil slice listens nowhere (a viewer that only dials).
 	// Hole punching and mDNS need the host to listen.
 	ListenAddrs []string
+	// AnnounceAddrs, when set, are the only addresses the host gives
+	// others (in links and to identify) in place of those it listens on:
+	// a port forwarded to it, or a proxy in front of it.
+	AnnounceAddrs []string
 	// Reach turns on finding peers by ID and getting through NATs. It
 	// defaults to nil: the host dials only the addresses it is given.
 	Reach *ReachOptions
@@ -90,6 +94,17 @@ func NewHost(o HostOptions) (*Host, error) {
 		transports = libp2p.ChainOptions(o.emulated.options...)
 	}
 	opts := []libp2p.Option{transports, libp2p.DefaultMuxers, libp2p.DefaultSecurity}
+	if len(o.AnnounceAddrs) > 0 {
+		announce := make([]ma.Multiaddr, len(o.AnnounceAddrs))
+		for i, s := range o.AnnounceAddrs {
+			a, err := ma.NewMultiaddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("net: announce address %q: %w", s, err)
+			}
+			announce[i] = a
+		}
+		opts = append(opts, libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr { return announce }))
+	}
 	if o.Identity == nil && o.IdentityFile != "" {
 		key, err := LoadIdentity(o.IdentityFile)
 		if err != nil {
@@ -238,4 +253,18 @@ func (h *Host) P2PAddrs() ([]string, error) {
 		out[i] = a.String()
 	}
 	return out, nil
+}
+
+// PeerIDOf is the peer ID of the key in keyFile, which LoadIdentity
+// creates on first use: a host made with that IdentityFile has it.
+func PeerIDOf(keyFile string) (string, error) {
+	key, err := LoadIdentity(keyFile)
+	if err != nil {
+		return "", err
+	}
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return "", fmt.Errorf("net: identity key %s: %w", keyFile, err)
+	}
+	return id.String(), nil
 }

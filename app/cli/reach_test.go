@@ -19,8 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/peer"
-
 	p2pnet "reelay/net"
 )
 
@@ -45,7 +43,7 @@ func TestProbeFullLinkDoesNotWaitOnDHT(t *testing.T) {
 	if link.OnThisMachine() {
 		t.Log("this machine has only loopback addresses: the probe opens the link without discovery")
 	}
-	blackhole := "/ip4/198.51.100.1/tcp/4001/p2p/" + randomPeerID(t).String()
+	blackhole := "/ip4/198.51.100.1/tcp/4001/p2p/" + randomPeerID(t)
 	for _, args := range [][]string{
 		{"probe", link.String(), "--bootstrap", blackhole},
 		{"probe", link.String()}, // libp2p's public bootstrap peers
@@ -85,15 +83,11 @@ func TestReachAcrossNATs(t *testing.T) {
 	writeRandom(t, filepath.Join(dir, "camera.mp4"), 1<<20+3)
 
 	relayKey := filepath.Join(t.TempDir(), "relay.key")
-	key, err := p2pnet.LoadIdentity(relayKey)
+	relayID, err := p2pnet.PeerIDOf(relayKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	relayID, err := peer.IDFromPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bootstrap := "/ip4/" + natPublicIP + "/tcp/4001/p2p/" + relayID.String()
+	bootstrap := "/ip4/" + natPublicIP + "/tcp/4001/p2p/" + relayID
 	both := []string{"--listen", "/ip4/0.0.0.0/tcp/4001", "--listen", "/ip4/0.0.0.0/udp/4001/quic-v1"}
 
 	relay := nt.start(ctx, t, "inet", nil, append([]string{"relay", "--identity", relayKey}, both...)...)
@@ -464,13 +458,9 @@ func writeRandom(t *testing.T, path string, n int) []byte {
 	return b
 }
 
-func randomPeerID(t *testing.T) peer.ID {
+func randomPeerID(t *testing.T) string {
 	t.Helper()
-	key, err := p2pnet.LoadIdentity(filepath.Join(t.TempDir(), "k"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := peer.IDFromPrivateKey(key)
+	id, err := p2pnet.PeerIDOf(filepath.Join(t.TempDir(), "k"))
 	if err != nil {
 		t.Fatal(err)
 	}

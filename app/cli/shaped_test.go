@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	stdnet "net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,9 +17,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/libp2p/go-libp2p"
-	ma "github.com/multiformats/go-multiaddr"
 
 	p2pnet "reelay/net"
 	"reelay/net/leakcheck"
@@ -84,39 +82,24 @@ type shapedShare struct {
 
 func newShapedShare(t *testing.T, dir string) *shapedShare {
 	t.Helper()
-	var announce atomic.Pointer[ma.Multiaddr]
-	h, err := libp2p.New(
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr {
-			if a := announce.Load(); a != nil {
-				return []ma.Multiaddr{*a}
-			}
-			return nil
-		}),
-	)
+	upstream := freeTCPPort(t)
+	proxy := linktest.New(t, fmt.Sprintf("127.0.0.1:%d", upstream))
+	a := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", proxy.Port())
+	h, err := p2pnet.NewHost(p2pnet.HostOptions{
+		ListenAddrs:   []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", upstream)},
+		AnnounceAddrs: []string{a},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	var upstream string
-	for _, a := range h.Network().ListenAddresses() {
-		if port, err := a.ValueForProtocol(ma.P_TCP); err == nil {
-			upstream = port
-		}
-	}
-	if upstream == "" {
-		t.Fatalf("the sharer listens on %v, no TCP", h.Network().ListenAddresses())
-	}
-	proxy := linktest.New(t, "127.0.0.1:"+upstream)
-	a := ma.StringCast(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", proxy.Port()))
-	announce.Store(&a)
 	s := p2pnet.NewSharer(h, p2pnet.SharerOptions{})
 	t.Cleanup(func() { s.Close() })
 	link, err := s.Share(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(link.Addrs) != 1 || !link.Addrs[0].Equal(a) {
+	if len(link.Addrs) != 1 || link.Addrs[0].String() != a {
 		t.Fatalf("link addresses %v, want the proxy's alone", link.Addrs)
 	}
 	if err := proxy.Shape(shapedOneWay, shapedBandwidth); err != nil {
@@ -321,4 +304,15 @@ func TestDroppedAndStalledConnectionsOverShapedLink(t *testing.T) {
 	if rep.PlayedFor-rep.Position > 1+rep.Stalls.Total/1000 {
 		t.Errorf("played %.1f s of wall time but reached %.1f s with %.0f ms stalled", rep.PlayedFor, rep.Position, rep.Stalls.Total)
 	}
+}
+
+// freeTCPPort is a loopback TCP port nothing listens on now.
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := stdnet.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*stdnet.TCPAddr).Port
 }
