@@ -136,10 +136,11 @@ func Run(ctx context.Context, o Options) error {
 		u.measure = newMeasure(fyne.Do)
 		u.measure.watch.start()
 	}
+	u.watchScreen()
 	if o.Link != "" || o.Folder != "" {
 		// The player's size from the start, so the window does not jump
 		// when the recording opens.
-		w.Resize(playerWindowSize)
+		u.resize(playerWindowSize)
 	}
 	u.start()
 	stop := context.AfterFunc(ctx, func() { fyne.Do(u.quitNow) })
@@ -158,6 +159,9 @@ type ui struct {
 	w   fyne.Window
 	// do runs a function on the UI goroutine (fyne.Do; tests queue).
 	do func(func())
+	// screen is the most of the screen a window may take, in Fyne units;
+	// zero until the driver said (watchScreen).
+	screen fyne.Size
 	// quit ends the app.
 	quit func()
 	// debug writes Options.Debug's lines; safe for concurrent use.

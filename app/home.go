@@ -85,7 +85,7 @@ func (u *ui) showHome() {
 	folderButtons = append(folderButtons, play)
 	rows = append(rows, container.NewHBox(folderButtons...))
 
-	u.w.Resize(homeSize)
+	u.resize(homeSize)
 	u.setContent("home", container.NewVScroll(container.NewVBox(rows...)), true)
 	u.w.Canvas().Focus(link)
 }

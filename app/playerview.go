@@ -213,7 +213,7 @@ func (pv *playerView) show() {
 	s := u.w.Canvas().Scale()
 	ch := pv.controls.MinSize().Height
 	if !u.w.FullScreen() {
-		u.w.Resize(fyne.NewSize(playerVideoSize.Width/s, playerVideoSize.Height/s+ch))
+		u.resize(fyne.NewSize(playerVideoSize.Width/s, playerVideoSize.Height/s+ch))
 	}
 	u.setContent("player", pv.root, false)
 	go pv.openEngine()

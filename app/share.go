@@ -113,7 +113,7 @@ func (s *shareView) show() {
 		widget.NewSeparator(),
 		container.NewHBox(stop),
 	)
-	u.w.Resize(homeSize)
+	u.resize(homeSize)
 	u.setContent("share", container.NewVScroll(content), true)
 	go s.poll()
 }

@@ -73,6 +73,7 @@ type uiLine struct {
 	Toggles    map[string][4]int `json:"toggles"`
 	Video      [4]int            `json:"video"`
 	TimeRect   [4]int            `json:"-"`
+	StatusRect [4]int            `json:"-"`
 	// status
 	State    string                 `json:"state"`
 	Playing  bool                   `json:"playing"`
@@ -101,11 +102,13 @@ func parseUILine(s string) (uiLine, bool) {
 	// "time" is the time label's rect in a layout line and its text in a
 	// status line.
 	var raw struct {
-		Time json.RawMessage `json:"time"`
+		Time   json.RawMessage `json:"time"`
+		Status json.RawMessage `json:"status"`
 	}
 	json.Unmarshal([]byte(s), &raw)
 	if l.Ev == "layout" {
 		json.Unmarshal(raw.Time, &l.TimeRect)
+		json.Unmarshal(raw.Status, &l.StatusRect)
 	} else {
 		json.Unmarshal(raw.Time, &l.TimeText)
 	}
@@ -696,5 +699,79 @@ func TestWindowRidesOutASharerRestart(t *testing.T) {
 		if l.Ev == "error" {
 			t.Errorf("the window showed an error: %s: %s", l.Title, l.Message)
 		}
+	}
+}
+
+// startXvfb starts an X server of its own with a screen of w×h and
+// returns its display; it stops with the test.
+func startXvfb(t *testing.T, w, h int) string {
+	t.Helper()
+	r, wr, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", w, h), "-nolisten", "tcp")
+	cmd.ExtraFiles = []*os.File{wr}
+	if err := cmd.Start(); err != nil {
+		wr.Close()
+		t.Skipf("no Xvfb: %v", err)
+	}
+	wr.Close()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil {
+		t.Fatalf("Xvfb did not say its display: %v", err)
+	}
+	return ":" + strings.TrimSpace(line)
+}
+
+// TestThePlayerFitsASmallScreen: on a 1366×768 screen the player's window
+// is no larger than the screen, and its controls and status line are on
+// it (the player's own size, 1280×844, would put them below the edge).
+func TestThePlayerFitsASmallScreen(t *testing.T) {
+	needDisplay(t)
+	display := startXvfb(t, 1366, 768)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	home := t.TempDir()
+	cmd := exec.CommandContext(ctx, os.Args[0], "demo")
+	cmd.Env = append(os.Environ(), "REELAY_CLI_MAIN=1", "REELAY_UI_DEBUG=1", "DISPLAY="+display,
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home)
+	cmd.WaitDelay = 10 * time.Second
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &uiLog{}
+	readDone := make(chan struct{})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { defer close(readDone); log.read(stderr) }()
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		<-readDone
+		if t.Failed() {
+			t.Logf("the app's output:\n%s", log.text())
+		}
+	}()
+	l, _ := log.waitFor(t, "the player laid out", 0, 60*time.Second, func(l uiLine) bool {
+		return l.Ev == "layout" && l.StatusRect[3] > 0 && len(l.Tiles) == 2
+	})
+	w, h := l.Window[0], l.Window[1]
+	t.Logf("window %d×%d, status line at %v, time at %v", w, h, l.StatusRect, l.TimeRect)
+	if w > 1366 || h > 768 {
+		t.Errorf("the window is %d×%d on a 1366×768 screen", w, h)
+	}
+	if bottom := l.StatusRect[1] + l.StatusRect[3]; bottom > h || bottom > 768 {
+		t.Errorf("the status line ends at y=%d, below the window (%d) or the screen (768)", bottom, h)
+	}
+	if w < 1000 || h < 600 {
+		t.Errorf("the window shrank to %d×%d, more than the screen asks", w, h)
 	}
 }
