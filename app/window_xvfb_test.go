@@ -647,27 +647,7 @@ func TestWindowRidesOutASharerRestart(t *testing.T) {
 		sharer.Wait()
 	}()
 
-	win := exec.CommandContext(ctx, os.Args[0], link)
-	win.Env = append(env, "REELAY_UI_DEBUG=1")
-	win.WaitDelay = 10 * time.Second
-	stderr, err := win.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := &uiLog{}
-	readDone := make(chan struct{})
-	if err := win.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { defer close(readDone); log.read(stderr) }()
-	defer func() {
-		win.Process.Kill()
-		win.Wait()
-		<-readDone
-		if t.Failed() {
-			t.Logf("the window's output:\n%s", log.text())
-		}
-	}()
+	log := startWindow(ctx, t, env, link)
 
 	painted := func(min int64) func(uiLine) bool {
 		return func(l uiLine) bool {
@@ -738,28 +718,8 @@ func TestThePlayerFitsASmallScreen(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	home := t.TempDir()
-	cmd := exec.CommandContext(ctx, os.Args[0], "demo")
-	cmd.Env = append(os.Environ(), "REELAY_CLI_MAIN=1", "REELAY_UI_DEBUG=1", "DISPLAY="+display,
-		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home)
-	cmd.WaitDelay = 10 * time.Second
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := &uiLog{}
-	readDone := make(chan struct{})
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { defer close(readDone); log.read(stderr) }()
-	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		<-readDone
-		if t.Failed() {
-			t.Logf("the app's output:\n%s", log.text())
-		}
-	}()
+	log := startWindow(ctx, t, append(os.Environ(), "REELAY_CLI_MAIN=1", "DISPLAY="+display,
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home), "demo")
 	l, _ := log.waitFor(t, "the player laid out", 0, 60*time.Second, func(l uiLine) bool {
 		return l.Ev == "layout" && l.StatusRect[3] > 0 && len(l.Tiles) == 2
 	})
@@ -774,4 +734,33 @@ func TestThePlayerFitsASmallScreen(t *testing.T) {
 	if w < 1000 || h < 600 {
 		t.Errorf("the window shrank to %d×%d, more than the screen asks", w, h)
 	}
+}
+
+// startWindow runs the app with args and env in a process of its own,
+// its window's debug log read into the uiLog returned; the process is
+// killed when the test ends, and its output logged if the test failed.
+func startWindow(ctx context.Context, t *testing.T, env []string, args ...string) *uiLog {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(env, "REELAY_UI_DEBUG=1")
+	cmd.WaitDelay = 10 * time.Second
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &uiLog{}
+	readDone := make(chan struct{})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { defer close(readDone); log.read(stderr) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		<-readDone
+		if t.Failed() {
+			t.Logf("the app's output:\n%s", log.text())
+		}
+	})
+	return log
 }
