@@ -21,6 +21,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/dialog"
 
 	avsync "reelay/sync"
 )
@@ -179,6 +180,8 @@ type ui struct {
 	background gosync.WaitGroup
 	// view names the view shown.
 	view string
+	// dialog is the error dialog shown, nil when none is.
+	dialog dialog.Dialog
 	// quitting says the window is closing.
 	quitting bool
 }
@@ -254,6 +257,15 @@ func (u *ui) setContent(view string, c fyne.CanvasObject, padded bool) {
 }
 
 func (u *ui) typedKey(e *fyne.KeyEvent) {
+	if d := u.dialog; d != nil {
+		// The dialog has the keys: Esc and Enter close it, and nothing
+		// reaches the player behind it.
+		switch e.Name {
+		case fyne.KeyEscape, fyne.KeyReturn, fyne.KeyEnter:
+			d.Hide()
+		}
+		return
+	}
 	if u.player != nil {
 		u.player.typedKey(e)
 	}

@@ -28,6 +28,12 @@ func (u *ui) showError(title string, err error) {
 	content := container.NewBorder(nil, nil, container.NewVBox(widget.NewIcon(theme.ErrorIcon())), nil, label)
 	d := dialog.NewCustom(title, "OK", content, u.w)
 	d.Resize(fyne.NewSize(min(520, max(u.w.Canvas().Size().Width-40, 200)), 0))
+	d.SetOnClosed(func() {
+		if u.dialog == d {
+			u.dialog = nil
+		}
+	})
+	u.dialog = d
 	d.Show()
 }
 

@@ -32,7 +32,11 @@ var homeSize = fyne.NewSize(720, 480)
 
 // showHome shows Home: paste a link and Watch, or choose a folder to
 // share or play, and the links watched lately.
-func (u *ui) showHome() {
+func (u *ui) showHome() { u.showHomeWith("") }
+
+// showHomeWith shows Home with text in the link box: the link whose Watch
+// failed, so that a typo can be mended.
+func (u *ui) showHomeWith(text string) {
 	u.leave()
 	u.w.SetTitle("Reelay")
 	link := widget.NewEntry()
@@ -51,6 +55,9 @@ func (u *ui) showHome() {
 		if strings.TrimSpace(s) != "" {
 			u.watch(s)
 		}
+	}
+	if text != "" {
+		link.SetText(text)
 	}
 	if u.o.Dial == nil {
 		link.Disable()
@@ -144,7 +151,7 @@ func (u *ui) watch(link string) {
 	link = strings.TrimSpace(link)
 	if _, err := p2pnet.ParseLink(link); err != nil {
 		if u.view != "home" {
-			u.showHome()
+			u.showHomeWith(link)
 		}
 		u.showError("Cannot open that link", fmt.Errorf("%w\n\nCheck that you copied the whole link.", err))
 		return
@@ -171,7 +178,7 @@ func (u *ui) watch(link string) {
 			cancel()
 			u.connecting = nil
 			if err != nil {
-				u.showHome()
+				u.showHomeWith(link)
 				u.showError("Could not reach the sharer", err)
 				return
 			}

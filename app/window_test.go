@@ -523,6 +523,52 @@ func TestUnreachableSharerShowsADialog(t *testing.T) {
 	if h.u.view != "home" {
 		t.Errorf("the window shows %q, want home", h.u.view)
 	}
+	// The link stays in the box, to be mended; Esc closes the dialog.
+	if got := h.homeEntry().Text; got != testLink(t) {
+		t.Errorf("after the failed Watch the link box holds %q, want the link", got)
+	}
+	h.key(fyne.KeyEscape)
+	if got := h.dialogText(); got != "" {
+		t.Errorf("Esc left the dialog open: %q", got)
+	}
+	// Enter closes one too, and no key reaches what is behind a dialog.
+	h.u.showError("Something", errors.New("went wrong"))
+	h.key(fyne.KeyReturn)
+	if got := h.dialogText(); got != "" {
+		t.Errorf("Enter left the dialog open: %q", got)
+	}
+}
+
+// homeEntry is Home's link box.
+func (h *harness) homeEntry() *widget.Entry {
+	h.t.Helper()
+	for _, o := range test.LaidOutObjects(h.w.Content()) {
+		if e, ok := o.(*widget.Entry); ok {
+			return e
+		}
+	}
+	h.t.Fatal("Home has no link box")
+	return nil
+}
+
+func TestADialogHasTheKeysWhileItShows(t *testing.T) {
+	h := newHarness(t, Options{})
+	pv := h.openPlayer()
+	h.u.showError("Something", errors.New("went wrong"))
+	_, _, _, _, before := h.fp.snapshot()
+	h.key(fyne.KeySpace)
+	h.q.flush()
+	time.Sleep(100 * time.Millisecond)
+	if _, _, _, _, after := h.fp.snapshot(); after != before || h.dialogText() == "" {
+		t.Errorf("space behind a dialog: playing %v → %v, dialog %q", before, after, h.dialogText())
+	}
+	h.key(fyne.KeyEscape)
+	h.key(fyne.KeySpace)
+	h.waitFor("space toggling play once the dialog is closed", func() bool {
+		_, _, _, _, p := h.fp.snapshot()
+		return p != before
+	})
+	_ = pv
 }
 
 func TestFailedTrackShowsADialog(t *testing.T) {
