@@ -10,7 +10,6 @@ import (
 	"image/draw"
 	"image/png"
 	"io"
-	"io/fs"
 	stdnet "net"
 	"os"
 	"os/exec"
@@ -613,11 +612,7 @@ func TestWindowRidesOutASharerRestart(t *testing.T) {
 	env := append(os.Environ(), "REELAY_CLI_MAIN=1", "REELAY_NO_DHT=1", "REELAY_NO_MDNS=1",
 		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home)
 	dir := t.TempDir()
-	sub, err := fs.Sub(assets.Demo, "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.CopyFS(dir, sub); err != nil {
+	if err := assets.CopyDemo(dir); err != nil {
 		t.Fatal(err)
 	}
 	args := []string{"share", dir, "--identity", filepath.Join(home, "identity.key"),

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"image"
 	"io"
-	"io/fs"
 	stdnet "net"
 	"os"
 	"os/exec"
@@ -213,11 +212,7 @@ func TestViewerRidesOutASharerRestart(t *testing.T) {
 func rideOutRestart(t *testing.T, transport string) {
 	leakcheck.Check(t)
 	dir := t.TempDir()
-	sub, err := fs.Sub(assets.Demo, "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.CopyFS(dir, sub); err != nil {
+	if err := assets.CopyDemo(dir); err != nil {
 		t.Fatal(err)
 	}
 	tcp, udp := freePorts(t)

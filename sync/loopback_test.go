@@ -3,9 +3,7 @@ package sync
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	gosync "sync"
@@ -25,11 +23,7 @@ import (
 func demoDir(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
-	sub, err := fs.Sub(assets.Demo, "demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.CopyFS(dir, sub); err != nil {
+	if err := assets.CopyDemo(dir); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -22,11 +21,7 @@ func extractDemo() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sub, err := fs.Sub(assets.Demo, "demo")
-	if err == nil {
-		err = os.CopyFS(dir, sub)
-	}
-	if err != nil {
+	if err := assets.CopyDemo(dir); err != nil {
 		os.RemoveAll(dir)
 		return "", fmt.Errorf("unpacking the demo recording failed: %w", err)
 	}
