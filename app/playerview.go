@@ -343,7 +343,7 @@ func (pv *playerView) setState(st avsync.State) {
 	switch st {
 	case avsync.StatePlaying, avsync.StateBuffering:
 		pv.playing = true
-	case avsync.StatePaused, avsync.StateEnded:
+	case avsync.StatePaused, avsync.StateEnded, avsync.StateError:
 		pv.playing = false
 	}
 	pv.updatePlayButton()

@@ -13,6 +13,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"reelay/media"
@@ -832,4 +833,19 @@ func TestTheWindowShowsTheConnectionNetKeepsUp(t *testing.T) {
 
 	h.fp.setConnection(p2pnet.Connection{State: p2pnet.ConnUnshared, Since: time.Now(), Err: errors.New("net: the sharer no longer shares this recording")})
 	h.waitFor("the stopped sharing dialog", func() bool { return strings.Contains(h.dialogText(), "stopped sharing") })
+}
+
+// TestNothingPlayableShowsThePlayButton: when the engine says nothing can
+// play, the button offers play, not pause.
+func TestNothingPlayableShowsThePlayButton(t *testing.T) {
+	h := newHarness(t, Options{})
+	pv := h.openPlayer()
+	if pv.playBtn.Icon != theme.MediaPauseIcon() {
+		t.Fatal("a playing player does not offer pause")
+	}
+	h.fp.event(avsync.Event{Kind: avsync.EventState, State: avsync.StateError})
+	h.waitFor("the error state", func() bool { return pv.state == avsync.StateError })
+	if pv.playBtn.Icon != theme.MediaPlayIcon() {
+		t.Error("with nothing playable the button still offers pause")
+	}
 }

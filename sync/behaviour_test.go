@@ -327,3 +327,28 @@ func TestSubscribeWhilePausedShowsTheFrameAtThePosition(t *testing.T) {
 		}
 	})
 }
+
+// TestNothingPlayableStopsTheClock: when every track fails (a text file
+// named screen.mp4), the player is in error and the position stays where
+// it was: no time counts up over nothing.
+func TestNothingPlayableStopsTheClock(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "screen.mp4")
+	if err := os.WriteFile(path, []byte(strings.Repeat("This is a text file, not a recording.\n", 200)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := FolderSource(folderOf(t, map[string]string{"screen.mp4": path}, ""))
+	synctest.Test(t, func(t *testing.T) {
+		p, _, _ := openTest(t, src, Options{})
+		p.Play()
+		waitState(t, p, StateError, 10*time.Second)
+		at := p.Position()
+		time.Sleep(3 * time.Second)
+		if pos := p.Position(); pos != at {
+			t.Errorf("with nothing playable the position went from %v to %v", at, pos)
+		}
+		if st := p.Status(); st.State != StateError || st.Position != at {
+			t.Errorf("status: %v at %v", st.State, st.Position)
+		}
+	})
+}

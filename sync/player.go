@@ -410,7 +410,7 @@ func (p *Player) nextWake() time.Duration {
 // updateClock runs the clock (and the device) exactly when playback should
 // advance.
 func (p *Player) updateClock() {
-	run := p.wantPlay && !p.prerolling && !p.stalled && !p.starting && !p.ended
+	run := p.wantPlay && !p.prerolling && !p.stalled && !p.starting && !p.ended && !p.allFailed()
 	if run && !p.clock.running && p.sink != nil && p.clock.kind == ClockAudio && p.clock.anchored && p.sink.Played() == 0 {
 		p.audioStartAt = p.opts.Now()
 	}

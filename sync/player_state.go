@@ -239,7 +239,9 @@ func (p *Player) computeDuration() time.Duration {
 	return d
 }
 
-func (p *Player) currentState() State {
+// allFailed says every track switched on failed: nothing can play, and
+// the clock stands still until one is switched on again.
+func (p *Player) allFailed() bool {
 	on, failed := 0, 0
 	for _, s := range p.slots {
 		if s.on {
@@ -249,8 +251,12 @@ func (p *Player) currentState() State {
 			}
 		}
 	}
+	return on > 0 && failed == on
+}
+
+func (p *Player) currentState() State {
 	switch {
-	case on > 0 && failed == on:
+	case p.allFailed():
 		return StateError
 	case p.opening:
 		return StateOpening
