@@ -397,6 +397,7 @@ func (pv *playerView) updateTrack(tv *trackView) {
 			tv.tile.clear()
 		}
 		pv.area.restack()
+		pv.updateLayoutButton()
 	} else if tv.tile.kind != tv.kind {
 		tv.tile.kind = tv.kind
 		pv.area.restack()
@@ -440,7 +441,14 @@ func (pv *playerView) updateVolume() {
 	pv.updateStatus()
 }
 
+// updateLayoutButton offers the other layout, when two pictures or more
+// are on screen to lay out.
 func (pv *playerView) updateLayoutButton() {
+	if len(pv.area.visible()) < 2 {
+		pv.layoutBtn.Hide()
+		return
+	}
+	pv.layoutBtn.Show()
 	if pv.area.mode == layoutPiP {
 		pv.layoutBtn.SetText("Side by side")
 		pv.layoutBtn.SetIcon(theme.GridIcon())

@@ -849,3 +849,21 @@ func TestNothingPlayableShowsThePlayButton(t *testing.T) {
 		t.Error("with nothing playable the button still offers pause")
 	}
 }
+
+// TestTheLayoutIsOfferedForTwoPicturesOrMore: Side by side / Picture in
+// picture is offered only while two pictures or more are on screen.
+func TestTheLayoutIsOfferedForTwoPicturesOrMore(t *testing.T) {
+	h := newHarness(t, Options{})
+	pv := h.openPlayer()
+	if !pv.layoutBtn.Visible() {
+		t.Fatal("with the screen and the camera on, no layout is offered")
+	}
+	pv.toggleTapped(pv.byName["camera"].toggle)
+	if pv.layoutBtn.Visible() {
+		t.Error("with the screen alone on, a layout is still offered")
+	}
+	pv.toggleTapped(pv.byName["camera"].toggle)
+	if !pv.layoutBtn.Visible() {
+		t.Error("with the camera on again, no layout is offered")
+	}
+}
