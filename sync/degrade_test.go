@@ -142,6 +142,22 @@ func trackNamed(tracks []Track, name string) Track {
 	return Track{}
 }
 
+// playThinned plays folder's camera and mic across a link that carries
+// the sound and the camera's keyframes but not the whole camera (47 kB/s,
+// its keyframes 6.5 kB/s, the mic 8 kB/s), until the camera is thinned.
+func playThinned(t *testing.T, folder Files) (*Player, *fakeSink, map[string]*frameRecorder, *slowLink) {
+	t.Helper()
+	link := &slowLink{}
+	link.rate.Store(22_000)
+	p, sink, recs := openTest(t, pacedSource{FolderSource(folder), link}, Options{})
+	waitState(t, p, StatePaused, 30*time.Second)
+	p.Play()
+	waitFor(t, 30*time.Second, "the camera thinned", func() bool {
+		return trackNamed(p.Tracks(), "camera").Thinned
+	})
+	return p, sink, recs, link
+}
+
 // TestASlowLinkThinsThePictureAndTheSoundPlaysOn: across a link that
 // carries the sound and the camera's keyframes but not the whole camera,
 // the camera is thinned instead of the clock stopping: it shows only
@@ -151,16 +167,7 @@ func TestASlowLinkThinsThePictureAndTheSoundPlaysOn(t *testing.T) {
 	keys := keyframeTimes(t, "camera.mp4")
 	folder := fixtureFolder(t, "camera.mp4", "mic.m4a")
 	synctest.Test(t, func(t *testing.T) {
-		// The camera is 47 kB/s, its keyframes 6.5 kB/s, the mic 8 kB/s.
-		link := &slowLink{}
-		link.rate.Store(22_000)
-		p, sink, recs := openTest(t, pacedSource{FolderSource(folder), link}, Options{})
-		waitState(t, p, StatePaused, 30*time.Second)
-		p.Play()
-
-		waitFor(t, 30*time.Second, "the camera thinned", func() bool {
-			return trackNamed(p.Tracks(), "camera").Thinned
-		})
+		p, sink, recs, link := playThinned(t, folder)
 		thinnedAt := p.Position()
 		shownBefore := recs["camera"].count()
 		stallsBefore := p.Stats().Stalls
@@ -219,14 +226,7 @@ func TestAThinnedTrackSeeksToTheKeyframeBeforeTheTarget(t *testing.T) {
 	keys := keyframeTimes(t, "camera.mp4")
 	folder := fixtureFolder(t, "camera.mp4", "mic.m4a")
 	synctest.Test(t, func(t *testing.T) {
-		link := &slowLink{}
-		link.rate.Store(22_000)
-		p, _, recs := openTest(t, pacedSource{FolderSource(folder), link}, Options{})
-		waitState(t, p, StatePaused, 30*time.Second)
-		p.Play()
-		waitFor(t, 30*time.Second, "the camera thinned", func() bool {
-			return trackNamed(p.Tracks(), "camera").Thinned
-		})
+		p, _, recs, _ := playThinned(t, folder)
 		n := recs["camera"].count()
 		target := 6500 * time.Millisecond
 		p.Seek(target)

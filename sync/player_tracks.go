@@ -138,10 +138,8 @@ func (p *Player) rankTracks() {
 			allOpened = allOpened && s.pl == nil
 			continue
 		}
-		for _, st := range s.streams {
-			if st.Kind == media.KindVideo && st.Width*st.Height > area {
-				main, area = s, st.Width*st.Height
-			}
+		if a := pictureArea(s); a > area {
+			main, area = s, a
 		}
 	}
 	for _, s := range p.slots {
