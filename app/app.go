@@ -135,7 +135,7 @@ func Run(ctx context.Context, o Options) error {
 	u.quit = a.Quit
 	if o.Report != nil {
 		u.measure = newMeasure(fyne.Do)
-		u.measure.watch.start()
+		u.measure.watch.Start()
 	}
 	u.watchScreen()
 	if o.Link != "" || o.Folder != "" {
@@ -221,7 +221,7 @@ func (u *ui) shutdown() error {
 	u.leave()
 	u.background.Wait()
 	if u.measure != nil {
-		u.measure.watch.stop()
+		u.measure.watch.Stop()
 		if err := u.measure.write(u.o.Report); err != nil {
 			return err
 		}

@@ -22,6 +22,7 @@ import (
 
 	"reelay/app"
 	"reelay/app/cli"
+	"reelay/app/report"
 	"reelay/assets"
 	"reelay/net/leakcheck"
 )
@@ -551,7 +552,7 @@ func TestDemoReport(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("reelay demo --for 4s: %v\n%s", err, stderr.String())
 	}
-	var r app.Report
+	var r report.Report
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
 		t.Fatalf("the report %q: %v", stdout.String(), err)
 	}
@@ -559,7 +560,7 @@ func TestDemoReport(t *testing.T) {
 	if r.StoppedBy != "for" || r.PlayedSeconds < 3.5 || r.PlayedSeconds > 6 {
 		t.Errorf("played %.2f s, stopped by %q; want about 4 s, stopped by for", r.PlayedSeconds, r.StoppedBy)
 	}
-	got := map[string]app.TrackReport{}
+	got := map[string]report.Track{}
 	for _, tr := range r.Tracks {
 		got[tr.Name] = tr
 	}

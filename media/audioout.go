@@ -37,6 +37,32 @@ const (
 	audioBytesPerFrame = OutputChannels * 4
 )
 
+// AudioSink is the audio device as a player uses it; *AudioOutput
+// is one, and tests use a fake without a sound card. Samples are
+// interleaved float32 stereo at OutputSampleRate.
+type AudioSink interface {
+	// Write queues samples without blocking and returns how many float32
+	// values it took.
+	Write(samples []float32) int
+	// Free is how many float32 values Write would take now.
+	Free() int
+	// Played is how much of the audio written since the last Clear has been
+	// heard; it never goes back and stops while paused or starved. It is
+	// the master clock.
+	Played() time.Duration
+	// Pending is how much written audio has not been heard yet.
+	Pending() time.Duration
+	// Pause stops playing at once; Resume plays on.
+	Pause()
+	Resume()
+	// Clear drops everything written and not heard; Played restarts at 0.
+	Clear()
+	// SetVolume sets the gain from 0 to 1.
+	SetVolume(v float64)
+	// Close releases the device.
+	Close() error
+}
+
 // AudioOutputOptions configures OpenAudioOutput.
 type AudioOutputOptions struct {
 	// Buffer is the audio held on the device side: the device's own buffer

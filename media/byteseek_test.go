@@ -7,6 +7,7 @@ import (
 
 	"reelay/media"
 	"reelay/media/mediatest"
+	"reelay/media/syncclip"
 )
 
 // TestFarSeekWithoutAnIndexReadsLittle: a far seek in a 20-minute MP3 or
@@ -56,7 +57,7 @@ func TestFarSeekWithoutAnIndexReadsLittle(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer a.Close()
-			beeps := media.NewBeepDetector(media.OutputSampleRate, media.OutputChannels)
+			beeps := syncclip.NewBeepDetector(media.OutputSampleRate, media.OutputChannels)
 			var first, end time.Duration
 			var onsets []time.Duration
 			p := media.NewPacket()

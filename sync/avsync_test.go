@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"reelay/media"
+	"reelay/media/syncclip"
 )
 
 func requireAudioDevice(t *testing.T) {
@@ -28,7 +29,7 @@ func requireAudioDevice(t *testing.T) {
 
 // TestAVSyncOnTheRealAudioDevice plays the sync clip through the real audio
 // device (a null sink under .ci/av-env, which plays in real time) and
-// measures, with a SyncMeter, how far each flash is shown from its beep:
+// measures, with a syncclip.Meter, how far each flash is shown from its beep:
 // from the start, then after each of 20 random seeks. The clip is played
 // as three files (camera, screen, mic) and as one file holding both.
 func TestAVSyncOnTheRealAudioDevice(t *testing.T) {
@@ -48,7 +49,7 @@ func TestAVSyncOnTheRealAudioDevice(t *testing.T) {
 }
 
 func testAVSync(t *testing.T, src Source, video []string) {
-	meter := NewSyncMeter()
+	meter := syncclip.NewMeter()
 	p, err := Open(t.Context(), src, Options{VideoSize: smallVideo, OpenAudio: meter.OpenAudio(nil)})
 	if err != nil {
 		t.Fatal(err)
@@ -66,9 +67,9 @@ func testAVSync(t *testing.T, src Source, video []string) {
 		}
 		return n
 	}
-	check := func(phase string, offsets []SyncOffset, want int) {
+	check := func(phase string, offsets []syncclip.Offset, want int) {
 		t.Helper()
-		r := SyncReport{Offsets: offsets}
+		r := syncclip.Report{Offsets: offsets}
 		p50, p95, worst := r.Quantile(0.5), r.Quantile(0.95), r.Quantile(1)
 		t.Logf("%s: A/V offset over %d flashes p50 %v, p95 %v, max %v", phase, len(offsets), p50, p95, worst)
 		if len(offsets) < want {

@@ -52,7 +52,7 @@
 //
 // # Measuring sync
 //
-// A SyncMeter sits between the player and its sinks and measures, on a sync
-// clip, how long after its beep is heard each flash is shown: the A/V
-// offset as a viewer meets it (syncmeter.go).
+// A syncclip.Meter (media/syncclip) sits between the player and its sinks
+// and measures, on a sync clip, how long after its beep is heard each flash
+// is shown: the A/V offset as a viewer meets it.
 package sync

@@ -14,25 +14,19 @@ import (
 	"testing"
 	"time"
 
-	"reelay/media"
 	"reelay/media/mediatest"
 	p2pnet "reelay/net"
-	"reelay/net/leakcheck"
 )
 
 // TestMain lets the test binary stand in for the reelay binary: with
 // REELAY_CLI_MAIN=1 it runs the command line, so tests start real separate
-// processes without a separate build. Otherwise it runs the tests and fails
-// if, taken together, they left goroutines running or descriptors open; the
-// audio device is opened first since it stays open for the process.
+// processes without a separate build. Otherwise it runs the tests under
+// mediatest.Main's leak check.
 func TestMain(m *testing.M) {
 	if os.Getenv("REELAY_CLI_MAIN") == "1" {
 		os.Exit(Main(os.Args[1:]))
 	}
-	if out, err := media.OpenAudioOutput(media.AudioOutputOptions{}); err == nil {
-		out.Close()
-	}
-	os.Exit(leakcheck.Main(m))
+	os.Exit(mediatest.Main(m))
 }
 
 // reelayCmd is the reelay command line as a separate process.

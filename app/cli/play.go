@@ -13,6 +13,7 @@ import (
 	gosync "sync"
 	"time"
 
+	"reelay/media/syncclip"
 	p2pnet "reelay/net"
 	avsync "reelay/sync"
 )
@@ -310,7 +311,7 @@ func playHeadless(ctx context.Context, src string, o playOptions, notices io.Wri
 func playSource(ctx context.Context, source avsync.Source, kind string, connectAt time.Time, o playOptions, notices io.Writer) (*playReport, error) {
 	rep := &playReport{Source: kind, Recording: source.Name(), Seeks: []seekReport{}}
 
-	meter := avsync.NewSyncMeter()
+	meter := syncclip.NewMeter()
 	run := &playRun{notices: notices}
 	openAt := time.Now()
 	p, err := avsync.Open(ctx, source, avsync.Options{
@@ -424,7 +425,7 @@ func playSource(ctx context.Context, source avsync.Source, kind string, connectA
 }
 
 // avOffset summarises what the meter measured, or says why nothing was.
-func avOffset(r avsync.SyncReport, anyAudio bool, st avsync.Stats) avOffsetReport {
+func avOffset(r syncclip.Report, anyAudio bool, st avsync.Stats) avOffsetReport {
 	out := avOffsetReport{Flashes: len(r.Offsets), Unmatched: r.Unmatched}
 	switch {
 	case len(r.Offsets) > 0:

@@ -1,7 +1,7 @@
 // Package mediatest generates the media files Reelay's tests play, with the
 // ffmpeg CLI from lavfi sources (never downloaded), and holds the helpers
 // tests share, such as framemd5 comparison against ffmpeg. The A/V sync
-// clip's flashes and beeps are found by media's detectors (syncclip.go).
+// clip's flashes and beeps are found by the detectors of media/syncclip.
 package mediatest
 
 import (
@@ -14,14 +14,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reelay/media/syncclip"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"reelay/media"
 )
 
 // The sync clip: the picture flashes white for one frame and a 1 kHz tone
@@ -29,7 +28,7 @@ import (
 const (
 	// SyncPeriod is the time between two flashes (and two beeps); media's
 	// detectors find them.
-	SyncPeriod = media.SyncPeriod
+	SyncPeriod = syncclip.SyncPeriod
 	// BeepDuration is how long each beep lasts.
 	BeepDuration = 50 * time.Millisecond
 	// BeepFrequency is the beep's pitch in Hz.

@@ -1,4 +1,4 @@
-package mediatest_test
+package syncclip_test
 
 import (
 	"image"
@@ -9,6 +9,7 @@ import (
 
 	"reelay/media"
 	"reelay/media/mediatest"
+	"reelay/media/syncclip"
 )
 
 // syncEvents decodes a sync clip and returns the times of its flashes and
@@ -35,13 +36,13 @@ func syncEvents(t *testing.T, path string) (flashes, beeps []time.Duration, dark
 	}
 	img := image.NewRGBA(image.Rect(0, 0, 64, 36))
 	darkest = 255
-	beep := media.NewBeepDetector(media.OutputSampleRate, media.OutputChannels)
+	beep := syncclip.NewBeepDetector(media.OutputSampleRate, media.OutputChannels)
 	onFrame := func(f *media.VideoFrame) error {
 		if err := vdec.Convert(f, img); err != nil {
 			return err
 		}
-		l := media.MeanLuma(img)
-		if media.IsFlash(img) {
+		l := syncclip.MeanLuma(img)
+		if syncclip.IsFlash(img) {
 			flashes = append(flashes, f.PTS)
 			darkest = min(darkest, l)
 		} else {
@@ -97,7 +98,7 @@ func TestSyncClipsFlashAndBeepOnEverySecond(t *testing.T) {
 				if !slices.Equal(flashes, want) {
 					t.Errorf("flash frames at %v, want %v", flashes, want)
 				}
-				t.Logf("mean luma: flashes >= %.0f, other frames <= %.0f (threshold %d)", darkest, brightest, media.FlashLuma)
+				t.Logf("mean luma: flashes >= %.0f, other frames <= %.0f (threshold %d)", darkest, brightest, syncclip.FlashLuma)
 			} else if len(flashes) > 0 {
 				t.Errorf("flashes %v in a clip without video", flashes)
 			}

@@ -7,12 +7,13 @@ import (
 
 	"reelay/media"
 	"reelay/media/mediatest"
+	"reelay/media/syncclip"
 )
 
-// TestSyncMeterMeasuresAKnownOffset plays the sync clip in fake time with
+// TestMeterMeasuresAKnownOffset plays the sync clip in fake time with
 // the camera moved 100 ms later on the timeline: the meter must find the
 // camera's flashes 100 ms after their beeps and the screen's on them.
-func TestSyncMeterMeasuresAKnownOffset(t *testing.T) {
+func TestMeterMeasuresAKnownOffset(t *testing.T) {
 	files := map[string]string{}
 	for _, n := range []string{"sync-camera.mp4", "sync-screen.mp4", "sync-mic.m4a"} {
 		files[n] = mediatest.Fixture(t, n)
@@ -22,7 +23,7 @@ func TestSyncMeterMeasuresAKnownOffset(t *testing.T) {
 		{"file": "sync-screen.mp4", "name": "screen"},
 		{"file": "sync-mic.m4a", "name": "mic"}]}`))
 	synctest.Test(t, func(t *testing.T) {
-		meter := NewSyncMeter()
+		meter := syncclip.NewMeter()
 		sink := newFakeSink()
 		p, _, recs := openTest(t, src, Options{OpenAudio: meter.OpenAudio(func() (AudioSink, error) { return sink, nil })})
 		for _, name := range []string{"camera", "screen"} {
@@ -66,12 +67,12 @@ func TestSyncMeterMeasuresAKnownOffset(t *testing.T) {
 	})
 }
 
-// TestSyncMeterWithoutAudio: with no device nothing is measured, and the
+// TestMeterWithoutAudio: with no device nothing is measured, and the
 // pictures still reach the sink behind the meter.
-func TestSyncMeterWithoutAudio(t *testing.T) {
+func TestMeterWithoutAudio(t *testing.T) {
 	src := FolderSource(fixtureFolder(t, "sync-camera.mp4", "sync-mic.m4a"))
 	synctest.Test(t, func(t *testing.T) {
-		meter := NewSyncMeter()
+		meter := syncclip.NewMeter()
 		p, _, recs := openTest(t, src, Options{OpenAudio: meter.OpenAudio(func() (AudioSink, error) { return nil, media.ErrNoAudioDevice })})
 		p.SetVideoSink("sync-camera", meter.VideoSink("sync-camera", recs["sync-camera"]))
 		waitState(t, p, StatePaused, 5*time.Second)

@@ -1,18 +1,18 @@
-package sync
+package syncclip
 
 import (
 	"image"
 	"math"
 	"slices"
-	gosync "sync"
+	"sync"
 	"time"
 
 	"reelay/media"
 )
 
-// SyncMeter measures how far picture and sound are apart where they leave
+// Meter measures how far picture and sound are apart where they leave
 // the player, on a sync clip (a picture that flashes white exactly when a
-// beep starts, every media.SyncPeriod: the test fixtures and the built-in
+// beep starts, every SyncPeriod: the test fixtures and the built-in
 // demo are such clips). It sees every sample written to the audio device
 // and every frame handed to the video sinks; for each flash shown it
 // compares what the device had played at that moment with where the beep
@@ -22,20 +22,20 @@ import (
 // played since its last Clear, so the offset is what a viewer would see and
 // hear, whatever the timeline says. Flashes shown before anything was heard
 // (the picture a seek shows while paused) are not measured.
-type SyncMeter struct {
+type Meter struct {
 	// mu guards everything below: the sinks are called on the player's
 	// goroutine, Report on any.
-	mu gosync.Mutex
+	mu sync.Mutex
 	// sink is the device whose Played is read when a flash is shown; nil
 	// until the player opened one.
-	sink AudioSink
+	sink media.AudioSink
 	// clears counts the device's Clears; a flash is only compared with a
 	// beep written since the same Clear.
 	clears int
 	// written counts the sample frames written since the last Clear.
 	written int64
 	// detector finds beep onsets across the blocks written.
-	detector *media.BeepDetector
+	detector *BeepDetector
 	// beeps are the onsets found, oldest first.
 	beeps []meterBeep
 	// flashes are the flash onsets shown while the device played.
@@ -64,10 +64,10 @@ type meterFlash struct {
 	played time.Duration
 }
 
-// SyncReport is what a SyncMeter measured.
-type SyncReport struct {
+// Report is what a Meter measured.
+type Report struct {
 	// Offsets are the flashes measured, in the order shown.
-	Offsets []SyncOffset
+	Offsets []Offset
 	// Unmatched counts flashes shown while sound played but with no beep
 	// written within half a period of them: not a sync clip, or an offset
 	// beyond measure.
@@ -77,8 +77,8 @@ type SyncReport struct {
 	TrackSkew time.Duration
 }
 
-// SyncOffset is one flash measured.
-type SyncOffset struct {
+// Offset is one flash measured.
+type Offset struct {
 	// Track showed the flash; PTS is the flash's time on the timeline.
 	Track string
 	PTS   time.Duration
@@ -87,18 +87,18 @@ type SyncOffset struct {
 	Offset time.Duration
 }
 
-// NewSyncMeter returns a meter with nothing measured.
-func NewSyncMeter() *SyncMeter {
-	return &SyncMeter{detector: media.NewBeepDetector(sampleRate, channels), inFlash: map[string]bool{}}
+// NewMeter returns a meter with nothing measured.
+func NewMeter() *Meter {
+	return &Meter{detector: NewBeepDetector(media.OutputSampleRate, media.OutputChannels), inFlash: map[string]bool{}}
 }
 
 // OpenAudio wraps an Options.OpenAudio (nil: the default device) so the
 // meter sees what is written to the device and reads its clock.
-func (m *SyncMeter) OpenAudio(open func() (AudioSink, error)) func() (AudioSink, error) {
+func (m *Meter) OpenAudio(open func() (media.AudioSink, error)) func() (media.AudioSink, error) {
 	if open == nil {
-		open = openMediaAudio
+		open = openDevice
 	}
-	return func() (AudioSink, error) {
+	return func() (media.AudioSink, error) {
 		s, err := open()
 		if err != nil {
 			return nil, err
@@ -107,7 +107,7 @@ func (m *SyncMeter) OpenAudio(open func() (AudioSink, error)) func() (AudioSink,
 		m.sink = s
 		m.clears++
 		m.written = 0
-		m.detector = media.NewBeepDetector(sampleRate, channels)
+		m.detector = NewBeepDetector(media.OutputSampleRate, media.OutputChannels)
 		m.mu.Unlock()
 		return meterSink{AudioSink: s, m: m}, nil
 	}
@@ -115,17 +115,31 @@ func (m *SyncMeter) OpenAudio(open func() (AudioSink, error)) func() (AudioSink,
 
 // VideoSink returns a sink for track that notes its flashes and passes
 // every frame on to next (nil: nowhere).
-func (m *SyncMeter) VideoSink(track string, next VideoSink) VideoSink {
-	return VideoSinkFunc(func(img *image.RGBA, pts time.Duration) {
-		m.noteFrame(track, img, pts)
-		if next != nil {
-			next.Show(img, pts)
-		}
-	})
+func (m *Meter) VideoSink(track string, next VideoSink) VideoSink {
+	return meterVideo{m: m, track: track, next: next}
 }
 
-func (m *SyncMeter) noteFrame(track string, img *image.RGBA, pts time.Duration) {
-	flash := media.IsFlash(img)
+// VideoSink is where a player shows pictures (as a player's own VideoSink).
+type VideoSink interface {
+	Show(img *image.RGBA, pts time.Duration)
+}
+
+// meterVideo is a video sink as the player sees it through a Meter.
+type meterVideo struct {
+	m     *Meter
+	track string
+	next  VideoSink
+}
+
+func (v meterVideo) Show(img *image.RGBA, pts time.Duration) {
+	v.m.noteFrame(v.track, img, pts)
+	if v.next != nil {
+		v.next.Show(img, pts)
+	}
+}
+
+func (m *Meter) noteFrame(track string, img *image.RGBA, pts time.Duration) {
+	flash := IsFlash(img)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	onset := flash && !m.inFlash[track]
@@ -138,29 +152,29 @@ func (m *SyncMeter) noteFrame(track string, img *image.RGBA, pts time.Duration) 
 	}
 }
 
-func (m *SyncMeter) noteWritten(samples []float32) {
+func (m *Meter) noteWritten(samples []float32) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, at := range m.detector.Feed(sampleTime(m.written), samples) {
+	for _, at := range m.detector.Feed(time.Duration(m.written)*time.Second/media.OutputSampleRate, samples) {
 		m.beeps = append(m.beeps, meterBeep{clears: m.clears, at: at})
 	}
-	m.written += int64(len(samples) / channels)
+	m.written += int64(len(samples) / media.OutputChannels)
 }
 
-func (m *SyncMeter) noteClear() {
+func (m *Meter) noteClear() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.clears++
 	m.written = 0
-	m.detector = media.NewBeepDetector(sampleRate, channels)
+	m.detector = NewBeepDetector(media.OutputSampleRate, media.OutputChannels)
 }
 
 // Report pairs every flash with the nearest beep written since the same
 // Clear and returns the offsets.
-func (m *SyncMeter) Report() SyncReport {
+func (m *Meter) Report() Report {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var r SyncReport
+	var r Report
 	// shown is when each beep's flash was shown, per track, for the skew.
 	type beepKey struct {
 		clears int
@@ -175,11 +189,11 @@ func (m *SyncMeter) Report() SyncReport {
 				best, found = b, true
 			}
 		}
-		if !found || (f.played-best.at).Abs() >= media.SyncPeriod/2 {
+		if !found || (f.played-best.at).Abs() >= SyncPeriod/2 {
 			r.Unmatched++
 			continue
 		}
-		r.Offsets = append(r.Offsets, SyncOffset{Track: f.track, PTS: f.pts, Offset: f.played - best.at})
+		r.Offsets = append(r.Offsets, Offset{Track: f.track, PTS: f.pts, Offset: f.played - best.at})
 		k := beepKey{best.clears, best.at}
 		if shown[k] == nil {
 			keys = append(keys, k)
@@ -196,7 +210,7 @@ func (m *SyncMeter) Report() SyncReport {
 
 // Quantile is the q-quantile (0 to 1, nearest rank) of the offsets'
 // magnitudes, 0 without offsets.
-func (r SyncReport) Quantile(q float64) time.Duration {
+func (r Report) Quantile(q float64) time.Duration {
 	if len(r.Offsets) == 0 {
 		return 0
 	}
@@ -209,11 +223,11 @@ func (r SyncReport) Quantile(q float64) time.Duration {
 	return abs[min(max(i-1, 0), len(abs)-1)]
 }
 
-// meterSink is the audio device as the player sees it through a SyncMeter.
+// meterSink is the audio device as the player sees it through a Meter.
 type meterSink struct {
-	AudioSink
+	media.AudioSink
 	// m notes what is written and cleared.
-	m *SyncMeter
+	m *Meter
 }
 
 func (s meterSink) Write(samples []float32) int {
@@ -237,8 +251,17 @@ func (s meterSink) Latency() time.Duration {
 }
 
 func (s meterSink) Err() error {
-	if f, ok := s.AudioSink.(audioFailer); ok {
+	if f, ok := s.AudioSink.(interface{ Err() error }); ok {
 		return f.Err()
 	}
 	return nil
+}
+
+// openDevice opens the default audio device.
+func openDevice() (media.AudioSink, error) {
+	out, err := media.OpenAudioOutput(media.AudioOutputOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

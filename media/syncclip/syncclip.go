@@ -1,14 +1,16 @@
-package media
+// Package syncclip measures audio/video sync, apart from the player it
+// measures: a sync clip flashes its picture white and starts a beep at the
+// same instant, once every SyncPeriod; the detectors find both in what is
+// decoded or played, and a Meter standing between a player and its audio
+// device and video sinks gives the offset a viewer meets. The test
+// fixtures and the built-in demo are sync clips; `reelay play --report`
+// and the A/V sync tests measure with a Meter.
+package syncclip
 
 import (
 	"image"
 	"time"
 )
-
-// A sync clip flashes its picture white and starts a beep at the same
-// instant, once every SyncPeriod (on every whole second). The detectors
-// below find both, so the offset between sound and picture can be measured
-// wherever they are played.
 
 // SyncPeriod is the time between two flashes (and two beeps) of a sync clip.
 const SyncPeriod = time.Second
