@@ -23,6 +23,8 @@ import (
 	fyneapp "fyne.io/fyne/v2/app"
 	"fyne.io/fyne/v2/dialog"
 
+	// Before Fyne reads the locale: see the package.
+	_ "reelay/app/locale"
 	avsync "reelay/sync"
 )
 

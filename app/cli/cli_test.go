@@ -139,6 +139,22 @@ func TestMistypedFolderSaysSo(t *testing.T) {
 	}
 }
 
+// TestQuietUnderTheCLocale: under LANG=C.UTF-8, a command's output is its
+// own, with no complaint from Fyne about the locale.
+func TestQuietUnderTheCLocale(t *testing.T) {
+	for _, lang := range []string{"C.UTF-8", "POSIX", "en_GB.UTF-8"} {
+		cmd := reelayCmd(t.Context(), t, "--help")
+		cmd.Env = append(cmd.Env, "LANG="+lang, "LC_ALL=", "LC_MESSAGES=", "LANGUAGE=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("LANG=%s: %v\n%s", lang, err, out)
+		}
+		if !strings.HasPrefix(string(out), "Reelay: ") {
+			t.Errorf("LANG=%s: reelay --help printed\n%s", lang, out)
+		}
+	}
+}
+
 func copyFile(t *testing.T, src, dst string) {
 	b, err := os.ReadFile(src)
 	if err != nil {
