@@ -144,7 +144,7 @@ type shown struct {
 
 // frameRecorder is a VideoSink that logs what it is shown.
 type frameRecorder struct {
-	// mu guards frames.
+	// mu guards keep and frames.
 	mu gosync.Mutex
 	// keep says pictures are copied.
 	keep bool
@@ -154,12 +154,19 @@ type frameRecorder struct {
 
 func (r *frameRecorder) Show(img *image.RGBA, pts time.Duration) {
 	f := shown{pts: pts, at: time.Now()}
+	r.mu.Lock()
 	if r.keep {
 		f.img = &image.RGBA{Pix: append([]byte(nil), img.Pix...), Stride: img.Stride, Rect: img.Rect}
 	}
-	r.mu.Lock()
 	f.seq = len(r.frames)
 	r.frames = append(r.frames, f)
+	r.mu.Unlock()
+}
+
+// keepPictures makes the recorder copy every picture shown from now on.
+func (r *frameRecorder) keepPictures() {
+	r.mu.Lock()
+	r.keep = true
 	r.mu.Unlock()
 }
 

@@ -554,8 +554,10 @@ func (pl *pipeline) levelUntil() time.Duration {
 	return until
 }
 
-// satisfied says every stream is BufferTarget ahead of the clock, or the
-// queues hold as much memory as a track may.
+// satisfied says every stream is BufferTarget ahead of the clock (of the
+// track's start, while the clock is before it: a track starting later
+// than the clock must still queue enough to decode its first picture), or
+// the queues hold as much memory as a track may.
 func (pl *pipeline) satisfied() bool {
 	bytes := 0
 	for _, s := range pl.streams() {
@@ -564,8 +566,8 @@ func (pl *pipeline) satisfied() bool {
 	if bytes >= maxQueuedBytes {
 		return true
 	}
-	pos := time.Duration(pl.clockPos.Load())
-	return pl.levelUntil()-pos >= pl.opts.BufferTarget
+	from := max(time.Duration(pl.clockPos.Load()), pl.info.Start)
+	return pl.levelUntil()-from >= pl.opts.BufferTarget
 }
 
 func (pl *pipeline) publishLevel() {

@@ -80,11 +80,16 @@ func (v *videoStream) drain() {
 
 // decodeVideo decodes packets until the end of the stream or ctx, and
 // delivers converted frames from the seek target on: the first is the frame
-// showing at target (the latest starting at or before it); earlier frames
+// showing at target (the latest starting at or before it, the last frame
+// for a target past the stream's end); earlier frames
 // are decoded and discarded, and only the last two before target are
 // converted, in case they turn out to be that frame.
 func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint64, target time.Duration) {
 	defer pl.decodeWG.Done()
+	if v.end > 0 && target >= v.end {
+		// Past the stream's end the picture showing is its last.
+		target = v.end - 1
+	}
 	var cand *videoFrame // the latest frame at or before target, converted
 	defer func() {
 		if cand != nil {

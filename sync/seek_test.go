@@ -34,7 +34,7 @@ func TestSeekShowsTheFrameAtTheTargetAndTheExactSample(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p, sink, recs := openTest(t, src, Options{})
 		for _, r := range recs {
-			r.keep = true
+			r.keepPictures()
 		}
 		waitState(t, p, StatePaused, 5*time.Second)
 		for _, target := range targets {
@@ -75,6 +75,43 @@ func TestSeekShowsTheFrameAtTheTargetAndTheExactSample(t *testing.T) {
 			// -60 dB); being one sample off would differ by about 0.02.
 			if d := maxDiff(got[:n], want[:n]); d > 1e-3 {
 				t.Errorf("seek to %v: first 10 ms of audio differ from the file's at that sample by up to %g", target, d)
+			}
+		}
+	})
+}
+
+// TestSeekPastATracksEndShowsItsLastFrame: with the screen starting 3 s
+// into the recording, the camera ends 3 s before it; a seek past the
+// camera's end shows the camera's last frame, not whatever it showed
+// before the seek. The player also opens paused at 0, where the screen has
+// not started yet.
+func TestSeekPastATracksEndShowsItsLastFrame(t *testing.T) {
+	files := map[string]string{
+		"camera.mp4": mediatest.Fixture(t, "camera.mp4"),
+		"screen.mp4": mediatest.Fixture(t, "screen.mp4"),
+	}
+	ref := decodeVideoRef(t, files["camera.mp4"], 640/4, 360/4, true)
+	last := ref[len(ref)-1]
+	src := FolderSource(folderOf(t, files, `{"tracks":[{"file":"camera.mp4"},{"file":"screen.mp4","start":3}]}`))
+	synctest.Test(t, func(t *testing.T) {
+		p, _, recs := openTest(t, src, Options{})
+		recs["camera"].keepPictures()
+		waitState(t, p, StatePaused, 5*time.Second)
+		for _, target := range []time.Duration{5 * time.Second, 12 * time.Second, 4 * time.Second, 10*time.Second + 500*time.Millisecond} {
+			before := recs["camera"].count()
+			p.Seek(target)
+			waitFor(t, 5*time.Second, "the seek", func() bool {
+				return len(p.Stats().SeekLatencies) > 0 && p.Position() == target && p.State() == StatePaused
+			})
+			synctest.Wait()
+			got := recs["camera"].since(before)
+			want := frameAt(ref, min(target, last.pts))
+			if len(got) != 1 {
+				t.Errorf("seek to %v: the camera showed %d frames, want 1 (its frame at %v)", target, len(got), want.pts)
+				continue
+			}
+			if got[0].pts != want.pts || !bytes.Equal(got[0].img.Pix, want.img.Pix) {
+				t.Errorf("seek to %v: the camera showed its frame at %v, want %v", target, got[0].pts, want.pts)
 			}
 		}
 	})
