@@ -41,13 +41,19 @@ func (pv *playerView) applyStatus(s status) {
 			}
 		}
 		if t.On && t.State != avsync.StateError && len(t.Streams) > 0 {
+			// Outside its own span a track needs nothing.
+			has := avsync.UnionRanges(t.Buffered, []avsync.TimeRange{{Start: 0, End: t.Start}})
+			if t.End > t.Start {
+				has = avsync.UnionRanges(has, []avsync.TimeRange{{Start: t.End, End: max(pv.duration, t.End)}})
+			}
 			if first {
-				buffered, first = t.Buffered, false
+				buffered, first = has, false
 			} else {
-				buffered = avsync.IntersectRanges(buffered, t.Buffered)
+				buffered = avsync.IntersectRanges(buffered, has)
 			}
 		}
-		tv.tile.setBehind(t.On && t.Thinned)
+		tv.tile.setWaiting(t.On && len(t.Streams) > 0 && pv.position < t.Start)
+		tv.tile.setNote(trackNote(t, pv.position, pv.duration))
 		if t.On && t.Thinned {
 			thinned = append(thinned, t.Name)
 		}
@@ -198,7 +204,7 @@ func (pv *playerView) debugStatus() {
 		tracks[tv.name] = map[string]any{
 			"on": tv.on, "kind": tv.kind.String(), "failed": tv.err != nil, "visible": tv.tile.visible,
 			"painted": tv.tile.painted, "applied": tv.tile.applied, "frame": [2]int{tv.tile.frameW, tv.tile.frameH},
-			"thinned": tv.tile.behind,
+			"note": tv.tile.note,
 		}
 		sig += fmt.Sprint("|", tv.on, tv.err != nil, tv.tile.visible)
 	}
@@ -229,6 +235,23 @@ func stateText(s avsync.State) string {
 	default:
 		return ""
 	}
+}
+
+// trackNote is what a track's picture carries over its corner at pos in
+// a recording lasting duration: that it has not started yet, has ended
+// while others play on, or shows keyframes only.
+func trackNote(t avsync.Track, pos, duration time.Duration) string {
+	switch {
+	case !t.On || t.State == avsync.StateError || len(t.Streams) == 0:
+		return ""
+	case pos < t.Start:
+		return "Starts at " + formatTime(t.Start)
+	case t.End > t.Start && pos >= t.End && pos < duration:
+		return "Ended at " + formatTime(t.End)
+	case t.Thinned:
+		return "Keyframes only · slow link"
+	}
+	return ""
 }
 
 // formatTime says a position as m:ss, or h:mm:ss past an hour.

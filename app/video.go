@@ -63,8 +63,9 @@ type videoTile struct {
 	probe *canvas.Raster
 	// probePix is what the probe paints: one transparent pixel.
 	probePix *image.RGBA
-	// badge says, over the picture's corner, that the track shows
-	// keyframes only (behind): the link is too slow for every picture.
+	// badge says, over the picture's corner, what the picture is not:
+	// the track shows keyframes only (the link is too slow for every
+	// picture), has not started yet, or has ended.
 	badge   *canvas.Text
 	badgeBg *canvas.Rectangle
 
@@ -87,10 +88,15 @@ type videoTile struct {
 
 	// Owned by the UI goroutine.
 
-	// visible says the track's pictures are wanted on screen; behind
-	// that it shows keyframes only.
+	// visible says the track's pictures are wanted on screen; note is
+	// the badge's text, "" for none.
 	visible bool
-	behind  bool
+	note    string
+	// waiting says the clock is before the track's start: there is no
+	// picture to show yet. inset says the tile is a picture-in-picture
+	// over the main one, where waiting shows only the badge.
+	waiting bool
+	inset   bool
 	// applied counts frames put on img; painted counts those painted.
 	applied     int64
 	painted     int64
@@ -120,7 +126,7 @@ func newVideoTile(track string, kind trackKind, do func(func())) *videoTile {
 		return t.probePix
 	})
 	t.probe.ScaleMode = canvas.ImageScalePixels
-	t.badge = canvas.NewText("Keyframes only · slow link", color.White)
+	t.badge = canvas.NewText("", color.White)
 	t.badge.TextSize = theme.CaptionTextSize()
 	t.badgeBg = canvas.NewRectangle(color.NRGBA{A: 0xb0})
 	t.badgeBg.CornerRadius = 4
@@ -130,13 +136,26 @@ func newVideoTile(track string, kind trackKind, do func(func())) *videoTile {
 	return t
 }
 
-// setBehind shows or hides the badge saying the track shows keyframes
-// only; UI goroutine.
-func (t *videoTile) setBehind(on bool) {
-	if on == t.behind {
+// setWaiting says whether the clock is before the track's start; a
+// picture from elsewhere on the timeline (before a seek back) is dropped.
+// UI goroutine.
+func (t *videoTile) setWaiting(on bool) {
+	if on == t.waiting {
 		return
 	}
-	t.behind = on
+	t.waiting = on
+	if on {
+		t.clear()
+	}
+}
+
+// setNote puts text on the badge, or hides it for ""; UI goroutine.
+func (t *videoTile) setNote(text string) {
+	if text == t.note {
+		return
+	}
+	t.note = text
+	t.badge.Text = text
 	t.placeBadge()
 }
 
@@ -147,7 +166,7 @@ const badgePad = 6
 // placeBadge puts the badge in the tile's top left corner, or hides it;
 // UI goroutine.
 func (t *videoTile) placeBadge() {
-	if !t.behind || !t.visible || t.rect.Width <= 0 {
+	if t.note == "" || !t.visible || t.rect.Width <= 0 {
 		t.badge.Hide()
 		t.badgeBg.Hide()
 		return
@@ -202,8 +221,9 @@ func (t *videoTile) apply() {
 
 // fit blacks out what of the tile's cell the picture leaves: the whole
 // cell before the first frame (the image is hidden then, or the painter
-// would upload a blank texture of the cell's size), else the strips beside
-// or above and below a picture of another shape; UI goroutine.
+// would upload a blank texture of the cell's size) unless it is an inset
+// waiting for its track to start, else the strips beside or above and
+// below a picture of another shape; UI goroutine.
 func (t *videoTile) fit() {
 	for _, b := range t.bars {
 		b.Hide()
@@ -215,6 +235,10 @@ func (t *videoTile) fit() {
 	}
 	if t.img.Image == nil || t.frameW <= 0 || t.frameH <= 0 {
 		t.img.Hide()
+		if t.waiting && t.inset {
+			t.bg.Hide()
+			return
+		}
 		t.bg.Move(t.pos)
 		t.bg.Resize(t.rect)
 		t.bg.Show()
@@ -418,7 +442,7 @@ func (a *videoArea) Layout(_ []fyne.CanvasObject, size fyne.Size) {
 	case len(vis) == 0:
 	case a.mode == layoutPiP && len(vis) > 1:
 		m := a.main(vis)
-		a.place(m, fyne.Position{}, size)
+		a.place(m, fyne.Position{}, size, false)
 		w := float32(math.Round(float64(size.Width * pipFraction)))
 		y := size.Height - pipMargin
 		for _, t := range vis {
@@ -427,7 +451,7 @@ func (a *videoArea) Layout(_ []fyne.CanvasObject, size fyne.Size) {
 			}
 			h := w / t.aspect
 			y -= h
-			a.place(t, fyne.NewPos(size.Width-pipMargin-w, y), fyne.NewSize(w, h))
+			a.place(t, fyne.NewPos(size.Width-pipMargin-w, y), fyne.NewSize(w, h), true)
 			y -= pipMargin
 		}
 	default:
@@ -442,7 +466,7 @@ func (a *videoArea) Layout(_ []fyne.CanvasObject, size fyne.Size) {
 		}
 		cw, ch := size.Width/float32(cols), size.Height/float32(rows)
 		for i, t := range vis {
-			a.place(t, fyne.NewPos(float32(i%cols)*cw, float32(i/cols)*ch), fyne.NewSize(cw, ch))
+			a.place(t, fyne.NewPos(float32(i%cols)*cw, float32(i/cols)*ch), fyne.NewSize(cw, ch), false)
 		}
 	}
 	if a.onLayout != nil {
@@ -450,9 +474,10 @@ func (a *videoArea) Layout(_ []fyne.CanvasObject, size fyne.Size) {
 	}
 }
 
-// place puts a tile at pos with size, black where its picture is not.
-func (a *videoArea) place(t *videoTile, pos fyne.Position, size fyne.Size) {
-	t.pos, t.rect = pos, size
+// place puts a tile at pos with size, black where its picture is not;
+// inset says it is a picture-in-picture over the main tile.
+func (a *videoArea) place(t *videoTile, pos fyne.Position, size fyne.Size, inset bool) {
+	t.pos, t.rect, t.inset = pos, size, inset
 	t.img.Move(pos)
 	t.img.Resize(size)
 	t.probe.Move(pos)

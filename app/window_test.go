@@ -783,6 +783,46 @@ func TestAThinnedTrackIsMarkedBehind(t *testing.T) {
 	}
 }
 
+// TestAPictureSaysWhenItStartsAndEnded: before a camera's start its
+// picture-in-picture is only a badge saying when it starts, not a black
+// box over the screen; past its end its last picture says it ended. The
+// seek bar counts a track only over its own span as buffered or not.
+func TestAPictureSaysWhenItStartsAndEnded(t *testing.T) {
+	h := newHarness(t, Options{})
+	pv := h.openPlayer()
+	tracks := h.fp.Tracks()
+	s := time.Second
+	tracks[1].Start, tracks[1].End = 3*s, 70*s
+	tracks[0].Buffered = []avsync.TimeRange{{Start: 0, End: 120 * s}}
+	tracks[1].Buffered = []avsync.TimeRange{{Start: 3 * s, End: 70 * s}}
+	tracks[2].Buffered = []avsync.TimeRange{{Start: 0, End: 120 * s}}
+	camera, screen := pv.byName["camera"].tile, pv.byName["screen"].tile
+	for _, tc := range []struct {
+		pos  time.Duration
+		want string
+	}{
+		{s, "Starts at 0:03"},
+		{5 * s, ""},
+		{75 * s, "Ended at 1:10"},
+		// At the recording's end nothing needs saying.
+		{120 * s, ""},
+	} {
+		pv.applyStatus(status{seekGen: pv.seekGen, position: tc.pos, duration: 120 * s, tracks: tracks})
+		if got := camera.badge.Text; camera.badge.Visible() != (tc.want != "") || (tc.want != "" && got != tc.want) {
+			t.Errorf("at %v the camera's badge reads %q (shown %v), want %q", tc.pos, got, camera.badge.Visible(), tc.want)
+		}
+		if screen.badge.Visible() {
+			t.Errorf("at %v the screen carries %q", tc.pos, screen.badge.Text)
+		}
+		if waiting := tc.pos < 3*s; waiting && (camera.bg.Visible() || camera.img.Visible()) {
+			t.Errorf("at %v, before the camera starts, its inset paints (black %v, picture %v)", tc.pos, camera.bg.Visible(), camera.img.Visible())
+		}
+		if got, want := pv.seek.buffered, []span{{0, 120 * s}}; !slices.Equal(got, want) {
+			t.Errorf("at %v the bar shows %v buffered, want %v", tc.pos, got, want)
+		}
+	}
+}
+
 // TestTheWindowShowsTheConnectionNetKeepsUp: the window dials once; when
 // the connection is lost, net reconnects by itself and the window only
 // says so, with no dialog, and opens the tracks that failed meanwhile once
