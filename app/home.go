@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -153,7 +152,7 @@ func (u *ui) watch(link string) {
 		if u.view != "home" {
 			u.showHomeWith(link)
 		}
-		u.showError("Cannot open that link", fmt.Errorf("%w\n\nCheck that you copied the whole link.", err))
+		u.showError("Cannot open that link", err)
 		return
 	}
 	if u.o.Dial == nil {

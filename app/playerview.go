@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"log"
 	"sync/atomic"
 	"time"
 
@@ -328,7 +329,11 @@ func (pv *playerView) handleEvent(ev avsync.Event) {
 		}
 	case avsync.EventNotice:
 		// The connection's changes come with the status (showConnection).
+		// The status line has the words; the log the detail.
 		pv.notice = ev.Notice
+		if ev.Err != nil {
+			log.Printf("reelay: %s: %v", ev.Notice, ev.Err)
+		}
 		pv.updateStatus()
 	case avsync.EventSeeked:
 		pv.u.debug.emit("seeked", map[string]any{"pos_ms": ev.Position.Milliseconds(), "latency_ms": ev.Latency.Milliseconds()})
@@ -365,7 +370,8 @@ func (pv *playerView) setState(st avsync.State) {
 		var msgs []string
 		for _, tv := range pv.tracks {
 			if tv.err != nil {
-				msgs = append(msgs, plainError(tv.err))
+				msg, _ := explain(tv.err)
+				msgs = append(msgs, msg)
 			}
 		}
 		if len(msgs) == 0 {

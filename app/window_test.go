@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"math"
 	"slices"
@@ -293,6 +294,8 @@ func (h *harness) lastSeek(want time.Duration) {
 }
 
 // dialogText is the text of the dialog shown on top, "" if none.
+// dialogText is what the dialog on top says: its visible labels, the
+// title included; "" without a dialog.
 func (h *harness) dialogText() string {
 	top := h.w.Canvas().Overlays().Top()
 	if top == nil {
@@ -300,11 +303,30 @@ func (h *harness) dialogText() string {
 	}
 	var texts []string
 	for _, o := range test.LaidOutObjects(top) {
-		if l, ok := o.(*widget.Label); ok {
+		if l, ok := o.(*widget.Label); ok && l.Visible() && !l.Selectable {
 			texts = append(texts, l.Text)
 		}
 	}
 	return strings.Join(texts, "\n")
+}
+
+// dialogDetails is what the dialog on top holds behind Details.
+func (h *harness) dialogDetails() string {
+	top := h.w.Canvas().Overlays().Top()
+	if top == nil {
+		return ""
+	}
+	for _, o := range test.LaidOutObjects(top) {
+		if l, ok := o.(*widget.Label); ok && l.Selectable {
+			return l.Text
+		}
+	}
+	return ""
+}
+
+// closeDialog closes the dialog on top with Esc.
+func (h *harness) closeDialog() {
+	h.w.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape})
 }
 
 func TestSeekBarSeeksToTheTimeUnderThePointer(t *testing.T) {
@@ -486,13 +508,31 @@ func TestForClosesTheWindowAfterThatMuchPlayback(t *testing.T) {
 	h.waitFor("the window to close", func() bool { return h.quits == 1 })
 }
 
+// TestMalformedLinkShowsADialog: a mangled link is told in plain words,
+// the parser's own account only behind Details, and never dialled.
 func TestMalformedLinkShowsADialog(t *testing.T) {
 	dialled := false
 	h := newHarness(t, Options{Dial: func(context.Context, string) (Remote, error) { dialled = true; return nil, errors.New("no") }})
 	h.u.start()
-	h.u.watch("http://example.com/not-a-link")
-	if got := h.dialogText(); !strings.Contains(got, "Reelay link") {
-		t.Errorf("the dialog says %q, want it to say it is not a Reelay link", got)
+	for _, link := range []string{
+		"http://example.com/not-a-link",
+		// A peer ID cut short in the paste.
+		"reelay://12D3KooWRvjofdSfa8RwdFwWedUHR2WPme/" + strings.Repeat("a", 32),
+	} {
+		h.u.watch(link)
+		shown, details := h.dialogText(), h.dialogDetails()
+		if !strings.Contains(shown, "not a whole Reelay link") {
+			t.Errorf("%s: the dialog says %q, want it to say it is not a whole Reelay link", link, shown)
+		}
+		for _, jargon := range []string{"peer ID", "cid", "multihash", "link:"} {
+			if strings.Contains(shown, jargon) {
+				t.Errorf("%s: the dialog says %q in so many words", link, jargon)
+			}
+		}
+		if !strings.HasPrefix(details, "link: ") {
+			t.Errorf("%s: the details hold %q, want the parser's account", link, details)
+		}
+		h.closeDialog()
 	}
 	if dialled {
 		t.Error("a malformed link was dialled")
@@ -513,12 +553,12 @@ func testLink(t *testing.T) string {
 
 func TestUnreachableSharerShowsADialog(t *testing.T) {
 	h := newHarness(t, Options{Dial: func(context.Context, string) (Remote, error) {
-		return nil, errors.New("net: the sharer …77 is unreachable: failed to dial: all dials failed")
+		return nil, fmt.Errorf("%w: failed to dial: all dials failed", p2pnet.ErrUnreachable)
 	}})
 	h.u.start()
 	h.u.watch(testLink(t))
 	h.waitFor("the dialog", func() bool { return h.dialogText() != "" })
-	if got := h.dialogText(); !strings.Contains(got, "Could not reach the sharer") || !strings.Contains(got, "is unreachable. Check") {
+	if got := h.dialogText(); !strings.Contains(got, "Could not reach the sharer") || !strings.Contains(got, "could not reach the sharer. Check") || strings.Contains(got, "dial") {
 		t.Errorf("the dialog says %q", got)
 	}
 	if h.u.view != "home" {

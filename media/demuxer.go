@@ -156,6 +156,10 @@ func OpenDemuxer(r io.ReadSeeker, o DemuxerOptions) (_ *Demuxer, err error) {
 	return d, nil
 }
 
+// ErrNotMedia is what opening or reading a file FFmpeg finds no audio or
+// video in (a text file, a damaged header) fails with.
+var ErrNotMedia = errors.New("not media FFmpeg can read")
+
 // wrapErr names the reader's own error when it caused FFmpeg's failure
 // (FFmpeg only sees EIO), else FFmpeg's.
 func (d *Demuxer) wrapErr(what string, err error) error {
@@ -163,7 +167,7 @@ func (d *Demuxer) wrapErr(what string, err error) error {
 	case d.rd.err != nil:
 		return fmt.Errorf("media: %s failed: %w", what, d.rd.err)
 	case errors.Is(err, astiav.ErrInvaliddata):
-		return fmt.Errorf("media: %s failed: not media FFmpeg can read: %w", what, err)
+		return fmt.Errorf("media: %s failed: %w: %w", what, ErrNotMedia, err)
 	}
 	return fmt.Errorf("media: %s failed: %w", what, err)
 }

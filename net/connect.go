@@ -232,7 +232,7 @@ func (d *dialer) run(ctx context.Context, l Link) error {
 		dhtTimer = t.C
 	}
 	if d.pending == 0 {
-		return fmt.Errorf("net: the sharer %s is unreachable: the link holds no address, and this host cannot look peers up (no mDNS or DHT)", shortID(d.id))
+		return unreachableError(fmt.Sprintf("net: the sharer %s is unreachable: the link holds no address, and this host cannot look peers up (no mDNS or DHT)", shortID(d.id)))
 	}
 
 	var directDeadline <-chan time.Time
@@ -254,7 +254,7 @@ func (d *dialer) run(ctx context.Context, l Link) error {
 			d.goAttempt(ctx, "", nil, true, 0)
 		}
 		if d.pending == 0 && !limited && !hasDHT {
-			return fmt.Errorf("net: the sharer %s is unreachable: %s", shortID(d.id), strings.Join(d.errs, "; "))
+			return unreachableError(fmt.Sprintf("net: the sharer %s is unreachable: %s", shortID(d.id), strings.Join(d.errs, "; ")))
 		}
 		select {
 		case c := <-d.cands:
@@ -287,7 +287,7 @@ func (d *dialer) run(ctx context.Context, l Link) error {
 			if _, limited := usableConn(d.h, d.id); limited {
 				return d.noDirect()
 			}
-			return fmt.Errorf("net: the sharer %s is unreachable: %v (%s)", shortID(d.id), context.Cause(ctx), strings.Join(d.errs, "; "))
+			return unreachableError(fmt.Sprintf("net: the sharer %s is unreachable: %v (%s)", shortID(d.id), context.Cause(ctx), strings.Join(d.errs, "; ")))
 		}
 	}
 }

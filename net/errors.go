@@ -1,6 +1,9 @@
 package net
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // ErrorCode says what kind of failure a sharer reported. Viewers branch on
 // the code; the message is for people.
@@ -57,3 +60,15 @@ var (
 func errorf(code ErrorCode, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
+
+// ErrUnreachable is what dialling a sharer fails with when none of the
+// ways to reach it (the link's addresses, mDNS, the DHT, relays) led to a
+// connection; the error's text says what each way gave.
+var ErrUnreachable = errors.New("net: the sharer is unreachable")
+
+// unreachableError is an ErrUnreachable with what was tried.
+type unreachableError string
+
+func (e unreachableError) Error() string { return string(e) }
+
+func (e unreachableError) Is(target error) bool { return target == ErrUnreachable }

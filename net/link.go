@@ -70,23 +70,27 @@ func (l Link) String() string {
 	return b.String()
 }
 
+// ErrBadLink is what every error of ParseLink is: the text is not a whole
+// Reelay link.
+var ErrBadLink = errors.New("link")
+
 // ParseLink parses a link strictly: anything it does not understand is an
 // error that says what is wrong, so a mangled paste fails before dialling.
 func ParseLink(s string) (Link, error) {
 	s = strings.TrimSpace(s)
 	if len(s) > maxLinkLen {
-		return Link{}, fmt.Errorf("link: %d characters, longer than any link Reelay makes", len(s))
+		return Link{}, fmt.Errorf("%w: %d characters, longer than any link Reelay makes", ErrBadLink, len(s))
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != linkScheme {
-		return Link{}, errors.New("link: not a Reelay link (it should start with reelay://)")
+		return Link{}, fmt.Errorf("%w: not a Reelay link (it should start with reelay://)", ErrBadLink)
 	}
 	if u.User != nil || u.Fragment != "" || u.Opaque != "" || u.Port() != "" {
-		return Link{}, errors.New("link: unexpected parts; copy the whole link again")
+		return Link{}, fmt.Errorf("%w: unexpected parts; copy the whole link again", ErrBadLink)
 	}
 	id, err := peer.Decode(u.Host)
 	if err != nil {
-		return Link{}, fmt.Errorf("link: the peer ID %q is not valid: %w", u.Host, err)
+		return Link{}, fmt.Errorf("%w: the peer ID %q is not valid: %w", ErrBadLink, u.Host, err)
 	}
 	token := strings.TrimPrefix(u.Path, "/")
 	if err := checkToken(token); err != nil {
@@ -94,27 +98,27 @@ func ParseLink(s string) (Link, error) {
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return Link{}, fmt.Errorf("link: malformed addresses: %w", err)
+		return Link{}, fmt.Errorf("%w: malformed addresses: %w", ErrBadLink, err)
 	}
 	l := Link{Peer: id, Token: token}
 	for k, vs := range q {
 		if k != "a" {
-			return Link{}, fmt.Errorf("link: unknown field %q", k)
+			return Link{}, fmt.Errorf("%w: unknown field %q", ErrBadLink, k)
 		}
 		if len(vs) > maxLinkAddrs {
-			return Link{}, fmt.Errorf("link: %d addresses, at most %d", len(vs), maxLinkAddrs)
+			return Link{}, fmt.Errorf("%w: %d addresses, at most %d", ErrBadLink, len(vs), maxLinkAddrs)
 		}
 		for _, v := range vs {
 			a, err := ma.NewMultiaddr(v)
 			if err != nil {
-				return Link{}, fmt.Errorf("link: address %q is not valid: %w", v, err)
+				return Link{}, fmt.Errorf("%w: address %q is not valid: %w", ErrBadLink, v, err)
 			}
 			addr, pid := peer.SplitAddr(a)
 			if pid != "" && pid != id {
-				return Link{}, fmt.Errorf("link: address %q names another peer", v)
+				return Link{}, fmt.Errorf("%w: address %q names another peer", ErrBadLink, v)
 			}
 			if addr == nil {
-				return Link{}, fmt.Errorf("link: address %q has no transport part", v)
+				return Link{}, fmt.Errorf("%w: address %q has no transport part", ErrBadLink, v)
 			}
 			l.Addrs = append(l.Addrs, addr)
 		}
@@ -124,17 +128,17 @@ func ParseLink(s string) (Link, error) {
 
 func checkToken(token string) error {
 	if len(token) != tokenLen {
-		return fmt.Errorf("link: the token has %d characters, want %d", len(token), tokenLen)
+		return fmt.Errorf("%w: the token has %d characters, want %d", ErrBadLink, len(token), tokenLen)
 	}
 	// Every character is checked: the base32 decoder would skip a
 	// newline, as in a link whose token ends with %0A.
 	for i := range len(token) {
 		if c := token[i]; (c < 'a' || c > 'z') && (c < '2' || c > '7') {
-			return errors.New("link: the token holds characters a Reelay token never has")
+			return fmt.Errorf("%w: the token holds characters a Reelay token never has", ErrBadLink)
 		}
 	}
 	if _, err := tokenEncoding.DecodeString(token); err != nil {
-		return errors.New("link: the token holds characters a Reelay token never has")
+		return fmt.Errorf("%w: the token holds characters a Reelay token never has", ErrBadLink)
 	}
 	return nil
 }

@@ -82,8 +82,10 @@ type Player struct {
 	sinkPaused bool
 	// audioTried says the device was asked for once; it is not retried.
 	audioTried bool
-	// audioNotice says why there is no audio clock (Stats.AudioNotice).
+	// audioNotice says why there is no audio clock (Stats.AudioNotice),
+	// audioErr is the device's error behind it.
 	audioNotice string
+	audioErr    error
 	// audioLatency is how long the device takes from starting to play to
 	// the first sample heard, measured (0 until measured).
 	audioLatency time.Duration

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"reelay/media"
@@ -69,11 +68,14 @@ func (p *Player) openAudio() {
 	p.audioTried = true
 	sink, err := p.opts.OpenAudio()
 	if err != nil {
+		// The words are for the viewer; the device's own error goes with
+		// the event, as the detail.
 		if errors.Is(err, media.ErrNoAudioDevice) {
-			p.audioNotice = fmt.Sprintf("No audio device: sound is not played and the picture runs on the wall clock (%v).", err)
+			p.audioNotice = "No sound: this computer has no audio output"
 		} else {
-			p.audioNotice = fmt.Sprintf("The audio device could not be opened: sound is not played and the picture runs on the wall clock (%v).", err)
+			p.audioNotice = "No sound: the audio output could not be opened"
 		}
+		p.audioErr = err
 		p.events.push(Event{Kind: EventNotice, Err: err, Notice: p.audioNotice})
 		return
 	}
@@ -91,7 +93,7 @@ func (p *Player) checkAudioDevice() {
 	if err == nil {
 		return
 	}
-	p.audioNotice = fmt.Sprintf("The audio device failed: sound stopped and the picture runs on the wall clock (%v).", err)
+	p.audioNotice, p.audioErr = "The sound stopped: the audio output failed", err
 	p.events.push(Event{Kind: EventNotice, Err: err, Notice: p.audioNotice})
 	p.sink.Close()
 	p.sink = nil

@@ -103,9 +103,12 @@ type TrackStats struct {
 type Stats struct {
 	// Clock is what drives the position now.
 	Clock ClockKind
-	// AudioNotice says why audio is not the clock while audio tracks are
-	// on (no device, device failed), "" otherwise.
+	// AudioNotice says, in words for the viewer, why audio is not the
+	// clock while audio tracks are on (no device, device failed), ""
+	// otherwise; AudioErr is the device's error behind it. The picture
+	// then plays on the wall clock.
 	AudioNotice string
+	AudioErr    error
 	// Stalls counts the times playback stopped for lack of data.
 	Stalls int
 	// StallTime is the total time spent stalled.

@@ -50,7 +50,7 @@ func (p *Player) snapshotStats() Stats {
 	s.SeekLatencies = slices.Clone(s.SeekLatencies)
 	s.StallLog = slices.Clone(s.StallLog)
 	s.Clock = p.clock.kind
-	s.AudioNotice = p.audioNotice
+	s.AudioNotice, s.AudioErr = p.audioNotice, p.audioErr
 	s.EventsCoalesced = p.events.coalescedCount()
 	s.Connection = p.connection()
 	return s

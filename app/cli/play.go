@@ -271,15 +271,24 @@ func (r *playRun) onEvent(ev avsync.Event) {
 		}
 	case avsync.EventNotice:
 		if ev.Track != "" {
-			fmt.Fprintf(r.notices, "reelay: %s: %s\n", ev.Track, ev.Notice)
+			fmt.Fprintf(r.notices, "reelay: %s: %s\n", ev.Track, withDetail(ev.Notice, ev.Err))
 		} else {
-			fmt.Fprintf(r.notices, "reelay: %s\n", ev.Notice)
+			fmt.Fprintf(r.notices, "reelay: %s\n", withDetail(ev.Notice, ev.Err))
 		}
 	case avsync.EventSeeked:
 		r.mu.Lock()
 		r.seeked = append(r.seeked, ev)
 		r.mu.Unlock()
 	}
+}
+
+// withDetail is a notice for the command line: its words, then the error
+// behind them when they do not already say it.
+func withDetail(notice string, err error) string {
+	if err == nil || notice == "" || strings.Contains(notice, err.Error()) {
+		return notice
+	}
+	return notice + " (" + err.Error() + ")"
 }
 
 // pollPeriod is how often a headless run looks at the player.
@@ -380,7 +389,7 @@ func playSource(ctx context.Context, source avsync.Source, kind string, connectA
 	rep.Duration = seconds(p.Duration())
 	p.Close()
 
-	rep.Clock, rep.AudioNotice = stats.Clock.String(), stats.AudioNotice
+	rep.Clock, rep.AudioNotice = stats.Clock.String(), withDetail(stats.AudioNotice, stats.AudioErr)
 	rep.FirstFrame.FromOpen = msPtr(stats.FirstFrame, stats.FirstFrame > 0)
 	if rep.Source == "link" {
 		rep.FirstFrame.FromConnect = msPtr(stats.FirstFrame+openAt.Sub(connectAt), stats.FirstFrame > 0)
