@@ -88,6 +88,7 @@ func (c *control) Play()               { c.push(func() { c.p.Play() }) }
 func (c *control) Pause()              { c.push(func() { c.p.Pause() }) }
 func (c *control) SetVolume(v float64) { c.push(func() { c.p.SetVolume(v) }) }
 func (c *control) SetMuted(m bool)     { c.push(func() { c.p.SetMuted(m) }) }
+func (c *control) SetSpeed(r float64)  { c.push(func() { c.p.SetSpeed(r) }) }
 
 func (c *control) Subscribe(track string, on bool) {
 	c.push(func() {

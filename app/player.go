@@ -21,6 +21,8 @@ type Player interface {
 	SetVideoSink(track string, s avsync.VideoSink)
 	SetVolume(v float64)
 	SetMuted(m bool)
+	// SetSpeed plays at speed r (1 normal), the sound at its own pitch.
+	SetSpeed(r float64)
 	// Status never waits: it is the engine's latest snapshot.
 	Status() avsync.Status
 	Close() error

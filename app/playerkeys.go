@@ -3,6 +3,8 @@ package app
 // What the player's keys and buttons do.
 
 import (
+	"math"
+	"slices"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -53,6 +55,28 @@ func (pv *playerView) setVolume(v float64) {
 	pv.updateVolume()
 }
 
+// stepSpeed moves the speed dir steps along speeds (from the nearest one
+// to the speed now), or back to normal for dir 0.
+func (pv *playerView) stepSpeed(dir int) {
+	i := slices.Index(speeds, 1.0)
+	if dir != 0 {
+		cur := pv.speed
+		i = 0
+		for j, s := range speeds {
+			if math.Abs(s-cur) < math.Abs(speeds[i]-cur) {
+				i = j
+			}
+		}
+		i = min(max(i+dir, 0), len(speeds)-1)
+	}
+	if speeds[i] == pv.speed {
+		return
+	}
+	pv.speed = speeds[i]
+	pv.ctl.SetSpeed(pv.speed)
+	pv.updateStatus()
+}
+
 func (pv *playerView) toggleLayout() {
 	if pv.area.mode == layoutPiP {
 		pv.area.setMode(layoutSideBySide)
@@ -85,6 +109,12 @@ func (pv *playerView) typedKey(e *fyne.KeyEvent) {
 		pv.u.toggleFullScreen()
 	case fyne.KeyEscape:
 		pv.u.setFullScreen(false)
+	case fyne.KeyLeftBracket:
+		pv.stepSpeed(-1)
+	case fyne.KeyRightBracket:
+		pv.stepSpeed(1)
+	case fyne.KeyBackspace:
+		pv.stepSpeed(0)
 	case fyne.KeyQ:
 		pv.u.quitNow()
 	default:

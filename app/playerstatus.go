@@ -5,6 +5,7 @@ package app
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -174,6 +175,9 @@ func (pv *playerView) statusLine() string {
 	if pv.figures != "" && pv.conn.State != p2pnet.ConnReconnecting {
 		parts = append(parts, pv.figures)
 	}
+	if pv.speed != 1 {
+		parts = append(parts, formatSpeed(pv.speed))
+	}
 	if pv.muted {
 		parts = append(parts, "muted")
 	} else {
@@ -252,6 +256,11 @@ func trackNote(t avsync.Track, pos, duration time.Duration) string {
 		return "Keyframes only · slow link"
 	}
 	return ""
+}
+
+// formatSpeed says a playback speed as players do: "1.5×", "0.75×".
+func formatSpeed(r float64) string {
+	return strconv.FormatFloat(r, 'f', -1, 64) + "×"
 }
 
 // formatTime says a position as m:ss, or h:mm:ss past an hour.

@@ -27,6 +27,9 @@ const (
 	volumeStep = 0.1
 )
 
+// speeds are the playback speeds [ and ] step through.
+var speeds = []float64{0.5, 0.75, 1, 1.25, 1.5, 1.75, 2}
+
 // playerVideoSize is the video area the player asks for when it opens: a
 // 720p picture at its own size.
 var playerVideoSize = fyne.NewSize(1280, 720)
@@ -101,6 +104,8 @@ type playerView struct {
 	seekGen uint64
 	vol     float64
 	muted   bool
+	// speed is the playback speed asked for, 1 at normal speed.
+	speed float64
 	// rtt, path and throughput are the network figures last polled;
 	// figures says them in the status line, refreshed at most every
 	// figuresPeriod (each new text is a new texture Fyne keeps for a
@@ -132,7 +137,7 @@ func newPlayerView(u *ui, src avsync.Source, link string) *playerView {
 	pv := &playerView{
 		u: u, src: src, link: link, ctx: ctx, cancel: cancel, opened: make(chan struct{}),
 		byName: map[string]*trackView{}, playing: true, state: avsync.StateOpening,
-		vol: u.a.Preferences().FloatWithFallback(prefVolume, 1),
+		vol: u.a.Preferences().FloatWithFallback(prefVolume, 1), speed: 1,
 	}
 	if r, ok := src.(Remote); ok {
 		pv.remote = r

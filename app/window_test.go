@@ -59,6 +59,7 @@ type fakePlayer struct {
 	subs     []string
 	volume   float64
 	muted    bool
+	speed    float64
 	playing  bool
 	position time.Duration
 	duration time.Duration
@@ -144,6 +145,13 @@ func (f *fakePlayer) SetMuted(m bool) {
 	f.muted = m
 	f.mu.Unlock()
 	f.record("mute")
+}
+
+func (f *fakePlayer) SetSpeed(r float64) {
+	f.mu.Lock()
+	f.speed = r
+	f.mu.Unlock()
+	f.record(fmt.Sprintf("speed %g", r))
 }
 
 func (f *fakePlayer) Status() avsync.Status {
@@ -480,6 +488,30 @@ func TestKeys(t *testing.T) {
 	if v := h.u.a.Preferences().Float(prefVolume); v != 0.9 {
 		t.Errorf("the volume remembered is %v, want 0.9", v)
 	}
+
+	// [ and ] step the speed, Backspace is back to normal, as in mpv; the
+	// status line says the speed unless it is normal.
+	speed := func() float64 { h.fp.mu.Lock(); defer h.fp.mu.Unlock(); return h.fp.speed }
+	for _, c := range []struct {
+		key  fyne.KeyName
+		want float64
+		says string
+	}{
+		{fyne.KeyRightBracket, 1.25, "1.25×"},
+		{fyne.KeyRightBracket, 1.5, "1.5×"},
+		{fyne.KeyLeftBracket, 1.25, "1.25×"},
+		{fyne.KeyBackspace, 1, ""},
+		{fyne.KeyLeftBracket, 0.75, "0.75×"},
+		{fyne.KeyLeftBracket, 0.5, "0.5×"},
+		{fyne.KeyLeftBracket, 0.5, "0.5×"}, // the slowest
+	} {
+		h.key(c.key)
+		h.waitFor(fmt.Sprintf("%s for %g×", c.key, c.want), func() bool { return speed() == c.want })
+		if got := pv.statusText.Text; (c.says == "") == strings.Contains(got, "×") || !strings.Contains(got, c.says) {
+			t.Errorf("at %g× the status line reads %q", c.want, got)
+		}
+	}
+	h.key(fyne.KeyBackspace)
 
 	h.key(fyne.KeyF)
 	if !h.w.FullScreen() {

@@ -79,6 +79,8 @@ type uiLine struct {
 	Playing  bool                   `json:"playing"`
 	PosMs    int64                  `json:"pos_ms"`
 	TimeText string                 `json:"-"`
+	// StatusText is the status line's text.
+	StatusText string `json:"-"`
 	Tracks   map[string]uiTrackLine `json:"tracks"`
 	// error
 	Title   string `json:"title"`
@@ -111,6 +113,7 @@ func parseUILine(s string) (uiLine, bool) {
 		json.Unmarshal(raw.Status, &l.StatusRect)
 	} else {
 		json.Unmarshal(raw.Time, &l.TimeText)
+		json.Unmarshal(raw.Status, &l.StatusText)
 	}
 	return l, true
 }
@@ -490,7 +493,27 @@ func TestDemoWindow(t *testing.T) {
 		t.Errorf("the seek changed %.2f%% of the screen's picture", 100*f)
 	}
 
-	// 4. Fullscreen (f): the window fills the screen, and so does the
+	// 4. Twice ] plays at 1.5× (the sound through the null sink, at its
+	// own pitch): the status line says so and the time runs half as fast
+	// again as the wall clock; Backspace is back to normal speed.
+	scr.key("space")
+	_, i = log.waitFor(t, "playing", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "status" && l.State == "playing" })
+	scr.key("bracketright", "bracketright")
+	fast, i := log.waitFor(t, "1.5×", i, 10*time.Second, func(l uiLine) bool {
+		return l.Ev == "status" && strings.Contains(l.StatusText, "1.5×")
+	})
+	later, _ := log.waitFor(t, "2 s at 1.5×", i, 10*time.Second, func(l uiLine) bool {
+		return l.Ev == "status" && l.TMs >= fast.TMs+2000
+	})
+	if rate := float64(later.PosMs-fast.PosMs) / float64(later.TMs-fast.TMs); rate < 1.35 || rate > 1.65 {
+		t.Errorf("at 1.5× the time ran %.2f× the wall clock", rate)
+	}
+	scr.key("BackSpace", "space")
+	_, i = log.waitFor(t, "normal speed, paused", i, 10*time.Second, func(l uiLine) bool {
+		return l.Ev == "status" && l.State == "paused" && !strings.Contains(l.StatusText, "×")
+	})
+
+	// 5. Fullscreen (f): the window fills the screen, and so does the
 	// picture, where the desktop was before.
 	_, i = log.last("layout")
 	scr.key("f")
@@ -512,7 +535,7 @@ func TestDemoWindow(t *testing.T) {
 	scr.key("Escape")
 	log.waitFor(t, "leaving fullscreen", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "fullscreen" && !l.Fullscreen })
 
-	// 5. q quits, cleanly.
+	// 6. q quits, cleanly.
 	scr.key("q")
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

@@ -30,7 +30,7 @@ func requireAudioDevice(t *testing.T) {
 // TestAVSyncOnTheRealAudioDevice plays the sync clip through the real audio
 // device (a null sink under .ci/av-env, which plays in real time) and
 // measures, with a syncclip.Meter, how far each flash is shown from its beep:
-// from the start, then after each of 20 random seeks. The clip is played
+// from the start, after each of 20 random seeks, then at 1.5×. The clip is played
 // as three files (camera, screen, mic) and as one file holding both.
 func TestAVSyncOnTheRealAudioDevice(t *testing.T) {
 	requireAudioDevice(t)
@@ -106,6 +106,17 @@ func testAVSync(t *testing.T, src Source, video []string) {
 	}
 	r := meter.Report()
 	check("after 20 random seeks", r.Offsets[fromStart:], 20*len(video))
+
+	// At 1.5× the sound goes through the stretcher; flashes and beeps
+	// stay together.
+	p.Seek(0)
+	waitFor(t, 3*time.Second, "the seek to 0", func() bool { return p.Position() < time.Second })
+	p.SetSpeed(1.5)
+	afterSeeks := len(meter.Report().Offsets)
+	time.Sleep(4 * time.Second)
+	p.SetSpeed(1)
+	fast := meter.Report().Offsets[afterSeeks:]
+	check("at 1.5×", fast, 4*len(video))
 	st := p.Stats()
 	t.Logf("camera–screen worst %v; %d flashes unmatched; clock %v; %d seeks, latencies %v", r.TrackSkew, r.Unmatched, st.Clock, st.Seeks, latencies)
 	if st.Clock != ClockAudio {

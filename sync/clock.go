@@ -33,11 +33,16 @@ func (k ClockKind) String() string {
 // clock it is the timeline time of the first sample written since the last
 // Clear plus what the device has played since: so it stops by itself when
 // the device is paused or starved, and what is shown matches what is heard.
+// At a speed other than 1 both run rate times as fast: the audio written is
+// stretched by that much (media.Tempo), each sample heard standing for rate
+// samples of the timeline.
 type clock struct {
 	// now reads the wall clock.
 	now func() time.Time
 	// kind is the master in use.
 	kind ClockKind
+	// rate is the playback speed, 1 at normal speed.
+	rate float64
 	// running says the wall clock advances; the audio clock advances when
 	// its sink plays, which the player keeps in step.
 	running bool
@@ -63,7 +68,7 @@ type clock struct {
 }
 
 func newClock(now func() time.Time) clock {
-	return clock{now: now, kind: ClockWall, since: now()}
+	return clock{now: now, kind: ClockWall, rate: 1, since: now()}
 }
 
 // position is the current timeline position.
@@ -86,7 +91,7 @@ func (c *clock) position() time.Duration {
 		}
 		c.handoff = false
 	}
-	p := c.anchor + played
+	p := c.anchor + c.scale(played)
 	if p < c.last {
 		return c.last
 	}
@@ -98,7 +103,26 @@ func (c *clock) wall() time.Duration {
 	if !c.running {
 		return c.base
 	}
-	return c.base + c.now().Sub(c.since)
+	return c.base + c.scale(c.now().Sub(c.since))
+}
+
+// scale turns time passed into timeline time at the clock's rate.
+func (c *clock) scale(d time.Duration) time.Duration {
+	if c.rate == 1 {
+		return d
+	}
+	return time.Duration(float64(d) * c.rate)
+}
+
+// setRate changes the speed from the current position on. The audio
+// clock then waits for its first sample again, as after a Clear, the wall
+// clock going on meanwhile while running (so the picture never freezes).
+func (c *clock) setRate(r float64) {
+	pos := c.position()
+	c.base, c.since, c.rate = pos, c.now(), r
+	if c.kind == ClockAudio {
+		c.anchored, c.handoff, c.last = false, c.running, pos
+	}
 }
 
 // set moves the clock to t, stopped (a seek); the audio clock waits for its

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"reelay/media"
 	"reelay/net/track"
 )
 
@@ -95,6 +96,19 @@ type Player struct {
 	// out is mixed audio the device has not taken yet; audio is never
 	// dropped.
 	out []float32
+	// speed is the playback speed (SetSpeed), 1 at normal speed; tempo
+	// stretches the sound to it (nil at 1); stretched is its output
+	// buffer, reused.
+	speed     float64
+	tempo     *media.Tempo
+	stretched []float32
+	// history is the mixed audio last written, from timeline sample
+	// historyStart on, and replay what is to be written again from
+	// replayStart, after the speed changed (speed.go).
+	history      []float32
+	historyStart int64
+	replay       []float32
+	replayStart  int64
 	// epoch is the seek generation; outputs of older ones are dropped.
 	epoch uint64
 	// wantPlay is the user's intent: Play or Pause.
@@ -171,7 +185,7 @@ func Open(ctx context.Context, src Source, o Options) (*Player, error) {
 		src: src, opts: o, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		reqs: make(chan playerRequest), pipeEvents: make(chan pipeEvent, 16), wakeCh: make(chan struct{}, 1),
 		events: newEventQueue(o.OnEvent), openedAt: o.Now(),
-		clock: newClock(o.Now), opening: true, prerolling: true, volume: 1, state: StateOpening,
+		clock: newClock(o.Now), opening: true, prerolling: true, volume: 1, speed: 1, state: StateOpening,
 	}
 	p.lastState.Store(int64(StateOpening))
 	p.events.push(Event{Kind: EventState, State: StateOpening})
@@ -442,6 +456,10 @@ func (p *Player) shutdown() {
 	if p.sink != nil {
 		p.sink.Close()
 		p.sink = nil
+	}
+	if p.tempo != nil {
+		p.tempo.Close()
+		p.tempo = nil
 	}
 	p.events.close()
 }

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"errors"
+	"math"
 	"time"
 
 	"reelay/media"
@@ -30,8 +31,10 @@ func (p *Player) feedAudio(pos time.Duration) {
 	if frames <= 0 {
 		return
 	}
-	start := p.mix.cursor
-	buf := p.mix.fill(frames, p.silenceLimit())
+	// At a speed other than 1 the device plays that much of the timeline
+	// in the same time.
+	frames = int64(math.Ceil(float64(frames) * p.speed))
+	start, buf := p.nextAudio(frames)
 	if len(buf) == 0 {
 		return
 	}
@@ -41,6 +44,7 @@ func (p *Player) feedAudio(pos time.Duration) {
 			p.audioStartAt = p.opts.Now()
 		}
 	}
+	buf = p.stretch(buf)
 	n := p.sink.Write(buf)
 	if n < len(buf) {
 		p.out = append(p.out, buf[n:]...)
@@ -113,9 +117,10 @@ func (p *Player) selectClock() {
 			// The wall clock goes on until the device is heard; the audio
 			// starts that much later on the timeline, so the picture
 			// neither freezes nor jumps when the audio clock takes over.
-			at += p.latencyEstimate()
+			at += time.Duration(float64(p.latencyEstimate()) * p.speed)
 		}
 		p.mix.advance(sampleAt(at))
+		p.forgetAudio()
 		p.clock.useAudio(p.sink)
 	case !wantAudio && p.clock.kind == ClockAudio:
 		p.clock.useWall()

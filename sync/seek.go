@@ -67,6 +67,7 @@ func (p *Player) seekTo(t time.Duration, at time.Time) {
 	}
 	p.out = p.out[:0]
 	p.mix.reset(p.epoch, sampleAt(t))
+	p.forgetAudio()
 	for _, s := range p.slots {
 		if v := s.video; v != nil {
 			if v.head != nil {

@@ -15,6 +15,8 @@ type Status struct {
 	// Tracks and Stats are as Tracks and Stats return them.
 	Tracks []Track
 	Stats  Stats
+	// Speed is the playback speed (SetSpeed).
+	Speed float64
 	// Seek is the number of the newest seek the player took (Seek returns
 	// it; 0 before the first): a display that asked for a newer one knows
 	// the position is from before it.
@@ -41,6 +43,7 @@ func (p *Player) publishStatus() {
 		Tracks:   p.snapshotTracks(),
 		Stats:    p.snapshotStats(),
 		Seek:     p.seeksTaken,
+		Speed:    p.speed,
 	})
 }
 
