@@ -203,7 +203,7 @@ func (p *Player) linkCarries(whole *trackSlot) bool {
 		if s.thin.on && s != whole {
 			r = s.pl.thinRate.Load()
 		}
-		rate += float64(r)
+		rate += float64(r) * p.speed
 		if st, _ := s.pl.readerStats(); st != nil {
 			bw = max(bw, st.Bandwidth)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -165,6 +166,10 @@ type pipeline struct {
 	// set once opened, so the player can weigh the network's throughput
 	// against what playing consumes.
 	mediaRate atomic.Int64
+	// speed is the playback speed (math.Float64bits; 0 reads as 1): the
+	// buffer and the reader's readahead cover BufferTarget of playing
+	// time, speed times that of media.
+	speed atomic.Uint64
 
 	// thinWant is what the player last asked (setThin).
 	thinWant atomic.Bool
@@ -236,6 +241,36 @@ func (pl *pipeline) setActive(on bool) {
 			a.SetActive(on)
 		}
 	}
+}
+
+// setSpeed sizes the buffer and the reader's readahead for playing at
+// speed r.
+func (pl *pipeline) setSpeed(r float64) {
+	pl.speed.Store(math.Float64bits(r))
+	pl.readerMu.Lock()
+	defer pl.readerMu.Unlock()
+	if pl.reader == nil || pl.readerClosed {
+		return
+	}
+	if br, ok := pl.reader.r.(byteRateSetter); ok {
+		if rate := pl.mediaRate.Load(); rate > 0 {
+			br.SetByteRate(int64(float64(rate)*r), pl.opts.BufferTarget)
+		}
+	}
+}
+
+// playSpeed is the playback speed setSpeed gave, 1 before.
+func (pl *pipeline) playSpeed() float64 {
+	if b := pl.speed.Load(); b != 0 {
+		return math.Float64frombits(b)
+	}
+	return 1
+}
+
+// bufferAhead is how much media the track keeps demuxed ahead of the
+// clock: BufferTarget of playing time at the current speed.
+func (pl *pipeline) bufferAhead() time.Duration {
+	return time.Duration(float64(pl.opts.BufferTarget) * pl.playSpeed())
 }
 
 // setRank orders the reader's requests against the other tracks' (0
@@ -415,7 +450,7 @@ func (pl *pipeline) open() error {
 	rate := pl.byteRate()
 	pl.mediaRate.Store(rate)
 	if br, ok := cr.r.(byteRateSetter); ok && rate > 0 {
-		br.SetByteRate(rate, pl.opts.BufferTarget)
+		br.SetByteRate(int64(float64(rate)*pl.playSpeed()), pl.opts.BufferTarget)
 	}
 
 	out := &trackOutputs{}
@@ -567,7 +602,7 @@ func (pl *pipeline) satisfied() bool {
 		return true
 	}
 	from := max(time.Duration(pl.clockPos.Load()), pl.info.Start)
-	return pl.levelUntil()-from >= pl.opts.BufferTarget
+	return pl.levelUntil()-from >= pl.bufferAhead()
 }
 
 func (pl *pipeline) publishLevel() {

@@ -138,7 +138,7 @@ func (p *Player) shortfall() float64 {
 		if r == nil || r.InFlight == 0 || r.Bandwidth <= 0 || mr <= 0 {
 			continue
 		}
-		rate += float64(mr)
+		rate += float64(mr) * p.speed
 		bw += r.Bandwidth
 	}
 	if rate == 0 || bw >= rate {

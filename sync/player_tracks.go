@@ -64,6 +64,7 @@ func (p *Player) startTrack(s *trackSlot) {
 	pos := p.clock.position()
 	s.pl = newPipeline(p.ctx, s.info, p.src, &p.opts, &p.clockPos, p.pipeEvents, p.wake,
 		seekTarget{t: pos, epoch: p.epoch}, p.wantPlay)
+	s.pl.setSpeed(p.speed)
 	s.opened = false
 }
 

@@ -8,7 +8,9 @@ import (
 )
 
 // Playback speed. The clock runs speed times as fast (clock.rate), the
-// pictures follow it as at normal speed, and the mixed sound goes through
+// pictures follow it as at normal speed, every track keeps BufferTarget of
+// playing time buffered (speed times that of media) and weighs the
+// network against speed times its media rate, and the mixed sound goes through
 // a media.Tempo on its way to the device, so it keeps its pitch. A change
 // takes effect at once: the device is cleared and the mixed audio not yet
 // heard is written again, stretched at the new speed, from the history of
@@ -38,6 +40,11 @@ func (q speedRequest) handle(p *Player) {
 		return
 	}
 	p.speed = r
+	for _, s := range p.slots {
+		if s.pl != nil {
+			s.pl.setSpeed(r)
+		}
+	}
 	if p.clock.kind != ClockAudio || p.sink == nil || !p.clock.anchored {
 		p.clock.setRate(r)
 		p.resetTempo()

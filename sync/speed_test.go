@@ -11,7 +11,8 @@ import (
 
 // TestSpeedKeepsPictureAndSoundTogether plays the sync clip at 0.5×,
 // 1.5× and 2× on a fake device in fake time: the clock runs that many
-// times as fast as the wall clock, and every flash is shown within a few
+// times as fast as the wall clock, the tracks buffer that much more media,
+// and every flash is shown within a few
 // tens of milliseconds of its beep being heard (the stretcher's windows
 // smear a beep's onset by about that). Then the speed changes while
 // playing: the position neither jumps nor stops, and the sound written
@@ -38,8 +39,17 @@ func TestSpeedKeepsPictureAndSoundTogether(t *testing.T) {
 			if got := float64(moved) / float64(took); got < speed*0.97 || got > speed*1.03 {
 				t.Errorf("%g×: the clock ran %.3f× the wall clock", speed, got)
 			}
-			if st := p.Status(); st.Speed != speed {
+			st := p.Status()
+			if st.Speed != speed {
 				t.Errorf("%g×: the status says %g×", speed, st.Speed)
+			}
+			// The buffer holds BufferTarget of playing time, speed times
+			// as much media (within the clip).
+			for _, tr := range st.Tracks {
+				want := min(time.Duration(float64(DefaultBufferTarget)*speed), mediatest.FixtureDuration-st.Position) - 500*time.Millisecond
+				if tr.Stats.BufferedAhead < want {
+					t.Errorf("%g×: %s has %v buffered ahead at %v, want %v", speed, tr.Name, tr.Stats.BufferedAhead, st.Position, want)
+				}
 			}
 			r := meter.Report()
 			t.Logf("%g×: %d flashes, offsets p50 %v, max %v, %d unmatched", speed, len(r.Offsets), r.Quantile(0.5), r.Quantile(1), r.Unmatched)

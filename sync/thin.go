@@ -196,7 +196,7 @@ func (pl *pipeline) stopThinning() error {
 func (pl *pipeline) thinStep() (bool, error) {
 	th := pl.thin
 	pos := time.Duration(pl.clockPos.Load())
-	ahead := pl.opts.BufferTarget
+	ahead := pl.bufferAhead()
 	if a := pl.audio; a != nil && th.nextAudio < len(th.audio) && pl.reached(&a.stream)-pos < ahead {
 		return true, pl.thinSound(a)
 	}
