@@ -38,7 +38,9 @@ type HostOptions struct {
 	// or else a fresh ephemeral key.
 	Identity crypto.PrivKey
 	// IdentityFile is a key file LoadIdentity reads (creating it on first
-	// use), so the peer ID, and so the links, outlive a restart.
+	// use), so the peer ID, and so the links, outlive a restart. The host
+	// holds it while it runs: a second host with the same file fails with
+	// ErrIdentityInUse until the first is closed.
 	IdentityFile string
 	// ListenAddrs are multiaddrs to listen on. It defaults to DefaultListenAddrs;
 	// an empty non-nil slice listens nowhere (a viewer that only dials).
@@ -64,10 +66,13 @@ type Host struct {
 	host.Host
 	// reach is nil for a host made without HostOptions.Reach.
 	reach *reach
+	// lock holds HostOptions.IdentityFile, nil without one.
+	lock *identityLock
 }
 
 // Close stops the discovery services, then the host.
 func (h *Host) Close() error {
+	defer h.lock.release()
 	if h.reach == nil {
 		return h.Host.Close()
 	}
@@ -105,13 +110,27 @@ func NewHost(o HostOptions) (*Host, error) {
 		}
 		opts = append(opts, libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr { return announce }))
 	}
-	if o.Identity == nil && o.IdentityFile != "" {
-		key, err := LoadIdentity(o.IdentityFile)
+	var lock *identityLock
+	if o.IdentityFile != "" {
+		if o.Identity == nil {
+			key, err := LoadIdentity(o.IdentityFile)
+			if err != nil {
+				return nil, err
+			}
+			o.Identity = key
+		}
+		l, err := lockIdentity(o.IdentityFile)
 		if err != nil {
 			return nil, err
 		}
-		o.Identity = key
+		lock = l
 	}
+	started := false
+	defer func() {
+		if !started {
+			lock.release()
+		}
+	}()
 	if o.Identity != nil {
 		opts = append(opts, libp2p.Identity(o.Identity))
 	}
@@ -143,7 +162,8 @@ func NewHost(o HostOptions) (*Host, error) {
 		rm.Close()
 		return nil, fmt.Errorf("net: starting libp2p host failed: %w", err)
 	}
-	hh := &Host{Host: h, reach: rc}
+	hh := &Host{Host: h, reach: rc, lock: lock}
+	started = true
 	if rc != nil {
 		if err := rc.start(h); err != nil {
 			hh.Close()

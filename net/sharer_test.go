@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	gosync "sync"
 	"testing"
@@ -326,4 +327,29 @@ func TestIdentityPersistsAndRefusesOpenKey(t *testing.T) {
 	if _, err := LoadIdentity(path); err == nil || !strings.Contains(err.Error(), "readable by others") {
 		t.Fatalf("world-readable key: %v", err)
 	}
+}
+
+// TestOneHostPerIdentity: a second host with the identity file of a
+// running one fails with ErrIdentityInUse, naming the process; once the
+// first is closed the identity is free again.
+func TestOneHostPerIdentity(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "reelay", "identity.key")
+	o := HostOptions{IdentityFile: path, ListenAddrs: LoopbackListenAddrs}
+	h1, err := NewHost(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewHost(o)
+	if !errors.Is(err, ErrIdentityInUse) || !strings.Contains(err.Error(), strconv.Itoa(os.Getpid())) {
+		t.Fatalf("a second host with the same identity: %v, want ErrIdentityInUse naming this process", err)
+	}
+	h1.Close()
+	h2, err := NewHost(o)
+	if err != nil {
+		t.Fatalf("the identity after the first host closed: %v", err)
+	}
+	if h2.ID() != h1.ID() {
+		t.Errorf("the identity changed: %s then %s", h1.ID(), h2.ID())
+	}
+	h2.Close()
 }

@@ -229,3 +229,109 @@ func TestShareKeepsItsLinkAcrossRestarts(t *testing.T) {
 		t.Fatalf("tokens file: %v, mode %v", err, fi.Mode().Perm())
 	}
 }
+
+// TestOneSharerPerIdentity: a second `reelay share` with the identity of
+// a running one hands its folder to it (the same peer, so a viewer can
+// never reach a process that does not share the recording), for as long
+// as it runs; when the first one stops, the second shares its folder
+// itself under the same link.
+func TestOneSharerPerIdentity(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	config := filepath.Join(t.TempDir(), "config")
+	dirA, dirB := t.TempDir(), t.TempDir()
+	copyFile(t, mediatest.Fixture(t, "mic.m4a"), filepath.Join(dirA, "mic.m4a"))
+	copyFile(t, mediatest.Fixture(t, "camera.mp4"), filepath.Join(dirB, "camera.mp4"))
+
+	// share starts `reelay share dir` and returns it with its link and
+	// what it logs.
+	share := func(dir string) (*exec.Cmd, p2pnet.Link, *lockedBuffer) {
+		cmd := reelayCmd(ctx, t, "share", dir, "--listen", "/ip4/127.0.0.1/tcp/0", "--no-dht", "--no-mdns")
+		cmd.Env = append(cmd.Env, "XDG_CONFIG_HOME="+config)
+		logs := &lockedBuffer{}
+		cmd.Stderr = logs
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil {
+			t.Fatalf("no link: %v\n%s", err, logs)
+		}
+		l, err := p2pnet.ParseLink(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cmd, l, logs
+	}
+	// probe lists the tracks behind link, or says why it cannot.
+	probe := func(link p2pnet.Link) (string, error) {
+		out, err := reelayCmd(ctx, t, "probe", link.String(), "--no-dht", "--no-mdns").CombinedOutput()
+		return string(out), err
+	}
+	stop := func(cmd *exec.Cmd) {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}
+
+	a, linkA, _ := share(dirA)
+	b, linkB, logsB := share(dirB)
+	if linkB.Peer != linkA.Peer {
+		t.Fatalf("the second share runs as %s, the first as %s", linkB.Peer, linkA.Peer)
+	}
+	for !strings.Contains(logsB.String(), "already running with this identity") {
+		if ctx.Err() != nil {
+			t.Fatalf("the second share does not say who shares its folder:\n%s", logsB)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, c := range []struct {
+		link  p2pnet.Link
+		track string
+	}{{linkA, `"mic"`}, {linkB, `"camera"`}} {
+		if out, err := probe(c.link); err != nil || !strings.Contains(out, c.track) {
+			t.Errorf("probing %s: %v\n%s", c.link, err, out)
+		}
+	}
+
+	// The second one stops: its folder is no longer shared, the first's is.
+	stop(b)
+	if out, err := probe(linkB); err == nil {
+		t.Errorf("the folder of the stopped share is still served:\n%s", out)
+	}
+	if out, err := probe(linkA); err != nil {
+		t.Errorf("the first share's folder after the second stopped: %v\n%s", err, out)
+	}
+
+	// Again; now the first one stops, and the second takes over, serving
+	// its folder under the same link (at its own addresses).
+	b, linkB2, logsB := share(dirB)
+	if linkB2.Token != linkB.Token {
+		t.Errorf("the folder's link changed: %s, then %s", linkB, linkB2)
+	}
+	stop(a)
+	var now p2pnet.Link
+	deadline := time.Now().Add(15 * time.Second)
+	for now.Token == "" && time.Now().Before(deadline) {
+		for _, line := range strings.Split(logsB.String(), "\n") {
+			if strings.Contains(line, "sharing the folder again") {
+				if _, l, ok := strings.Cut(line, `link="`); ok {
+					l, _, _ = strings.Cut(l, `"`)
+					now, _ = p2pnet.ParseLink(l)
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if now.Token != linkB.Token || now.Peer != linkB.Peer {
+		t.Fatalf("after the first share stopped, the second says %q:\n%s", now, logsB)
+	}
+	if out, err := probe(now); err != nil || !strings.Contains(out, `"camera"`) {
+		t.Errorf("the second share's folder once it shares it itself: %v\n%s", err, out)
+	}
+	stop(b)
+}

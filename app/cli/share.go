@@ -33,41 +33,43 @@ func runShare(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	h, err := p2pnet.NewHost(p2pnet.HostOptions{IdentityFile: id, ListenAddrs: listen, Reach: ro})
+	ss := newShareService(e, id, func() (p2pnet.HostOptions, error) {
+		return p2pnet.HostOptions{ListenAddrs: listen, Reach: ro}, nil
+	})
+	defer ss.close()
+	sf, err := ss.share(pos[0], *newLink)
 	if err != nil {
 		return err
 	}
-	defer h.Close()
-	s := p2pnet.NewSharer(h, p2pnet.SharerOptions{Logger: e.log})
-	defer s.Close()
-	// Watch before sharing so no address change is missed.
+	defer sf.Stop()
+	// The link alone on the first line, so scripts can read it.
+	fmt.Fprintln(e.stdout, sf.Link())
+	h := ss.host()
+	if h == nil {
+		// One identity is served by one process: the folder is shared by
+		// the one running with it, for as long as this command runs.
+		e.log.Info("sharing through the Reelay already running with this identity; press Ctrl+C to stop", "folder", pos[0], "pid", sf.PID())
+		<-ctx.Done()
+		e.log.Info("stopped sharing")
+		return nil
+	}
+	e.log.Info("sharing; press Ctrl+C to stop", "folder", pos[0], "peer", h.ID(), "addrs", h.Addrs())
+	// A link holding only the peer ID works too, through mDNS or the DHT;
+	// one with addresses saves the lookup, so say when they change (a
+	// relay reservation arrives, the network changes).
 	changes, stopWatching, err := h.AddrChanges()
 	if err != nil {
 		return err
 	}
 	defer stopWatching()
-	token, err := shareToken(*identity, pos[0], *newLink)
-	if err != nil {
-		return err
-	}
-	link, err := s.ShareWithToken(pos[0], token)
-	if err != nil {
-		return err
-	}
-	// The link alone on the first line, so scripts can read it.
-	fmt.Fprintln(e.stdout, link)
-	e.log.Info("sharing; press Ctrl+C to stop", "folder", pos[0], "peer", h.ID(), "addrs", h.Addrs())
-	// A link holding only the peer ID works too, through mDNS or the DHT;
-	// one with addresses saves the lookup, so say when they change (a
-	// relay reservation arrives, the network changes).
-	last := link.String()
+	last := sf.Link()
 	for {
 		select {
 		case <-ctx.Done():
 			e.log.Info("stopped sharing")
 			return nil
 		case <-changes:
-			if now := link.WithAddrs(h.Addrs()).String(); now != last {
+			if now := sf.Link(); now != last {
 				last = now
 				e.log.Info("the link's addresses changed; the first link still works", "link", now)
 			}

@@ -171,76 +171,48 @@ func (r *remoteRecording) Close() error {
 	return r.h.Close()
 }
 
-// homeSharer shares folders chosen on Home, from one host made on first
-// use with the user's identity, so links survive a restart.
+// homeSharer shares folders chosen on Home with the user's identity, so
+// links survive a restart: from this process, made a sharer on first use,
+// or through the Reelay already sharing with that identity.
 type homeSharer struct {
 	log *env
-	// mu guards h and s.
-	mu gosync.Mutex
-	h  *p2pnet.Host
-	s  *p2pnet.Sharer
+	// once makes ss on first use, or sets err.
+	once gosync.Once
+	ss   *shareService
+	err  error
 }
 
 func (hs *homeSharer) share(dir string) (app.Sharing, error) {
-	f, err := p2pnet.OpenFolder(dir)
-	if err != nil {
-		return nil, err
-	}
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	if hs.s == nil {
-		// As `reelay share` does: reachable through NATs, with the user's
-		// identity so links survive a restart.
-		rf := &reachFlags{noDHT: envBool("REELAY_NO_DHT"), noMDNS: envBool("REELAY_NO_MDNS")}
-		ro, err := rf.options(hs.log.log)
-		if err != nil {
-			return nil, err
-		}
-		ro.Rendezvous = true
+	hs.once.Do(func() {
 		id, err := identityPath("")
 		if err != nil {
-			return nil, err
+			hs.err = err
+			return
 		}
-		h, err := p2pnet.NewHost(p2pnet.HostOptions{IdentityFile: id, Reach: ro})
-		if err != nil {
-			return nil, err
-		}
-		hs.h, hs.s = h, p2pnet.NewSharer(h, p2pnet.SharerOptions{Logger: hs.log.log})
+		hs.ss = newShareService(hs.log, id, func() (p2pnet.HostOptions, error) {
+			// As `reelay share` does: reachable through NATs.
+			rf := &reachFlags{noDHT: envBool("REELAY_NO_DHT"), noMDNS: envBool("REELAY_NO_MDNS")}
+			ro, err := rf.options(hs.log.log)
+			if err != nil {
+				return p2pnet.HostOptions{}, err
+			}
+			ro.Rendezvous = true
+			return p2pnet.HostOptions{Reach: ro}, nil
+		})
+	})
+	if hs.err != nil {
+		return nil, hs.err
 	}
-	token, err := shareToken("", dir, false)
+	sf, err := hs.ss.share(dir, false)
 	if err != nil {
 		return nil, err
 	}
-	link, err := hs.s.ShareWithToken(dir, token)
-	if err != nil {
-		return nil, err
-	}
-	hs.log.log.Info("sharing", "folder", dir, "link", link.String())
-	return &folderSharing{h: hs.h, s: hs.s, link: link, folder: f}, nil
+	hs.log.log.Info("sharing", "folder", dir, "link", sf.Link())
+	return sf, nil
 }
 
 func (hs *homeSharer) close() {
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	if hs.s != nil {
-		hs.s.Close()
-		hs.h.Close()
-		hs.s, hs.h = nil, nil
+	if hs.ss != nil {
+		hs.ss.close()
 	}
 }
-
-// folderSharing is one folder shared from Home.
-type folderSharing struct {
-	h      *p2pnet.Host
-	s      *p2pnet.Sharer
-	link   p2pnet.Link
-	folder *p2pnet.Folder
-}
-
-// Link is the link with the host's addresses now (a relay reservation may
-// have come since); the first link keeps working.
-func (f *folderSharing) Link() string                  { return f.link.WithAddrs(f.h.Addrs()).String() }
-func (f *folderSharing) Name() string                  { return f.folder.Name() }
-func (f *folderSharing) Tracks() []p2pnet.TrackInfo    { return f.folder.Tracks() }
-func (f *folderSharing) Viewers() []p2pnet.ViewerStats { return f.s.Viewers() }
-func (f *folderSharing) Stop() error                   { f.s.Unshare(f.link.Token); return nil }
