@@ -60,6 +60,9 @@ type Options struct {
 	// Report, when set, measures the run (frame rates, UI delays, memory)
 	// and receives the figures as JSON when the window closes.
 	Report io.Writer
+	// ScreenshotDir is where the s key saves screenshots. It defaults to
+	// Reelay in the user's pictures folder.
+	ScreenshotDir string
 	// Debug, when set, receives one JSON line per view, layout, status
 	// change, key and error, so a test can drive the window from outside.
 	Debug io.Writer

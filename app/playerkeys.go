@@ -115,6 +115,8 @@ func (pv *playerView) typedKey(e *fyne.KeyEvent) {
 		pv.stepSpeed(1)
 	case fyne.KeyBackspace:
 		pv.stepSpeed(0)
+	case fyne.KeyS:
+		pv.screenshot()
 	case fyne.KeyQ:
 		pv.u.quitNow()
 	default:

@@ -186,6 +186,9 @@ func (pv *playerView) statusLine() string {
 	if pv.notice != "" {
 		parts = append(parts, pv.notice)
 	}
+	if pv.toast != "" && time.Now().Before(pv.toastUntil) {
+		parts = append(parts, pv.toast)
+	}
 	return strings.Join(parts, " · ")
 }
 

@@ -117,8 +117,11 @@ type playerView struct {
 	figuresAt  time.Time
 	// thinned names the tracks showing keyframes only.
 	thinned []string
-	// notice is the engine's latest notice.
-	notice string
+	// notice is the engine's latest notice; toast a passing message
+	// shown until toastUntil.
+	notice     string
+	toast      string
+	toastUntil time.Time
 	// conn is the connection to the sharer as the engine last reported it
 	// (zero for a local folder): net keeps it up, the window shows it.
 	conn p2pnet.Connection

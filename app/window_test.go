@@ -5,7 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -977,5 +982,49 @@ func TestTheLayoutIsOfferedForTwoPicturesOrMore(t *testing.T) {
 	pv.toggleTapped(pv.byName["camera"].toggle)
 	if !pv.layoutBtn.Visible() {
 		t.Error("with the camera on again, no layout is offered")
+	}
+}
+
+// TestScreenshotSavesWhatTheVideoShows: s saves the video area, the
+// pictures as shown, as a PNG named after the recording and the position,
+// beside any earlier one, and the status line says where.
+func TestScreenshotSavesWhatTheVideoShows(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "shots")
+	h := newHarness(t, Options{ScreenshotDir: dir})
+	pv := h.openPlayer()
+	frame := image.NewRGBA(image.Rect(0, 0, 320, 180))
+	draw.Draw(frame, frame.Bounds(), &image.Uniform{color.RGBA{R: 200, G: 30, B: 30, A: 255}}, image.Point{}, draw.Src)
+	pv.byName["screen"].tile.Show(frame, 0)
+	h.q.flush()
+	h.fp.mu.Lock()
+	h.fp.position = 83 * time.Second
+	h.fp.mu.Unlock()
+	h.waitFor("the position", func() bool { return pv.position == 83*time.Second })
+
+	for _, want := range []string{"Standup 1-23.png", "Standup 1-23 (2).png"} {
+		h.key(fyne.KeyS)
+		path := filepath.Join(dir, want)
+		h.waitFor(want, func() bool { _, err := os.Stat(path); return err == nil })
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", want, err)
+		}
+		area := pv.area.box.Size()
+		// (The test driver's canvas is a few pixels short of the window.)
+		if b := img.Bounds(); math.Abs(float64(b.Dx())-float64(area.Width)) > 4 || math.Abs(float64(b.Dy())-float64(area.Height)) > 4 {
+			t.Errorf("%s is %v, the video area %v", want, b, area)
+		}
+		// The middle of the picture is the screen's red frame.
+		if r, g, _, _ := img.At(img.Bounds().Dx()/2, img.Bounds().Dy()/2).RGBA(); r>>8 < 150 || g>>8 > 80 {
+			t.Errorf("%s does not show the screen's picture in its middle", want)
+		}
+		if got := pv.statusText.Text; !strings.Contains(got, "Screenshot saved: "+path) {
+			t.Errorf("the status line reads %q", got)
+		}
 	}
 }
