@@ -117,6 +117,8 @@ func (pv *playerView) typedKey(e *fyne.KeyEvent) {
 		pv.stepSpeed(0)
 	case fyne.KeyS:
 		pv.screenshot()
+	case fyne.KeyI:
+		pv.overlay.toggle(pv)
 	case fyne.KeyQ:
 		pv.u.quitNow()
 	default:

@@ -15,7 +15,7 @@ import (
 
 // applyStatus shows a snapshot polled from the engine.
 func (pv *playerView) applyStatus(s status) {
-	pv.lastTracks = s.tracks
+	pv.lastTracks, pv.stats = s.tracks, s.stats
 	if s.seekGen >= pv.seekGen {
 		pv.position = s.position
 	}
@@ -84,6 +84,7 @@ func (pv *playerView) applyStatus(s status) {
 	}
 	pv.updateTime()
 	pv.updateStatus()
+	pv.overlay.update(pv)
 }
 
 // trackFailed handles a track the engine could not play: while net

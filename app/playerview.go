@@ -131,8 +131,12 @@ type playerView struct {
 	layoutPending bool
 	// forTimer closes the window after Options.For.
 	forTimer *time.Timer
-	// lastTracks is the engine's latest snapshot of the tracks.
+	// lastTracks and stats are the engine's latest snapshot of the tracks
+	// and its counters.
 	lastTracks []avsync.Track
+	stats      avsync.Stats
+	// overlay shows the statistics (the i key).
+	overlay *statsOverlay
 }
 
 func newPlayerView(u *ui, src avsync.Source, link string) *playerView {
@@ -190,7 +194,8 @@ func (pv *playerView) build() {
 	buttons := container.NewHBox(pv.playBtn, pv.muteBtn, container.NewGridWrap(fyne.NewSize(100, seekBarHeight+8), pv.volume),
 		widget.NewSeparator(), toggles, layout.NewSpacer(), pv.layoutBtn, pv.fullBtn, home)
 	pv.controls = container.NewPadded(container.NewVBox(seekRow, buttons, pv.statusText))
-	pv.root = container.New(&playerLayout{pv: pv}, pv.area.box, pv.controls)
+	pv.overlay = newStatsOverlay()
+	pv.root = container.New(&playerLayout{pv: pv}, pv.area.box, pv.controls, pv.overlay.box)
 }
 
 // playerLayout gives the controls their height at the bottom and the
@@ -210,6 +215,8 @@ func (l *playerLayout) Layout(_ []fyne.CanvasObject, size fyne.Size) {
 	l.pv.area.box.Resize(fyne.NewSize(size.Width, size.Height-ch))
 	l.pv.controls.Move(fyne.NewPos(0, size.Height-ch))
 	l.pv.controls.Resize(fyne.NewSize(size.Width, ch))
+	l.pv.overlay.box.Move(fyne.NewPos(statsMargin, statsMargin))
+	l.pv.overlay.box.Resize(l.pv.overlay.box.MinSize())
 }
 
 // show puts the view in the window and opens the engine in the

@@ -18,12 +18,14 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"reelay/media"
 	p2pnet "reelay/net"
+	"reelay/net/track"
 	avsync "reelay/sync"
 )
 
@@ -1026,5 +1028,44 @@ func TestScreenshotSavesWhatTheVideoShows(t *testing.T) {
 		if got := pv.statusText.Text; !strings.Contains(got, "Screenshot saved: "+path) {
 			t.Errorf("the status line reads %q", got)
 		}
+	}
+}
+
+// TestStatsOverlay: i shows each track's figures over the video, as mpv's
+// stats do, and hides them again.
+func TestStatsOverlay(t *testing.T) {
+	h := newHarness(t, Options{})
+	pv := h.openPlayer()
+	tracks := h.fp.Tracks()
+	tracks[0].Stats.FramesPresented, tracks[0].Stats.FramesDropped = 1234, 5
+	tracks[0].Stats.BufferedAhead = 2500 * time.Millisecond
+	tracks[0].Stats.Reader = &track.ReaderStats{BytesFetched: 4_200_000}
+	tracks[1].On = false
+	pv.applyStatus(status{seekGen: pv.seekGen, position: 5 * time.Second, duration: time.Minute, tracks: tracks})
+	if pv.overlay.box.Visible() {
+		t.Fatal("the statistics show before i")
+	}
+	h.key(fyne.KeyI)
+	if !pv.overlay.box.Visible() {
+		t.Fatal("i did not show the statistics")
+	}
+	var text []string
+	for _, o := range pv.overlay.lines.Objects {
+		if l := o.(*canvas.Text); l.Visible() {
+			text = append(text, l.Text)
+		}
+	}
+	all := strings.Join(text, "\n")
+	for _, want := range []string{"Standup · local folder", "screen  ", "1280×720 30 fps", "shown 1234, dropped 5", "ahead 2.5 s", "fetched 4.2 MB", "camera  off", "mic  "} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the statistics lack %q:\n%s", want, all)
+		}
+	}
+	if p := pv.overlay.box.Position(); p.X < 0 || p.Y < 0 || p.X > 20 || p.Y > 20 {
+		t.Errorf("the statistics are at %v, want the video's top left corner", p)
+	}
+	h.key(fyne.KeyI)
+	if pv.overlay.box.Visible() {
+		t.Error("i again did not hide the statistics")
 	}
 }
