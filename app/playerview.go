@@ -274,6 +274,15 @@ func (pv *playerView) openEngine() {
 		})
 	}
 	pv.ctl.start()
+	pv.u.do(func() {
+		if pv.closed.Load() {
+			return
+		}
+		if at := pv.u.resumeAt(pv.link); at > 0 {
+			pv.seekTo(at)
+			pv.showToast("Resumed where you left off, at " + formatTime(at))
+		}
+	})
 }
 
 func onOff(on bool) string {
@@ -297,6 +306,13 @@ func (pv *playerView) close() {
 	}
 	if m := pv.u.measure; m != nil {
 		m.end(pv, pv.lastTracks, "closed")
+	}
+	if pv.link != "" {
+		pos := pv.position
+		if pv.state == avsync.StateEnded {
+			pos = pv.duration
+		}
+		pv.u.rememberPosition(pv.link, pos, pv.duration)
 	}
 	pv.cancel()
 	pv.u.background.Go(func() {

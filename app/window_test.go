@@ -308,7 +308,6 @@ func (h *harness) lastSeek(want time.Duration) {
 	})
 }
 
-// dialogText is the text of the dialog shown on top, "" if none.
 // dialogText is what the dialog on top says: its visible labels, the
 // title included; "" without a dialog.
 func (h *harness) dialogText() string {
@@ -1067,5 +1066,58 @@ func TestStatsOverlay(t *testing.T) {
 	h.key(fyne.KeyI)
 	if pv.overlay.box.Visible() {
 		t.Error("i again did not hide the statistics")
+	}
+}
+
+// TestResumeWhereYouLeftOff: a recording left in its middle opens there
+// the next time, saying so; one left near its end starts from the top.
+func TestResumeWhereYouLeftOff(t *testing.T) {
+	h := newHarness(t, Options{Dial: func(context.Context, string) (Remote, error) {
+		return &fakeRemote{fakeSource: fakeSource{name: "Standup"}}, nil
+	}})
+	link := testLink(t)
+	watch := func() *playerView {
+		h.u.watch(link)
+		h.waitFor("the player", func() bool { return h.u.player != nil })
+		pv := h.u.player
+		h.waitFor("the engine", func() bool {
+			select {
+			case <-pv.opened:
+				return true
+			default:
+				return false
+			}
+		})
+		h.fp.event(avsync.Event{Kind: avsync.EventDuration, Duration: 60 * time.Second})
+		h.waitFor("the duration", func() bool { return pv.duration == 60*time.Second })
+		return pv
+	}
+	leaveAt := func(pv *playerView, pos time.Duration) {
+		h.fp.mu.Lock()
+		h.fp.position = pos
+		h.fp.mu.Unlock()
+		h.waitFor("the position", func() bool { return pv.position == pos })
+		h.u.showHome()
+	}
+
+	pv := watch()
+	if seeks, _, _, _, _ := h.fp.snapshot(); len(seeks) != 0 {
+		t.Errorf("a recording never watched opened with seeks %v", seeks)
+	}
+	leaveAt(pv, 34*time.Second)
+
+	pv = watch()
+	h.lastSeek(34 * time.Second)
+	if got := pv.statusText.Text; !strings.Contains(got, "Resumed where you left off, at 0:34") {
+		t.Errorf("the status line reads %q", got)
+	}
+	leaveAt(pv, 55*time.Second)
+
+	h.fp.mu.Lock()
+	h.fp.seeks = nil
+	h.fp.mu.Unlock()
+	watch()
+	if seeks, _, _, _, _ := h.fp.snapshot(); len(seeks) != 0 {
+		t.Errorf("a recording left 5 s before its end opened with seeks %v", seeks)
 	}
 }
