@@ -90,6 +90,12 @@ func (c *control) SetVolume(v float64) { c.push(func() { c.p.SetVolume(v) }) }
 func (c *control) SetMuted(m bool)     { c.push(func() { c.p.SetMuted(m) }) }
 func (c *control) SetSpeed(r float64)  { c.push(func() { c.p.SetSpeed(r) }) }
 
+// StepFrame steps a picture; the engine pauses.
+func (c *control) StepFrame(dir int) {
+	c.push(func() { c.p.StepFrame(dir) })
+	notifyChan(c.pollNow)
+}
+
 func (c *control) Subscribe(track string, on bool) {
 	c.push(func() {
 		if err := c.p.Subscribe(track, on); err != nil && c.onSubscribeError != nil {

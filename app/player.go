@@ -23,6 +23,9 @@ type Player interface {
 	SetMuted(m bool)
 	// SetSpeed plays at speed r (1 normal), the sound at its own pitch.
 	SetSpeed(r float64)
+	// StepFrame pauses and shows the main picture's next (dir > 0) or
+	// previous picture.
+	StepFrame(dir int)
 	// Status never waits: it is the engine's latest snapshot.
 	Status() avsync.Status
 	Close() error

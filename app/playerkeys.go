@@ -37,6 +37,15 @@ func (pv *playerView) togglePlay() {
 	pv.updatePlayButton()
 }
 
+// stepFrame pauses and steps one picture forward or back.
+func (pv *playerView) stepFrame(dir int) {
+	if pv.playing {
+		pv.playing = false
+		pv.updatePlayButton()
+	}
+	pv.ctl.StepFrame(dir)
+}
+
 func (pv *playerView) toggleMute() {
 	pv.muted = !pv.muted
 	pv.ctl.SetMuted(pv.muted)
@@ -115,6 +124,10 @@ func (pv *playerView) typedKey(e *fyne.KeyEvent) {
 		pv.stepSpeed(1)
 	case fyne.KeyBackspace:
 		pv.stepSpeed(0)
+	case fyne.KeyPeriod:
+		pv.stepFrame(1)
+	case fyne.KeyComma:
+		pv.stepFrame(-1)
 	case fyne.KeyS:
 		pv.screenshot()
 	case fyne.KeyI:

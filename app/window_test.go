@@ -154,6 +154,13 @@ func (f *fakePlayer) SetMuted(m bool) {
 	f.record("mute")
 }
 
+func (f *fakePlayer) StepFrame(dir int) {
+	f.mu.Lock()
+	f.playing = false
+	f.mu.Unlock()
+	f.record(fmt.Sprintf("step %+d", dir))
+}
+
 func (f *fakePlayer) SetSpeed(r float64) {
 	f.mu.Lock()
 	f.speed = r
@@ -518,6 +525,17 @@ func TestKeys(t *testing.T) {
 		}
 	}
 	h.key(fyne.KeyBackspace)
+
+	// . and , step a picture, pausing.
+	calls := func() []string { h.fp.mu.Lock(); defer h.fp.mu.Unlock(); return slices.Clone(h.fp.calls) }
+	h.key(fyne.KeyPeriod)
+	h.waitFor(". to step forward", func() bool { return slices.Contains(calls(), "step +1") })
+	if pv.playing {
+		t.Error("after a step the window says it plays")
+	}
+	h.key(fyne.KeyComma)
+	h.waitFor(", to step back", func() bool { return slices.Contains(calls(), "step -1") })
+	h.key(fyne.KeySpace)
 
 	h.key(fyne.KeyF)
 	if !h.w.FullScreen() {

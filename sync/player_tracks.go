@@ -107,7 +107,7 @@ func (p *Player) onPipeEvent(ev pipeEvent) {
 		s.opened, s.streams, s.end = true, o.streams, o.end
 		joining := !p.prerolling
 		if o.video != nil {
-			s.video = &videoPlayout{videoOutput: *o.video, joining: joining}
+			s.video = &videoPlayout{videoOutput: *o.video, joining: joining, shownAt: -1}
 		}
 		s.thin.able = o.thinnable
 		if o.audio != nil {

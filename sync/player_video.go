@@ -21,6 +21,9 @@ type videoPlayout struct {
 	joining bool
 	// tail is where the last frame received in this epoch ends.
 	tail time.Duration
+	// shownAt and shownDur are the time and duration of the picture on
+	// screen (shownAt -1 before the first), for frame stepping.
+	shownAt, shownDur time.Duration
 }
 
 // release gives a frame's buffer back to the track's pool.
@@ -89,6 +92,7 @@ func (p *Player) show(s *trackSlot, f *videoFrame) {
 		v.pool <- old
 	}
 	v.shown[1], v.shown[0] = v.shown[0], f.img
+	v.shownAt, v.shownDur = f.pts, f.dur
 	f.img = nil
 	v.joining = false
 	s.stats.FramesPresented++

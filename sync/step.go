@@ -1,0 +1,49 @@
+package sync
+
+import "time"
+
+// Frame stepping, as mpv's . and , do: the player pauses and shows the
+// next or the previous picture of the main picture (the largest), every
+// other track at that time. Both are exact seeks: forward to the picture
+// decoded after the one shown (or the one shown plus its duration), back
+// to just before the one shown, whose frame is then the one before it
+// (and the position within it). A step back decodes from the keyframe
+// before it, as any seek does.
+
+// StepFrame pauses and steps one picture forward (dir > 0) or back (dir <
+// 0) in the main picture; without a picture it does nothing.
+func (p *Player) StepFrame(dir int) { p.send(stepRequest{dir}) }
+
+// stepRequest is StepFrame.
+type stepRequest struct{ dir int }
+
+func (r stepRequest) handle(p *Player) {
+	var main *trackSlot
+	area := 0
+	for _, s := range p.slots {
+		if s.video == nil || !s.on || s.err != nil || s.video.shownAt < 0 {
+			continue
+		}
+		if a := pictureArea(s); a > area {
+			main, area = s, a
+		}
+	}
+	if main == nil {
+		return
+	}
+	p.wantPlay = false
+	p.setActive(false)
+	v := main.video
+	var t time.Duration
+	switch {
+	case r.dir > 0 && v.head != nil && v.head.pts > v.shownAt:
+		t = v.head.pts
+	case r.dir > 0:
+		t = v.shownAt + max(v.shownDur, time.Millisecond)
+	case v.shownAt <= 0:
+		return
+	default:
+		t = v.shownAt - time.Nanosecond
+	}
+	p.seekTo(t, p.opts.Now())
+}
