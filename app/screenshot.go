@@ -56,7 +56,7 @@ func (pv *playerView) screenshot() {
 func (a *videoArea) compose() *image.RGBA {
 	s := a.scale()
 	size := a.box.Size()
-	w, h := int(size.Width*s+0.5), int(size.Height*s+0.5)
+	w, h := int(size.Width*s), int(size.Height*s)
 	if w <= 0 || h <= 0 {
 		return nil
 	}

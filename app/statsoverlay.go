@@ -48,6 +48,7 @@ func newStatsOverlay() *statsOverlay {
 // toggle shows or hides the overlay; shown at once with pv's figures.
 func (o *statsOverlay) toggle(pv *playerView) {
 	o.shown = !o.shown
+	pv.u.debug.emit("stats", map[string]any{"shown": o.shown})
 	if !o.shown {
 		o.box.Hide()
 		return

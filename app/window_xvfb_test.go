@@ -74,14 +74,18 @@ type uiLine struct {
 	Video      [4]int            `json:"video"`
 	TimeRect   [4]int            `json:"-"`
 	StatusRect [4]int            `json:"-"`
+	// stats (Shown) and screenshot (Path, Size)
+	Shown bool   `json:"shown"`
+	Path  string `json:"path"`
+	Size  [2]int `json:"size"`
 	// status
-	State    string                 `json:"state"`
-	Playing  bool                   `json:"playing"`
-	PosMs    int64                  `json:"pos_ms"`
-	TimeText string                 `json:"-"`
+	State    string `json:"state"`
+	Playing  bool   `json:"playing"`
+	PosMs    int64  `json:"pos_ms"`
+	TimeText string `json:"-"`
 	// StatusText is the status line's text.
-	StatusText string `json:"-"`
-	Tracks   map[string]uiTrackLine `json:"tracks"`
+	StatusText string                 `json:"-"`
+	Tracks     map[string]uiTrackLine `json:"tracks"`
 	// error
 	Title   string `json:"title"`
 	Message string `json:"message"`
@@ -512,6 +516,32 @@ func TestDemoWindow(t *testing.T) {
 	_, i = log.waitFor(t, "normal speed, paused", i, 10*time.Second, func(l uiLine) bool {
 		return l.Ev == "status" && l.State == "paused" && !strings.Contains(l.StatusText, "×")
 	})
+
+	// . and , step a picture (an exact seek each, paused); i shows the
+	// statistics; s saves a screenshot as big as the video area.
+	scr.key("period")
+	_, i = log.waitFor(t, "a step forward", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "seeked" })
+	scr.key("comma")
+	_, i = log.waitFor(t, "a step back", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "seeked" })
+	scr.key("i")
+	_, i = log.waitFor(t, "the statistics", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "stats" && l.Shown })
+	scr.key("s")
+	shot, i := log.waitFor(t, "a screenshot", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "screenshot" })
+	if !strings.HasPrefix(shot.Path, filepath.Join(home, "Pictures", "Reelay")) {
+		t.Errorf("the screenshot went to %s", shot.Path)
+	}
+	if f, err := os.Open(shot.Path); err != nil {
+		t.Error(err)
+	} else {
+		cfg, err := png.DecodeConfig(f)
+		f.Close()
+		lay, _ := log.last("layout")
+		if err != nil || cfg.Width != lay.Video[2] || cfg.Height != lay.Video[3] {
+			t.Errorf("the screenshot is %dx%d (%v), the video area %v", cfg.Width, cfg.Height, err, lay.Video)
+		}
+	}
+	scr.key("i")
+	_, i = log.waitFor(t, "the statistics hidden", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "stats" && !l.Shown })
 
 	// 5. Fullscreen (f): the window fills the screen, and so does the
 	// picture, where the desktop was before.
