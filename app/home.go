@@ -37,7 +37,7 @@ func (u *ui) showHome() { u.showHomeWith("") }
 // failed, so that a typo can be mended.
 func (u *ui) showHomeWith(text string) {
 	u.leave()
-	u.w.SetTitle("Reelay")
+	u.w.SetTitle(windowTitle(""))
 	link := widget.NewEntry()
 	link.SetPlaceHolder("reelay://… paste the link you were sent")
 	watch := widget.NewButtonWithIcon("Watch", theme.MediaPlayIcon(), func() { u.watch(link.Text) })
@@ -94,6 +94,17 @@ func (u *ui) showHomeWith(text string) {
 	u.resize(homeSize)
 	u.setContent("home", container.NewVScroll(container.NewVBox(rows...)), true)
 	u.w.Canvas().Focus(link)
+}
+
+// windowTitle is the window's title while it shows what: what comes
+// first, as in any player, so a taskbar too narrow for the whole title
+// still tells windows apart; the app's name alone when it shows nothing
+// in particular.
+func windowTitle(what string) string {
+	if what == "" {
+		return "Reelay"
+	}
+	return what + " — Reelay"
 }
 
 // shortLink shows the start of a link's peer and token, enough to tell

@@ -208,7 +208,7 @@ func (l *playerLayout) Layout(_ []fyne.CanvasObject, size fyne.Size) {
 // background.
 func (pv *playerView) show() {
 	u := pv.u
-	u.w.SetTitle("Reelay — " + pv.src.Name())
+	u.w.SetTitle(windowTitle(pv.src.Name()))
 	// Sized before the content goes in: the window would otherwise first
 	// grow to the content's minimum and may settle there.
 	s := u.w.Canvas().Scale()

@@ -2,9 +2,11 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
+	"io/fs"
 	"math"
 	"slices"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"reelay/assets"
 	"reelay/media"
 	p2pnet "reelay/net"
 	avsync "reelay/sync"
@@ -945,5 +948,38 @@ func TestTheLayoutIsOfferedForTwoPicturesOrMore(t *testing.T) {
 	pv.toggleTapped(pv.byName["camera"].toggle)
 	if !pv.layoutBtn.Visible() {
 		t.Error("with the camera on again, no layout is offered")
+	}
+}
+
+// TestTheTitleNamesWhatTheWindowShows: the title puts the recording
+// first, as players do, so a narrow taskbar still tells windows apart;
+// the demo's own name does not repeat the app's.
+func TestTheTitleNamesWhatTheWindowShows(t *testing.T) {
+	sh := &fakeSharing{}
+	h := newHarness(t, Options{Share: func(string) (Sharing, error) { return sh, nil }})
+	h.u.start()
+	if got := h.w.Title(); got != "Reelay" {
+		t.Errorf("Home's title is %q, want Reelay", got)
+	}
+	h.openPlayer()
+	if got := h.w.Title(); got != "Standup — Reelay" {
+		t.Errorf("the player's title is %q, want %q", got, "Standup — Reelay")
+	}
+	h.u.shareFolder("/recordings/standup")
+	h.waitFor("the share view", func() bool { return h.u.view == "share" })
+	if got := h.w.Title(); got != "Sharing Standup — Reelay" {
+		t.Errorf("the Share view's title is %q", got)
+	}
+
+	b, err := fs.ReadFile(assets.Demo, "demo/reelay.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest struct{ Name string }
+	if err := json.Unmarshal(b, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	if title := windowTitle(manifest.Name); strings.Count(title, "Reelay") != 1 {
+		t.Errorf("the demo's title %q says Reelay more than once", title)
 	}
 }

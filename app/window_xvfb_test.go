@@ -202,7 +202,7 @@ func (s *screen) findWindow(timeout time.Duration) {
 	s.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		out, _ := exec.Command("xdotool", "search", "--name", "^Reelay").Output()
+		out, _ := exec.Command("xdotool", "search", "--name", "Reelay$").Output()
 		if ids := strings.Fields(string(out)); len(ids) > 0 {
 			s.wid = ids[len(ids)-1]
 			break
