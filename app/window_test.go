@@ -209,7 +209,7 @@ type fakeRemote struct {
 }
 
 func (r *fakeRemote) RTT() time.Duration { return 3 * time.Millisecond }
-func (r *fakeRemote) Path() string       { return "direct (hole punched)" }
+func (r *fakeRemote) Path() string       { return p2pnet.PathHolePunched.String() }
 func (r *fakeRemote) Close() error {
 	r.mu.Lock()
 	r.closed = true
@@ -885,7 +885,7 @@ func TestTheWindowShowsTheConnectionNetKeepsUp(t *testing.T) {
 	h.waitFor("the engine to play", func() bool { _, _, _, _, p := h.fp.snapshot(); return p })
 	h.fp.setConnection(p2pnet.Connection{State: p2pnet.ConnConnected, Since: time.Now()})
 	h.waitFor("the path and the round trip in the status line", func() bool {
-		return strings.Contains(pv.statusText.Text, "direct (hole punched) · peer RTT 3.0 ms")
+		return strings.Contains(pv.statusText.Text, "Direct connection through both routers · 3 ms")
 	})
 
 	h.fp.setConnection(p2pnet.Connection{State: p2pnet.ConnReconnecting, Since: time.Now(), Attempts: 2})
@@ -981,5 +981,45 @@ func TestTheTitleNamesWhatTheWindowShows(t *testing.T) {
 	}
 	if title := windowTitle(manifest.Name); strings.Count(title, "Reelay") != 1 {
 		t.Errorf("the demo's title %q says Reelay more than once", title)
+	}
+}
+
+// TestTheStatusLineSaysTheConnectionInWords: the path net names, the round
+// trip and the throughput read as a viewer would say them.
+func TestTheStatusLineSaysTheConnectionInWords(t *testing.T) {
+	h := newHarness(t, Options{Dial: func(context.Context, string) (Remote, error) {
+		return &fakeRemote{fakeSource: fakeSource{name: "Standup"}}, nil
+	}})
+	h.u.watch(testLink(t))
+	h.waitFor("the player", func() bool { return h.u.player != nil })
+	pv := h.u.player
+	for _, c := range []struct {
+		path p2pnet.Path
+		rtt  time.Duration
+		bps  float64 // bytes per second
+		want string
+	}{
+		{p2pnet.PathLAN, 12 * time.Millisecond, 131e3, "Direct connection on your network · 12 ms · 1.0 Mbit/s"},
+		{p2pnet.PathDirect, 48400 * time.Microsecond, 62.5e3, "Direct connection over the internet · 48 ms · 500 kbit/s"},
+		{p2pnet.PathHolePunched, 95 * time.Millisecond, 2.5e6, "Direct connection through both routers · 95 ms · 20 Mbit/s"},
+		{p2pnet.PathRelayed, 180 * time.Millisecond, 40e3, "Relayed through a server · 180 ms · 320 kbit/s"},
+		// A full buffer pulls nothing: no "0 B/s" to worry about.
+		{p2pnet.PathLAN, 400 * time.Microsecond, 0, "Direct connection on your network · under 1 ms"},
+	} {
+		pv.path, pv.rtt, pv.throughput = c.path.String(), c.rtt, c.bps
+		if got := pv.networkFigures(); got != c.want {
+			t.Errorf("%v, %v, %.0f B/s: the status line says %q, want %q", c.path, c.rtt, c.bps, got, c.want)
+		}
+	}
+	pv.path = ""
+	pv.figuresAt = time.Time{}
+	pv.applyStatus(status{seekGen: pv.seekGen, rtt: 12 * time.Millisecond, path: p2pnet.PathLAN.String()})
+	if got := pv.statusText.Text; !strings.Contains(got, "Direct connection on your network · 12 ms") || strings.Contains(got, "direct (LAN)") {
+		t.Errorf("the status line reads %q", got)
+	}
+
+	h.u.openPlayer(fakeSource{name: "Standup"}, "")
+	if got := h.u.player.networkFigures(); got != "From this computer" {
+		t.Errorf("a local folder's status line says %q", got)
 	}
 }
