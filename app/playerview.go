@@ -162,6 +162,7 @@ func newPlayerView(u *ui, src avsync.Source, link string) *playerView {
 // build makes the widgets.
 func (pv *playerView) build() {
 	pv.seek = newSeekBar(func(t time.Duration, _ bool) { pv.seekTo(t) })
+	pv.seek.onTip = pv.tipChanged
 	pv.timeText = widget.NewLabel(formatTime(0) + " / " + formatTime(0))
 	pv.playBtn = widget.NewButtonWithIcon("", theme.MediaPauseIcon(), pv.togglePlay)
 	pv.muteBtn = widget.NewButtonWithIcon("", theme.VolumeUpIcon(), pv.toggleMute)
@@ -470,6 +471,22 @@ func (pv *playerView) updateFullButton() {
 	} else {
 		pv.fullBtn.SetIcon(theme.ViewFullScreenIcon())
 	}
+}
+
+// tipChanged writes a debug line with what the seek bar's tooltip says
+// and where it is, in window pixels.
+func (pv *playerView) tipChanged(text string) {
+	if !pv.u.debug.enabled() {
+		return
+	}
+	c := pv.u.w.Canvas()
+	s := c.Scale()
+	bar := fyne.CurrentApp().Driver().AbsolutePositionForObject(pv.seek)
+	p, size := bar.Add(pv.seek.tipRect), pv.seek.tipSize
+	pv.u.debug.emit("seek-tip", map[string]any{
+		"text": text, "tip": [4]int{int(p.X * s), int(p.Y * s), int(size.Width * s), int(size.Height * s)},
+		"seekbar": rectOf(c, pv.seek),
+	})
 }
 
 // layoutChanged schedules a debug layout line once the layout settled.

@@ -1023,3 +1023,72 @@ func TestTheStatusLineSaysTheConnectionInWords(t *testing.T) {
 		t.Errorf("a local folder's status line says %q", got)
 	}
 }
+
+// TestTheSeekBarShowsTheTimeUnderThePointer: hovering the seek bar shows
+// the time under the pointer above the bar, inside the window even at its
+// edge; leaving the bar hides it, and hovering never seeks.
+func TestTheSeekBarShowsTheTimeUnderThePointer(t *testing.T) {
+	h := newHarness(t, Options{})
+	pv := h.openPlayer()
+	c := h.w.Canvas()
+	// The test driver's positions leave out an inset its pointer counts.
+	inset, _ := c.InteractiveArea()
+	bar := fyne.CurrentApp().Driver().AbsolutePositionForObject(pv.seek).Add(inset)
+	w := pv.seek.Size().Width
+	r := test.WidgetRenderer(pv.seek).(*seekBarRenderer)
+	hover := func(x float32) {
+		t.Helper()
+		test.MoveMouse(c, bar.Add(fyne.NewPos(x, seekBarHeight/2)))
+	}
+
+	hover(w / 4)
+	if !r.tip.Visible() || !r.tipBg.Visible() || r.tip.Text != "0:15" {
+		t.Fatalf("a quarter along a minute the tooltip shows %q (visible %v)", r.tip.Text, r.tip.Visible())
+	}
+	tip, size := r.tipBg.Position(), r.tipBg.Size()
+	if tip.Y+size.Height > 0 {
+		t.Errorf("the tooltip spans y %v to %v of the bar: not above it", tip.Y, tip.Y+size.Height)
+	}
+	if mid := tip.X + size.Width/2; math.Abs(float64(mid-w/4)) > 1 {
+		t.Errorf("the tooltip is centred at x=%v, the pointer at %v", mid, w/4)
+	}
+	if !strings.Contains(r.tip.Text, ":") || r.tip.Position().X < tip.X || r.tip.Position().Y < tip.Y {
+		t.Errorf("the text %q at %v is not on its background at %v", r.tip.Text, r.tip.Position(), tip)
+	}
+
+	// At the left end the tooltip would stick out of the window.
+	hover(1)
+	if r.tip.Text != "0:00" {
+		t.Errorf("at the start the tooltip says %q", r.tip.Text)
+	}
+	if abs := bar.X + r.tipBg.Position().X; abs < 0 {
+		t.Errorf("at the start the tooltip begins at x=%v, outside the window", abs)
+	}
+	hover(w - 1)
+	if r.tip.Text != "0:59" {
+		t.Errorf("at the end the tooltip says %q", r.tip.Text)
+	}
+	if right := bar.X + r.tipBg.Position().X + r.tipBg.Size().Width; right > c.Size().Width {
+		t.Errorf("at the end the tooltip ends at x=%v, outside the window %v", right, c.Size().Width)
+	}
+
+	// Off the bar (over the picture) the tooltip goes.
+	test.MoveMouse(c, fyne.NewPos(c.Size().Width/2, 50))
+	if r.tip.Visible() || r.tipBg.Visible() {
+		t.Error("the tooltip stays after the pointer left the bar")
+	}
+	time.Sleep(50 * time.Millisecond)
+	if seeks, _, _, _, _ := h.fp.snapshot(); len(seeks) != 0 {
+		t.Errorf("hovering seeked: %v", seeks)
+	}
+
+	// Dragging shows where the drag is.
+	pv.seek.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: fyne.NewPos(w/2, 5)}})
+	if !r.tip.Visible() || r.tip.Text != "0:30" {
+		t.Errorf("dragging to the middle the tooltip shows %q (visible %v)", r.tip.Text, r.tip.Visible())
+	}
+	pv.seek.DragEnd()
+	if r.tip.Visible() {
+		t.Error("the tooltip stays after the drag ended")
+	}
+}

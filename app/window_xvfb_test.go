@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -74,6 +75,13 @@ type uiLine struct {
 	Video      [4]int            `json:"video"`
 	TimeRect   [4]int            `json:"-"`
 	StatusRect [4]int            `json:"-"`
+	SeekBar    [4]int            `json:"seekbar"`
+	Controls   bool              `json:"controls"`
+	// controls (shown or hidden in fullscreen)
+	Shown bool `json:"shown"`
+	// seek-tip: what the seek bar's tooltip says, and where
+	Text string `json:"text"`
+	Tip  [4]int `json:"tip"`
 	// status
 	State    string                 `json:"state"`
 	Playing  bool                   `json:"playing"`
@@ -183,14 +191,24 @@ type screen struct {
 	t   *testing.T
 	dir string
 	n   int
+	// display is the X display to use, "" for the test's own DISPLAY.
+	display string
 	// wid is the window's X id; x and y where it is on the screen.
 	wid  string
 	x, y int
 }
 
+func (s *screen) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(args[0], args[1:]...)
+	if s.display != "" {
+		cmd.Env = append(os.Environ(), "DISPLAY="+s.display)
+	}
+	return cmd
+}
+
 func (s *screen) run(args ...string) string {
 	s.t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	out, err := s.command(args...).CombinedOutput()
 	if err != nil {
 		s.t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -202,7 +220,7 @@ func (s *screen) findWindow(timeout time.Duration) {
 	s.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		out, _ := exec.Command("xdotool", "search", "--name", "Reelay$").Output()
+		out, _ := s.command("xdotool", "search", "--name", "Reelay$").Output()
 		if ids := strings.Fields(string(out)); len(ids) > 0 {
 			s.wid = ids[len(ids)-1]
 			break
@@ -759,4 +777,87 @@ func startWindow(ctx context.Context, t *testing.T, env []string, args ...string
 		}
 	})
 	return log
+}
+
+// demoOnScreen runs `reelay demo` on an X server of its own with a screen
+// of w×h, and returns its debug log, the screen, and the first layout
+// with both pictures, the seek bar and the status line in place.
+func demoOnScreen(ctx context.Context, t *testing.T, w, h int) (*uiLog, *screen, uiLine) {
+	t.Helper()
+	display := startXvfb(t, w, h)
+	home := t.TempDir()
+	log := startWindow(ctx, t, append(os.Environ(), "REELAY_CLI_MAIN=1", "DISPLAY="+display,
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home), "demo")
+	// The window shrinks to the screen once the driver says its size, and
+	// lays out again as the pictures' shapes become known: the layout
+	// wanted is the one after both.
+	_, i := log.waitFor(t, "the screen's size", 0, 60*time.Second, func(l uiLine) bool { return l.Ev == "screen" })
+	log.waitFor(t, "playing", i, 60*time.Second, func(l uiLine) bool { return l.Ev == "status" && l.State == "playing" })
+	time.Sleep(500 * time.Millisecond)
+	l, _ := log.last("layout")
+	if l.StatusRect[3] == 0 || l.SeekBar[2] == 0 || len(l.Tiles) != 2 {
+		t.Fatalf("the player's layout lacks the status line, the seek bar or a picture: %+v", l)
+	}
+	scr := &screen{t: t, dir: t.TempDir(), display: display}
+	if d := os.Getenv("REELAY_SCREENSHOTS"); d != "" {
+		scr.dir = d
+	}
+	scr.findWindow(10 * time.Second)
+	return log, scr, l
+}
+
+// mouse moves the pointer to a point of the screen (real X events).
+func (s *screen) mouse(x, y int) {
+	s.t.Helper()
+	s.run("xdotool", "mousemove", "--sync", strconv.Itoa(x), strconv.Itoa(y))
+}
+
+// TestTheSeekBarTellsTheTimeInTheRealWindow: with the pointer over the
+// seek bar, the time under it is painted above the bar, over the picture
+// (outside the bar's own bounds, which only a real window shows), and
+// inside the window at its left edge.
+func TestTheSeekBarTellsTheTimeInTheRealWindow(t *testing.T) {
+	needDisplay(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	log, scr, l := demoOnScreen(ctx, t, 1366, 768)
+	// Paused, so that only the tooltip changes between two screenshots.
+	_, i := log.last("status")
+	scr.mouse(scr.x+l.Video[2]/2, scr.y+l.Video[3]/2)
+	scr.key("space")
+	_, i = log.waitFor(t, "paused", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "status" && l.State == "paused" })
+	time.Sleep(400 * time.Millisecond)
+	before := scr.shot("no-tooltip")
+
+	bar := l.SeekBar
+	for _, c := range []struct {
+		x    int // in the bar, pixels
+		want []string
+	}{
+		{bar[2] / 4, []string{"0:14", "0:15"}},
+		{1, []string{"0:00"}},
+	} {
+		scr.mouse(scr.x+bar[0]+c.x, scr.y+bar[1]+bar[3]/2)
+		tip, next := log.waitFor(t, "the tooltip", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "seek-tip" && l.Text != "" })
+		i = next
+		time.Sleep(300 * time.Millisecond)
+		after := scr.shot("tooltip")
+		t.Logf("pointer %d px into the bar: the tooltip says %q at %v, the bar at %v", c.x, tip.Text, tip.Tip, tip.SeekBar)
+		if !slices.Contains(c.want, tip.Text) {
+			t.Errorf("%d px into the bar the tooltip says %q, want one of %q", c.x, tip.Text, c.want)
+		}
+		r := tip.Tip
+		if r[1]+r[3] > tip.SeekBar[1] {
+			t.Errorf("the tooltip at %v reaches below the top of the bar at %v", r, tip.SeekBar)
+		}
+		if r[0] < 0 || r[0]+r[2] > l.Window[0] || r[1] < 0 {
+			t.Errorf("the tooltip at %v is not inside the window of %v", r, l.Window)
+		}
+		if f := changed(before, after, scr.rectOnScreen(r, 2)); f < 0.3 {
+			t.Errorf("only %.0f%% of the tooltip's pixels changed on screen: it is not painted", 100*f)
+		}
+	}
+	// Off the bar it goes.
+	scr.mouse(scr.x+l.Video[2]/2, scr.y+l.Video[3]/2)
+	log.waitFor(t, "the tooltip hidden", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "seek-tip" && l.Text == "" })
 }
