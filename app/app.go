@@ -184,12 +184,15 @@ type ui struct {
 	view string
 	// dialog is the error dialog shown, nil when none is.
 	dialog dialog.Dialog
+	// controlsIdle is how long the player's controls stay in fullscreen
+	// without a mouse move or a key; tests shorten it.
+	controlsIdle time.Duration
 	// quitting says the window is closing.
 	quitting bool
 }
 
 func newUI(ctx context.Context, a fyne.App, w fyne.Window, o Options, do func(func())) *ui {
-	u := &ui{ctx: ctx, o: o.withDefaults(), a: a, w: w, do: do, quit: func() {}, debug: newDebugLog(o.Debug)}
+	u := &ui{ctx: ctx, o: o.withDefaults(), a: a, w: w, do: do, quit: func() {}, debug: newDebugLog(o.Debug), controlsIdle: controlsIdle}
 	w.Canvas().SetOnTypedKey(u.typedKey)
 	w.SetCloseIntercept(u.quitNow)
 	return u
@@ -259,6 +262,10 @@ func (u *ui) setContent(view string, c fyne.CanvasObject, padded bool) {
 }
 
 func (u *ui) typedKey(e *fyne.KeyEvent) {
+	if u.player != nil {
+		// Any key brings back the controls hidden in fullscreen.
+		u.player.activity()
+	}
 	if d := u.dialog; d != nil {
 		// The dialog has the keys: Esc and Enter close it, and nothing
 		// reaches the player behind it.
@@ -281,4 +288,7 @@ func (u *ui) setFullScreen(on bool) {
 	}
 	u.w.SetFullScreen(on)
 	u.debug.emit("fullscreen", map[string]any{"fullscreen": on})
+	if u.player != nil {
+		u.player.checkControls()
+	}
 }

@@ -89,6 +89,19 @@ type playerView struct {
 	statusText *widget.Label
 	controls   fyne.CanvasObject
 	root       *fyne.Container
+	// pointer follows the mouse over the player, for the controls hidden
+	// in fullscreen (autohide.go).
+	pointer *pointerWatch
+
+	// The controls in fullscreen. controlsHidden says they are hidden
+	// and the picture has the whole screen. lastActive is the latest
+	// mouse move or key; idleTimer hides the controls controlsIdle after
+	// it, nil while not counting. pointerOnControls says the pointer is
+	// over the controls, which then stay.
+	controlsHidden    bool
+	lastActive        time.Time
+	idleTimer         *time.Timer
+	pointerOnControls bool
 
 	// Playback as shown.
 	state    avsync.State
@@ -183,12 +196,14 @@ func (pv *playerView) build() {
 	buttons := container.NewHBox(pv.playBtn, pv.muteBtn, container.NewGridWrap(fyne.NewSize(100, seekBarHeight+8), pv.volume),
 		widget.NewSeparator(), toggles, layout.NewSpacer(), pv.layoutBtn, pv.fullBtn, home)
 	pv.controls = container.NewPadded(container.NewVBox(seekRow, buttons, pv.statusText))
-	pv.root = container.New(&playerLayout{pv: pv}, pv.area.box, pv.controls)
+	pv.pointer = newPointerWatch(pv.pointerMoved, pv.pointerLeft)
+	pv.root = container.New(&playerLayout{pv: pv}, pv.area.box, pv.pointer, pv.controls)
 }
 
 // playerLayout gives the controls their height at the bottom and the
 // video everything above, with no padding, so a 720p picture fits a
-// window of 1280 × (720 + controls).
+// window of 1280 × (720 + controls); the video has it all while the
+// controls are hidden. The pointer watch covers everything.
 type playerLayout struct{ pv *playerView }
 
 func (l *playerLayout) MinSize([]fyne.CanvasObject) fyne.Size {
@@ -198,7 +213,12 @@ func (l *playerLayout) MinSize([]fyne.CanvasObject) fyne.Size {
 }
 
 func (l *playerLayout) Layout(_ []fyne.CanvasObject, size fyne.Size) {
-	ch := l.pv.controls.MinSize().Height
+	var ch float32
+	if l.pv.controls.Visible() {
+		ch = l.pv.controls.MinSize().Height
+	}
+	l.pv.pointer.Move(fyne.Position{})
+	l.pv.pointer.Resize(size)
 	l.pv.area.box.Move(fyne.Position{})
 	l.pv.area.box.Resize(fyne.NewSize(size.Width, size.Height-ch))
 	l.pv.controls.Move(fyne.NewPos(0, size.Height-ch))
@@ -249,6 +269,8 @@ func (pv *playerView) openEngine() {
 		pv.u.do(func() {
 			if !pv.closed.Load() {
 				pv.applyStatus(s)
+				// A dialog may have opened, or playing stopped.
+				pv.checkControls()
 			}
 		})
 	}
@@ -281,6 +303,7 @@ func (pv *playerView) close() {
 	if pv.forTimer != nil {
 		pv.forTimer.Stop()
 	}
+	pv.stopIdle()
 	if m := pv.u.measure; m != nil {
 		m.end(pv, pv.lastTracks, "closed")
 	}
@@ -354,6 +377,7 @@ func (pv *playerView) setState(st avsync.State) {
 	}
 	pv.updatePlayButton()
 	pv.updateStatus()
+	pv.checkControls()
 	if st == avsync.StatePlaying {
 		if m := pv.u.measure; m != nil && m.started.IsZero() {
 			m.begin(pv, pv.lastTracks)
@@ -519,5 +543,6 @@ func (pv *playerView) emitLayout() {
 		"window": [2]int{int(size.Width * s), int(size.Height * s)}, "fullscreen": pv.u.w.FullScreen(),
 		"mode": pv.area.mode.String(), "video": rectOf(c, pv.area.box), "tiles": tiles, "toggles": toggles,
 		"time": rectOf(c, pv.timeText), "seekbar": rectOf(c, pv.seek), "status": rectOf(c, pv.statusText),
+		"controls": !pv.controlsHidden,
 	})
 }

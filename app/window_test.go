@@ -1092,3 +1092,87 @@ func TestTheSeekBarShowsTheTimeUnderThePointer(t *testing.T) {
 		t.Error("the tooltip stays after the drag ended")
 	}
 }
+
+// TestFullscreenHidesTheIdleControls: in fullscreen the controls and the
+// status line go after a while without a mouse move or a key, and the
+// picture takes the whole screen; a move or any key brings them back.
+// They stay while paused, while the pointer is on them, while a dialog is
+// open, and always outside fullscreen.
+func TestFullscreenHidesTheIdleControls(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.u.controlsIdle = 100 * time.Millisecond
+	pv := h.openPlayer()
+	c := h.w.Canvas()
+	inset, _ := c.InteractiveArea()
+	shown := func() bool { return pv.controls.Visible() && pv.statusText.Visible() }
+	stays := func(why string) {
+		t.Helper()
+		deadline := time.Now().Add(4 * h.u.controlsIdle)
+		for time.Now().Before(deadline) {
+			h.q.flush()
+			if !pv.controls.Visible() {
+				t.Fatalf("the controls hid %s", why)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	hides := func(why string) {
+		t.Helper()
+		h.waitFor("the controls to hide "+why, func() bool { return !pv.controls.Visible() })
+	}
+	overPicture := fyne.NewPos(300, 200)
+
+	stays("outside fullscreen")
+	h.key(fyne.KeyF)
+	if !h.w.FullScreen() {
+		t.Fatal("f did not go fullscreen")
+	}
+	hides("in fullscreen")
+	if got, want := pv.area.box.Size(), c.Size(); got.Height < want.Height-1 || got.Width < want.Width-1 {
+		t.Errorf("with the controls hidden the picture is %v of %v", got, want)
+	}
+
+	test.MoveMouse(c, overPicture)
+	if !shown() {
+		t.Fatal("moving the mouse did not bring the controls back")
+	}
+	if got, want := pv.area.box.Size().Height, c.Size().Height-pv.controls.MinSize().Height; got > want+1 {
+		t.Errorf("with the controls back the picture is %v high, over them (want %v)", got, want)
+	}
+	hides("after the mouse stopped")
+	h.key(fyne.KeyA)
+	if !shown() {
+		t.Fatal("a key did not bring the controls back")
+	}
+	hides("after the key")
+
+	// The pointer resting on a control keeps them.
+	test.MoveMouse(c, overPicture)
+	play := fyne.CurrentApp().Driver().AbsolutePositionForObject(pv.playBtn).Add(inset)
+	test.MoveMouse(c, play.Add(fyne.NewPos(5, 5)))
+	stays("with the pointer on the play button")
+	test.MoveMouse(c, overPicture)
+	hides("once the pointer is back over the picture")
+
+	// Paused, they stay.
+	h.key(fyne.KeySpace)
+	stays("while paused")
+	h.key(fyne.KeySpace)
+	hides("once playing again")
+
+	// A dialog brings them back and keeps them.
+	h.u.showError("Something", errors.New("went wrong"))
+	h.waitFor("the controls back under a dialog", shown)
+	stays("while a dialog is open")
+	h.closeDialog()
+	if !h.w.FullScreen() {
+		t.Fatal("Esc on the dialog left fullscreen")
+	}
+	hides("once the dialog closed")
+
+	h.key(fyne.KeyEscape)
+	if h.w.FullScreen() || !shown() {
+		t.Errorf("after leaving fullscreen: fullscreen %v, controls shown %v", h.w.FullScreen(), shown())
+	}
+	stays("after leaving fullscreen")
+}

@@ -339,6 +339,28 @@ func lit(a *image.RGBA, r image.Rectangle) float64 {
 	return float64(on) / float64(n)
 }
 
+// panelGrey is the fraction of pixels in r of the dark grey the window's
+// panels are painted in, which no picture of the demo has.
+func panelGrey(a *image.RGBA, r image.Rectangle) float64 {
+	r = r.Intersect(a.Bounds())
+	var n, grey int
+	for y := r.Min.Y; y < r.Max.Y; y += 2 {
+		for x := r.Min.X; x < r.Max.X; x += 2 {
+			n++
+			i := a.PixOffset(x, y)
+			lo := min(a.Pix[i], a.Pix[i+1], a.Pix[i+2])
+			hi := max(a.Pix[i], a.Pix[i+1], a.Pix[i+2])
+			if lo >= 10 && hi <= 50 && hi-lo < 8 {
+				grey++
+			}
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(grey) / float64(n)
+}
+
 // brightness is the mean of the pixels' channels in r, 0 to 255.
 func brightness(a *image.RGBA, r image.Rectangle) float64 {
 	r = r.Intersect(a.Bounds())
@@ -860,4 +882,70 @@ func TestTheSeekBarTellsTheTimeInTheRealWindow(t *testing.T) {
 	// Off the bar it goes.
 	scr.mouse(scr.x+l.Video[2]/2, scr.y+l.Video[3]/2)
 	log.waitFor(t, "the tooltip hidden", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "seek-tip" && l.Text == "" })
+}
+
+// TestFullscreenControlsStepAsideInTheRealWindow: on a 1920×1080 screen,
+// fullscreen hides the controls and the status line about 3 s after the
+// last mouse move, the picture filling the screen where they were; a
+// mouse move brings them back; while paused they stay.
+func TestFullscreenControlsStepAsideInTheRealWindow(t *testing.T) {
+	needDisplay(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	log, scr, _ := demoOnScreen(ctx, t, 1920, 1080)
+	_, i := log.last("layout")
+	scr.mouse(scr.x+100, scr.y+100)
+	scr.key("f")
+	full, i := log.waitFor(t, "fullscreen with the controls", i, 10*time.Second, func(l uiLine) bool {
+		return l.Ev == "layout" && l.Fullscreen && l.Controls && l.StatusRect[3] > 0 && l.Window == [2]int{1920, 1080}
+	})
+	entered := time.Now()
+	time.Sleep(500 * time.Millisecond)
+	scr.locate()
+	withControls := scr.shot("fullscreen-controls")
+	// Where the controls are, from the seek bar to the status line.
+	controls := image.Rect(0, full.SeekBar[1], 1920, full.StatusRect[1]+full.StatusRect[3])
+	if f := panelGrey(withControls, controls); f < 0.6 {
+		t.Errorf("%.0f%% of the controls' strip is the panel's grey: they do not show", 100*f)
+	}
+
+	_, i = log.waitFor(t, "the controls hidden", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "controls" && !l.Shown })
+	idle := time.Since(entered)
+	t.Logf("the controls hid %v after the last move", idle.Round(10*time.Millisecond))
+	if idle < 2500*time.Millisecond || idle > 5*time.Second {
+		t.Errorf("the controls hid %v after the last move, want about 3 s", idle.Round(10*time.Millisecond))
+	}
+	hidden, i := log.waitFor(t, "the layout without controls", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "layout" && !l.Controls })
+	if s := hidden.Tiles["screen"]; s[1]+s[3] < 1078 || s[2] < 1918 {
+		t.Errorf("with the controls hidden the screen's picture is %v on a 1920×1080 screen", s)
+	}
+	time.Sleep(500 * time.Millisecond)
+	noControls := scr.shot("fullscreen-idle")
+	if f := panelGrey(noControls, controls); f > 0.1 {
+		t.Errorf("with the controls hidden %.0f%% of their strip is still the panel's grey", 100*f)
+	}
+	if f := lit(noControls, controls); f < 0.5 {
+		t.Errorf("with the controls hidden only %.0f%% of their strip is lit: the picture does not fill it", 100*f)
+	}
+
+	scr.mouse(scr.x+300, scr.y+300)
+	_, i = log.waitFor(t, "the controls back", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "controls" && l.Shown })
+	time.Sleep(500 * time.Millisecond)
+	if f := panelGrey(scr.shot("fullscreen-moved"), controls); f < 0.6 {
+		t.Errorf("after a mouse move %.0f%% of the controls' strip is the panel's grey: they are not back", 100*f)
+	}
+
+	// Paused, they stay.
+	scr.key("space")
+	_, i = log.waitFor(t, "paused", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "status" && l.State == "paused" })
+	time.Sleep(4 * time.Second)
+	log.mu.Lock()
+	for _, l := range log.lines[i:] {
+		if l.Ev == "controls" && !l.Shown {
+			t.Error("the controls hid while paused")
+		}
+	}
+	log.mu.Unlock()
+	scr.key("Escape")
+	log.waitFor(t, "leaving fullscreen", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "fullscreen" && !l.Fullscreen })
 }
