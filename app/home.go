@@ -3,8 +3,8 @@ package app
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -19,11 +19,13 @@ import (
 
 // Preferences keys.
 const (
+	// prefRecentLinks is the plain list of links watched lately that
+	// older versions kept; see prefWatched.
 	prefRecentLinks = "recentLinks"
 	prefVolume      = "volume"
 )
 
-// maxRecentLinks bounds the links Home remembers.
+// maxRecentLinks bounds the recordings Home remembers.
 const maxRecentLinks = 8
 
 // homeSize is the window's size on Home and the Share view.
@@ -72,12 +74,11 @@ func (u *ui) showHomeWith(text string) {
 		widget.NewLabelWithStyle("Watch", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		container.NewBorder(nil, nil, nil, watch, link),
 	}
-	if recent := u.a.Preferences().StringList(prefRecentLinks); len(recent) > 0 {
+	if watched := loadWatched(u.a.Preferences()); len(watched) > 0 {
 		rows = append(rows, widget.NewLabel("Watched lately:"))
-		for _, l := range recent {
-			b := widget.NewButtonWithIcon(shortLink(l), theme.HistoryIcon(), func() { u.watch(l) })
-			b.Alignment = widget.ButtonAlignLeading
-			rows = append(rows, b)
+		now := time.Now()
+		for _, e := range watched {
+			rows = append(rows, newWatchedRow(e, now, func() { u.watch(e.Link) }))
 		}
 	}
 	rows = append(rows, widget.NewSeparator(),
@@ -107,20 +108,6 @@ func windowTitle(what string) string {
 	return what + " — Reelay"
 }
 
-// shortLink shows the start of a link's peer and token, enough to tell
-// links apart.
-func shortLink(l string) string {
-	link, err := p2pnet.ParseLink(l)
-	if err != nil {
-		if len(l) > 64 {
-			return l[:63] + "…"
-		}
-		return l
-	}
-	id := link.Peer.String()
-	return "reelay://" + id[:min(len(id), 16)] + "…/" + link.Token[:8] + "…"
-}
-
 func (u *ui) chooseFolder(then func(dir string)) {
 	d := dialog.NewFolderOpen(func(dir fyne.ListableURI, err error) {
 		if err != nil {
@@ -135,15 +122,9 @@ func (u *ui) chooseFolder(then func(dir string)) {
 	d.Show()
 }
 
-// rememberLink puts a link first in the recent links.
-func (u *ui) rememberLink(link string) {
-	p := u.a.Preferences()
-	recent := slices.DeleteFunc(p.StringList(prefRecentLinks), func(s string) bool { return s == link })
-	recent = append([]string{link}, recent...)
-	if len(recent) > maxRecentLinks {
-		recent = recent[:maxRecentLinks]
-	}
-	p.SetStringList(prefRecentLinks, recent)
+// rememberLink puts a recording first among those watched lately.
+func (u *ui) rememberLink(link, name string) {
+	rememberWatched(u.a.Preferences(), link, name, time.Now())
 }
 
 // showBusy shows a message with a spinner and a Cancel button that goes
@@ -192,8 +173,9 @@ func (u *ui) watch(link string) {
 				u.showError("Could not reach the sharer", err)
 				return
 			}
-			if !u.o.Demo {
-				u.rememberLink(link)
+			// The demo this window was opened on dies with it.
+			if !u.o.Demo || link != u.o.Link {
+				u.rememberLink(link, rem.Name())
 			}
 			u.openPlayer(rem, link)
 		})

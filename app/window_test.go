@@ -635,27 +635,135 @@ func TestFailedTrackShowsADialog(t *testing.T) {
 	})
 }
 
-func TestHomeRemembersLinks(t *testing.T) {
-	h := newHarness(t, Options{Dial: func(context.Context, string) (Remote, error) {
-		return &fakeRemote{fakeSource: fakeSource{name: "Standup"}}, nil
-	}})
-	link := testLink(t)
-	h.u.a.Preferences().SetStringList(prefRecentLinks, []string{"reelay://older"})
-	h.u.start()
-	h.u.watch(" " + link + "\n")
-	h.waitFor("the player", func() bool { return h.u.player != nil })
-	h.u.showHome()
-	if got := h.u.a.Preferences().StringList(prefRecentLinks); !slices.Equal(got, []string{link, "reelay://older"}) {
-		t.Errorf("recent links are %q", got)
+// linkFrom is a link to a recording shared by peer (a peer ID), with
+// token and addresses.
+func linkFrom(t *testing.T, peer, token string, addrs ...string) string {
+	t.Helper()
+	s := "reelay://" + peer + "/" + token
+	for i, a := range addrs {
+		s += map[bool]string{true: "?", false: "&"}[i == 0] + "a=" + a
 	}
-	found := false
+	l, err := p2pnet.ParseLink(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.String()
+}
+
+// watchedRows are the recordings Home lists as watched lately.
+func (h *harness) watchedRows() []*watchedRow {
+	var rows []*watchedRow
 	for _, o := range test.LaidOutObjects(h.w.Content()) {
-		if b, ok := o.(*widget.Button); ok && b.Text == shortLink(link) {
-			found = true
+		if r, ok := o.(*watchedRow); ok {
+			rows = append(rows, r)
 		}
 	}
-	if !found {
-		t.Error("Home does not list the link watched")
+	return rows
+}
+
+// TestHomeListsWhatWasWatchedByName: Home lists the recordings watched
+// lately by name, with who shared them and when, newest first; a link
+// from an older version's plain list is still there; a tap watches again.
+func TestHomeListsWhatWasWatchedByName(t *testing.T) {
+	const alice, bob = "12D3KooWRvjofdSfa8RwdFwWedUHR2WPmeWDgsz3PEeiArEiUU77", "12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf"
+	standup := linkFrom(t, alice, strings.Repeat("a", 32), "/ip4/192.168.1.20/tcp/4001")
+	review := linkFrom(t, bob, strings.Repeat("b", 32))
+	older := linkFrom(t, bob, strings.Repeat("c", 32))
+	// The names the sharers give, by recording (whatever the addresses).
+	names := map[string]string{watchedKey(standup): "Standup", watchedKey(review): "Design review"}
+	var mu gosync.Mutex
+	var dialled []string
+	h := newHarness(t, Options{Dial: func(_ context.Context, link string) (Remote, error) {
+		mu.Lock()
+		dialled = append(dialled, link)
+		mu.Unlock()
+		return &fakeRemote{fakeSource: fakeSource{name: names[watchedKey(link)]}}, nil
+	}})
+	// What an older version remembered: links alone.
+	h.u.a.Preferences().SetStringList(prefRecentLinks, []string{older})
+	h.u.start()
+	if rows := h.watchedRows(); len(rows) != 1 || rows[0].name != "A recording" || rows[0].detail != "shared by …LvKXtf" {
+		t.Errorf("an older version's link is listed as %v", describeRows(rows))
+	}
+	for _, l := range []string{standup, review} {
+		h.u.watch(l)
+		h.waitFor("the player", func() bool { return h.u.player != nil && h.u.view == "player" })
+		h.u.showHome()
+	}
+	rows := h.watchedRows()
+	want := []string{
+		"Design review | shared by …LvKXtf · just now",
+		"Standup | shared by …EiUU77 · just now",
+		"A recording | shared by …LvKXtf",
+	}
+	if got := describeRows(rows); !slices.Equal(got, want) {
+		t.Errorf("Home lists %q, want %q", got, want)
+	}
+	for _, r := range rows {
+		if strings.Contains(r.name+r.detail, "reelay://") || strings.Contains(r.name+r.detail, "aaaa") {
+			t.Errorf("a row shows the link: %q %q", r.name, r.detail)
+		}
+	}
+	if got := h.u.a.Preferences().StringList(prefRecentLinks); !slices.Equal(got, []string{review, standup, older}) {
+		t.Errorf("the plain list an older version reads is %q", got)
+	}
+
+	// A tap watches again, and the same recording at new addresses is
+	// one entry, first.
+	test.Tap(rows[1])
+	h.waitFor("the player", func() bool { return h.u.player != nil && h.u.view == "player" })
+	moved := linkFrom(t, alice, strings.Repeat("a", 32), "/ip4/10.0.0.7/udp/4001/quic-v1")
+	h.u.watch(moved)
+	h.waitFor("the player", func() bool { return h.u.player != nil && h.u.view == "player" })
+	h.u.showHome()
+	mu.Lock()
+	if len(dialled) != 4 || dialled[2] != standup {
+		t.Errorf("dialled %q; the tap on Standup should have dialled %q", dialled, standup)
+	}
+	mu.Unlock()
+	want = []string{want[1], want[0], want[2]}
+	if got := describeRows(h.watchedRows()); !slices.Equal(got, want) {
+		t.Errorf("after watching Standup again Home lists %q, want %q", got, want)
+	}
+	if got := loadWatched(h.u.a.Preferences()); got[0].Link != moved {
+		t.Errorf("the first entry opens %q, want the newest link %q", got[0].Link, moved)
+	}
+}
+
+func describeRows(rows []*watchedRow) []string {
+	var s []string
+	for _, r := range rows {
+		s = append(s, r.name+" | "+r.detail)
+	}
+	return s
+}
+
+// TestWatchedAgoSaysWhenAsPeopleDo: the time a recording was watched, in
+// words.
+func TestWatchedAgoSaysWhenAsPeopleDo(t *testing.T) {
+	now := time.Date(2026, 3, 12, 15, 0, 0, 0, time.UTC)
+	early := time.Date(2026, 3, 12, 1, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		at, now time.Time
+		want    string
+	}{
+		{now.Add(-30 * time.Second), now, "just now"},
+		{now.Add(time.Minute), now, "just now"}, // a clock set back
+		{now.Add(-90 * time.Second), now, "a minute ago"},
+		{now.Add(-5 * time.Minute), now, "5 minutes ago"},
+		{now.Add(-61 * time.Minute), now, "an hour ago"},
+		{now.Add(-2 * time.Hour), now, "2 hours ago"},
+		{now.Add(-14 * time.Hour), now, "14 hours ago"},
+		{now.Add(-19 * time.Hour), now, "yesterday"},
+		{early.Add(-4 * time.Hour), early, "4 hours ago"},
+		{early.Add(-20 * time.Hour), early, "yesterday"},
+		{now.Add(-3 * 24 * time.Hour), now, "3 days ago"},
+		{now.Add(-20 * 24 * time.Hour), now, "20 February"},
+		{now.Add(-365 * 24 * time.Hour), now, "12 March 2025"},
+	} {
+		if got := watchedAgo(c.at, c.now); got != c.want {
+			t.Errorf("watched at %v, at %v: %q, want %q", c.at, c.now, got, c.want)
+		}
 	}
 }
 
