@@ -41,8 +41,15 @@ type Options struct {
 	// start. With neither Link nor Folder the window opens on Home.
 	Folder string
 	// Demo says Link is the built-in demo's, shared by this process: it
-	// dies with it, so it is not added to the links watched lately.
+	// dies with it, so it is not added to the links watched lately, and
+	// Home's "Watch the demo" watches it again.
 	Demo bool
+	// StartDemo shares the built-in demo recording from this process and
+	// returns its link, and stop, which ends that sharing; Home's "Watch
+	// the demo" dials the link with Dial and calls stop when the player
+	// closes. It runs off the UI goroutine. Nil (and Demo false) leaves
+	// the demo off Home.
+	StartDemo func() (link string, stop func(), err error)
 	// Dial connects to the sharer of a link and asks for its recording.
 	// It runs off the UI goroutine; nil means links cannot be watched.
 	Dial func(ctx context.Context, link string) (Remote, error)

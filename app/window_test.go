@@ -8,6 +8,8 @@ import (
 	"image"
 	"io/fs"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -1283,4 +1285,188 @@ func TestFullscreenHidesTheIdleControls(t *testing.T) {
 		t.Errorf("after leaving fullscreen: fullscreen %v, controls shown %v", h.w.FullScreen(), shown())
 	}
 	stays("after leaving fullscreen")
+}
+
+// button is the button on screen that says text, nil if none.
+func (h *harness) button(text string) *widget.Button {
+	for _, o := range test.LaidOutObjects(h.w.Content()) {
+		if b, ok := o.(*widget.Button); ok && b.Text == text && b.Visible() {
+			return b
+		}
+	}
+	return nil
+}
+
+// folderEntry is Home's box for a folder's path.
+func (h *harness) folderEntry() *widget.Entry {
+	h.t.Helper()
+	var entries []*widget.Entry
+	for _, o := range test.LaidOutObjects(h.w.Content()) {
+		if e, ok := o.(*widget.Entry); ok {
+			entries = append(entries, e)
+		}
+	}
+	if len(entries) != 2 {
+		h.t.Fatalf("Home has %d text boxes, want the link's and the folder's", len(entries))
+	}
+	return entries[1]
+}
+
+// problem is what Home says is wrong with the folder typed, "" if nothing.
+func (h *harness) problem() string {
+	for _, o := range test.LaidOutObjects(h.w.Content()) {
+		if l, ok := o.(*widget.Label); ok && l.Importance == widget.DangerImportance && l.Visible() {
+			return l.Text
+		}
+	}
+	return ""
+}
+
+// TestHomeStartsTheDemoInOneClick: Home offers the built-in demo; one
+// click shares it (Options.StartDemo), dials its link and plays it; it is
+// not listed as watched, and leaving the player stops sharing it. Without
+// a way to share it Home does not offer it; a window opened on the demo
+// watches that one again.
+func TestHomeStartsTheDemoInOneClick(t *testing.T) {
+	demoLink := linkFrom(t, "12D3KooWRvjofdSfa8RwdFwWedUHR2WPmeWDgsz3PEeiArEiUU77", strings.Repeat("d", 32), "/ip4/127.0.0.1/tcp/4001")
+	var mu gosync.Mutex
+	var starts, stops int
+	var dialled []string
+	dial := func(_ context.Context, link string) (Remote, error) {
+		mu.Lock()
+		dialled = append(dialled, link)
+		mu.Unlock()
+		return &fakeRemote{fakeSource: fakeSource{name: "Demo recording"}}, nil
+	}
+	h := newHarness(t, Options{Dial: dial, StartDemo: func() (string, func(), error) {
+		mu.Lock()
+		starts++
+		mu.Unlock()
+		return demoLink, func() { mu.Lock(); stops++; mu.Unlock() }, nil
+	}})
+	h.u.start()
+	demo := h.button("Watch the demo")
+	if demo == nil {
+		t.Fatal("Home does not offer the demo")
+	}
+	test.Tap(demo)
+	h.waitFor("the demo playing", func() bool { return h.u.player != nil && h.u.view == "player" })
+	if got := h.w.Title(); got != "Demo recording — Reelay" {
+		t.Errorf("the demo's title is %q", got)
+	}
+	mu.Lock()
+	if starts != 1 || !slices.Equal(dialled, []string{demoLink}) {
+		t.Errorf("the demo was shared %d times and %q dialled", starts, dialled)
+	}
+	mu.Unlock()
+	h.u.showHome()
+	h.u.background.Wait()
+	mu.Lock()
+	if stops != 1 {
+		t.Errorf("leaving the demo stopped sharing it %d times, want once", stops)
+	}
+	mu.Unlock()
+	if rows := h.watchedRows(); len(rows) != 0 {
+		t.Errorf("the demo is listed as watched: %v", describeRows(rows))
+	}
+
+	// Nothing to share the demo with: not offered.
+	h2 := newHarness(t, Options{Dial: dial})
+	h2.u.start()
+	if h2.button("Watch the demo") != nil {
+		t.Error("Home offers a demo it cannot start")
+	}
+	// The window `reelay demo` opened watches the demo it was opened on.
+	h3 := newHarness(t, Options{Dial: dial, Link: demoLink, Demo: true})
+	h3.u.showHome()
+	test.Tap(h3.button("Watch the demo"))
+	h3.waitFor("the demo playing", func() bool { return h3.u.player != nil && h3.u.view == "player" })
+	mu.Lock()
+	if starts != 1 || len(dialled) != 2 || dialled[1] != demoLink {
+		t.Errorf("watching the window's own demo shared %d demos and dialled %q", starts, dialled)
+	}
+	mu.Unlock()
+}
+
+// TestHomeTakesAFolderPathTyped: a folder's path can be typed or pasted
+// and played or shared; a path that is not a folder is told in plain
+// words, and nothing opens. The folder used is offered next time.
+func TestHomeTakesAFolderPathTyped(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "screen.mp4")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var mu gosync.Mutex
+	var played, shared []string
+	h := newHarness(t, Options{
+		OpenFolder: func(d string) (avsync.Source, error) {
+			mu.Lock()
+			played = append(played, d)
+			mu.Unlock()
+			return nil, errors.New("not a recording")
+		},
+		Share: func(d string) (Sharing, error) {
+			mu.Lock()
+			shared = append(shared, d)
+			mu.Unlock()
+			return &fakeSharing{}, nil
+		},
+	})
+	h.u.start()
+	path := h.folderEntry()
+	play, share := h.button("Play"), h.button("Share")
+	if play == nil || share == nil {
+		t.Fatal("Home has no Play or Share next to the folder's box")
+	}
+	if !play.Disabled() || !share.Disabled() {
+		t.Error("Play and Share are offered with no folder typed")
+	}
+	for _, c := range []struct{ typed, want string }{
+		{filepath.Join(dir, "nope"), "There is no folder at " + filepath.Join(dir, "nope")},
+		{file, file + " is a file, not a folder"},
+	} {
+		path.SetText(c.typed)
+		test.Tap(play)
+		if got := h.problem(); !strings.HasPrefix(got, c.want) {
+			t.Errorf("playing %q Home says %q, want %q…", c.typed, got, c.want)
+		}
+		if h.u.view != "home" {
+			t.Fatalf("playing %q left Home for %q", c.typed, h.u.view)
+		}
+	}
+	// The window makes room for what it says.
+	for _, o := range test.LaidOutObjects(h.w.Content()) {
+		if l, ok := o.(*widget.Label); ok && l.Importance == widget.DangerImportance {
+			if end := fyne.CurrentApp().Driver().AbsolutePositionForObject(l).Y + l.Size().Height; end > h.w.Canvas().Size().Height {
+				t.Errorf("what Home says of the folder ends at y=%v, below the window's %v", end, h.w.Canvas().Size().Height)
+			}
+		}
+	}
+	test.Type(path, "x")
+	if got := h.problem(); got != "" {
+		t.Errorf("typing left the problem said: %q", got)
+	}
+	mu.Lock()
+	if len(played)+len(shared) != 0 {
+		t.Errorf("paths that are not folders were opened: played %q, shared %q", played, shared)
+	}
+	mu.Unlock()
+
+	// Pasted from a file manager: a file:// URL, or quoted.
+	path.SetText("file://" + dir)
+	test.Tap(share)
+	h.waitFor("the share view", func() bool { return h.u.view == "share" })
+	h.u.showHome()
+	if got := h.folderEntry().Text; got != dir {
+		t.Errorf("Home offers %q, want the folder shared last, %q", got, dir)
+	}
+	h.folderEntry().SetText(" '" + dir + "' ")
+	test.Tap(h.button("Play"))
+	h.waitFor("the folder's error", func() bool { return h.dialogText() != "" })
+	mu.Lock()
+	if !slices.Equal(shared, []string{dir}) || !slices.Equal(played, []string{dir}) {
+		t.Errorf("shared %q and played %q, want %q each", shared, played, dir)
+	}
+	mu.Unlock()
 }
