@@ -41,8 +41,15 @@ type Options struct {
 	// start. With neither Link nor Folder the window opens on Home.
 	Folder string
 	// Demo says Link is the built-in demo's, shared by this process: it
-	// dies with it, so it is not added to the links watched lately.
+	// dies with it, so it is not added to the links watched lately, and
+	// Home's "Watch the demo" watches it again.
 	Demo bool
+	// StartDemo shares the built-in demo recording from this process and
+	// returns its link, and stop, which ends that sharing; Home's "Watch
+	// the demo" dials the link with Dial and calls stop when the player
+	// closes. It runs off the UI goroutine. Nil (and Demo false) leaves
+	// the demo off Home.
+	StartDemo func() (link string, stop func(), err error)
 	// Dial connects to the sharer of a link and asks for its recording.
 	// It runs off the UI goroutine; nil means links cannot be watched.
 	Dial func(ctx context.Context, link string) (Remote, error)
@@ -187,12 +194,15 @@ type ui struct {
 	view string
 	// dialog is the error dialog shown, nil when none is.
 	dialog dialog.Dialog
+	// controlsIdle is how long the player's controls stay in fullscreen
+	// without a mouse move or a key; tests shorten it.
+	controlsIdle time.Duration
 	// quitting says the window is closing.
 	quitting bool
 }
 
 func newUI(ctx context.Context, a fyne.App, w fyne.Window, o Options, do func(func())) *ui {
-	u := &ui{ctx: ctx, o: o.withDefaults(), a: a, w: w, do: do, quit: func() {}, debug: newDebugLog(o.Debug)}
+	u := &ui{ctx: ctx, o: o.withDefaults(), a: a, w: w, do: do, quit: func() {}, debug: newDebugLog(o.Debug), controlsIdle: controlsIdle}
 	w.Canvas().SetOnTypedKey(u.typedKey)
 	w.SetCloseIntercept(u.quitNow)
 	return u
@@ -262,6 +272,10 @@ func (u *ui) setContent(view string, c fyne.CanvasObject, padded bool) {
 }
 
 func (u *ui) typedKey(e *fyne.KeyEvent) {
+	if u.player != nil {
+		// Any key brings back the controls hidden in fullscreen.
+		u.player.activity()
+	}
 	if d := u.dialog; d != nil {
 		// The dialog has the keys: Esc and Enter close it, and nothing
 		// reaches the player behind it.
@@ -284,4 +298,7 @@ func (u *ui) setFullScreen(on bool) {
 	}
 	u.w.SetFullScreen(on)
 	u.debug.emit("fullscreen", map[string]any{"fullscreen": on})
+	if u.player != nil {
+		u.player.checkControls()
+	}
 }

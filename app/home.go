@@ -3,13 +3,19 @@ package app
 import (
 	"context"
 	"errors"
-	"slices"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -19,25 +25,33 @@ import (
 
 // Preferences keys.
 const (
+	// prefRecentLinks is the plain list of links watched lately that
+	// older versions kept; see prefWatched.
 	prefRecentLinks = "recentLinks"
 	prefVolume      = "volume"
+	// prefLastFolder is the folder last shared or played, offered again.
+	prefLastFolder = "lastFolder"
 )
 
-// maxRecentLinks bounds the links Home remembers.
+// maxRecentLinks bounds the recordings Home remembers.
 const maxRecentLinks = 8
 
-// homeSize is the window's size on Home and the Share view.
-var homeSize = fyne.NewSize(720, 480)
+// homeSize is the window's size on the Share view, and Home's at most
+// (Home is only as tall as what it holds, homeMinHeight at least).
+var homeSize = fyne.NewSize(720, 600)
 
-// showHome shows Home: paste a link and Watch, or choose a folder to
-// share or play, and the links watched lately.
+// homeMinHeight is the least height of Home, in Fyne units.
+const homeMinHeight = 320
+
+// showHome shows Home: paste a link and Watch, the recordings watched
+// lately, the built-in demo, and a folder to share or play.
 func (u *ui) showHome() { u.showHomeWith("") }
 
 // showHomeWith shows Home with text in the link box: the link whose Watch
 // failed, so that a typo can be mended.
 func (u *ui) showHomeWith(text string) {
 	u.leave()
-	u.w.SetTitle("Reelay")
+	u.w.SetTitle(windowTitle(""))
 	link := widget.NewEntry()
 	link.SetPlaceHolder("reelay://… paste the link you were sent")
 	watch := widget.NewButtonWithIcon("Watch", theme.MediaPlayIcon(), func() { u.watch(link.Text) })
@@ -63,54 +77,167 @@ func (u *ui) showHomeWith(text string) {
 	}
 
 	title := widget.NewRichText(&widget.TextSegment{Text: "Reelay", Style: widget.RichTextStyleHeading})
-	intro := widget.NewLabel("Watch a friend's recording straight from their machine, or share yours.")
+	intro := widget.NewLabel("Watch a friend's recording straight from their computer, or share yours. " +
+		"Sharing a folder gives you a link to send; whoever opens it watches from your computer " +
+		"while you share, and nothing is uploaded anywhere.")
 	intro.Wrapping = fyne.TextWrapWord
 
 	rows := []fyne.CanvasObject{
 		title, intro,
 		widget.NewSeparator(),
-		widget.NewLabelWithStyle("Watch", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		heading("Watch a recording you were sent"),
 		container.NewBorder(nil, nil, nil, watch, link),
 	}
-	if recent := u.a.Preferences().StringList(prefRecentLinks); len(recent) > 0 {
+	if watched := loadWatched(u.a.Preferences()); len(watched) > 0 {
 		rows = append(rows, widget.NewLabel("Watched lately:"))
-		for _, l := range recent {
-			b := widget.NewButtonWithIcon(shortLink(l), theme.HistoryIcon(), func() { u.watch(l) })
-			b.Alignment = widget.ButtonAlignLeading
-			rows = append(rows, b)
+		now := time.Now()
+		for _, e := range watched {
+			rows = append(rows, newWatchedRow(e, now, func() { u.watch(e.Link) }))
 		}
 	}
-	rows = append(rows, widget.NewSeparator(),
-		widget.NewLabelWithStyle("Share or play a recording folder", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
-	var folderButtons []fyne.CanvasObject
-	if u.o.Share != nil {
-		share := widget.NewButtonWithIcon("Share a folder…", theme.UploadIcon(), func() { u.chooseFolder(u.shareFolder) })
-		folderButtons = append(folderButtons, share)
+	if u.canWatchDemo() {
+		demo := widget.NewButtonWithIcon("Watch the demo", theme.MediaPlayIcon(), u.watchDemo)
+		about := widget.NewLabel("No link yet? A one-minute recording with a screen, a camera and a microphone, shared from this computer.")
+		about.Wrapping = fyne.TextWrapWord
+		rows = append(rows, widget.NewSeparator(), container.NewBorder(nil, nil, container.NewCenter(demo), nil, about))
 	}
-	play := widget.NewButtonWithIcon("Play a folder…", theme.FolderOpenIcon(), func() { u.chooseFolder(u.playFolder) })
-	folderButtons = append(folderButtons, play)
-	rows = append(rows, container.NewHBox(folderButtons...))
+	content := container.NewVBox()
+	// fit makes the window as tall as what Home holds, laid out at its
+	// width: no empty half for a first-time user, a scroll bar only for
+	// a long list.
+	fit := func() {
+		h := content.MinSize().Height + 2*theme.Padding()
+		u.resize(fyne.NewSize(homeSize.Width, min(max(h, homeMinHeight), homeSize.Height)))
+	}
+	rows = append(rows, widget.NewSeparator())
+	rows = append(rows, u.folderRows(fit)...)
+	content.Objects = rows
 
 	u.resize(homeSize)
-	u.setContent("home", container.NewVScroll(container.NewVBox(rows...)), true)
+	u.setContent("home", container.NewVScroll(content), true)
+	fit()
 	u.w.Canvas().Focus(link)
 }
 
-// shortLink shows the start of a link's peer and token, enough to tell
-// links apart.
-func shortLink(l string) string {
-	link, err := p2pnet.ParseLink(l)
-	if err != nil {
-		if len(l) > 64 {
-			return l[:63] + "…"
-		}
-		return l
+// windowTitle is the window's title while it shows what: what comes
+// first, as in any player, so a taskbar too narrow for the whole title
+// still tells windows apart; the app's name alone when it shows nothing
+// in particular.
+func windowTitle(what string) string {
+	if what == "" {
+		return "Reelay"
 	}
-	id := link.Peer.String()
-	return "reelay://" + id[:min(len(id), 16)] + "…/" + link.Token[:8] + "…"
+	return what + " — Reelay"
 }
 
-func (u *ui) chooseFolder(then func(dir string)) {
+// heading is a section's title on Home.
+func heading(text string) *widget.Label {
+	return widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+}
+
+// folderRows are Home's folder section: a box to type or paste a
+// recording folder's path in (Fyne's folder dialog takes many clicks and
+// no typing), a button for that dialog, Play and Share, and the reason a
+// path cannot be played or shared; fit makes room for that reason.
+func (u *ui) folderRows(fit func()) []fyne.CanvasObject {
+	what := "Play a recording folder on this computer"
+	if u.o.Share != nil {
+		what = "Share a recording folder, or play it on this computer"
+	}
+	path := widget.NewEntry()
+	path.SetPlaceHolder("Type or paste a folder's path, or choose it with the folder button")
+	problem := widget.NewLabel("")
+	problem.Importance = widget.DangerImportance
+	problem.Wrapping = fyne.TextWrapWord
+	problem.Hide()
+	var buttons []*widget.Button
+	// use checks the path and hands the folder to then, or says what is
+	// wrong with it.
+	use := func(then func(dir string)) {
+		dir, err := folderPath(path.Text)
+		if err != nil {
+			problem.SetText(err.Error())
+			problem.Show()
+			fit()
+			u.debug.emit("folder-problem", map[string]any{"message": err.Error()})
+			return
+		}
+		u.a.Preferences().SetString(prefLastFolder, dir)
+		then(dir)
+	}
+	play := widget.NewButtonWithIcon("Play", theme.MediaPlayIcon(), func() { use(u.playFolder) })
+	buttons = append(buttons, play)
+	right := container.NewHBox()
+	browse := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
+		u.chooseFolder(path.Text, func(dir string) {
+			path.SetText(dir)
+			u.w.Canvas().Focus(path)
+		})
+	})
+	right.Add(browse)
+	right.Add(play)
+	if u.o.Share != nil {
+		share := widget.NewButtonWithIcon("Share", theme.UploadIcon(), func() { use(u.shareFolder) })
+		buttons = append(buttons, share)
+		right.Add(share)
+	}
+	path.OnChanged = func(s string) {
+		problem.Hide()
+		for _, b := range buttons {
+			if strings.TrimSpace(s) == "" {
+				b.Disable()
+			} else {
+				b.Enable()
+			}
+		}
+	}
+	path.OnSubmitted = func(string) { use(u.playFolder) }
+	path.SetText(u.a.Preferences().String(prefLastFolder))
+	path.OnChanged(path.Text)
+	return []fyne.CanvasObject{heading(what), container.NewBorder(nil, nil, nil, right, path), problem}
+}
+
+// folderPath reads a folder's path as typed or pasted: around it quotes a
+// file manager may add, a file:// URL, or ~ for the home folder. It says
+// in plain words why it is not a folder that can be opened.
+func folderPath(text string) (string, error) {
+	p := strings.TrimSpace(text)
+	if len(p) >= 2 && (p[0] == '"' || p[0] == '\'') && p[len(p)-1] == p[0] {
+		p = p[1 : len(p)-1]
+	}
+	if strings.HasPrefix(p, "file://") {
+		if u, err := url.Parse(p); err == nil && u.Path != "" {
+			p = u.Path
+		}
+	}
+	if p == "" {
+		return "", errors.New("Type or paste the path of the folder that holds the recording.")
+	}
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			p = filepath.Join(home, p[1:])
+		}
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		p = abs
+	}
+	fi, err := os.Stat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("There is no folder at %s. Check the path, or choose the folder with the folder button.", p)
+	case errors.Is(err, fs.ErrPermission):
+		return "", fmt.Errorf("You are not allowed to open %s.", p)
+	case err != nil:
+		return "", fmt.Errorf("Reelay cannot open %s: %v.", p, err)
+	case !fi.IsDir():
+		return "", fmt.Errorf("%s is a file, not a folder. Give the folder that holds the recording's files.", p)
+	}
+	return p, nil
+}
+
+// chooseFolder opens Fyne's folder dialog, at the folder typed (if it is
+// one), and hands the folder chosen to then.
+func (u *ui) chooseFolder(typed string, then func(dir string)) {
 	d := dialog.NewFolderOpen(func(dir fyne.ListableURI, err error) {
 		if err != nil {
 			u.showError("Could not open the folder", err)
@@ -120,19 +247,89 @@ func (u *ui) chooseFolder(then func(dir string)) {
 			then(dir.Path())
 		}
 	}, u.w)
+	if dir, err := folderPath(typed); err == nil && strings.TrimSpace(typed) != "" {
+		if l, err := storage.ListerForURI(storage.NewFileURI(dir)); err == nil {
+			d.SetLocation(l)
+		}
+	}
 	d.Resize(fyne.NewSize(680, 440))
 	d.Show()
 }
 
-// rememberLink puts a link first in the recent links.
-func (u *ui) rememberLink(link string) {
-	p := u.a.Preferences()
-	recent := slices.DeleteFunc(p.StringList(prefRecentLinks), func(s string) bool { return s == link })
-	recent = append([]string{link}, recent...)
-	if len(recent) > maxRecentLinks {
-		recent = recent[:maxRecentLinks]
+// rememberLink puts a recording first among those watched lately.
+func (u *ui) rememberLink(link, name string) {
+	rememberWatched(u.a.Preferences(), link, name, time.Now())
+}
+
+// canWatchDemo says Home can offer the built-in demo: the window was
+// opened on it, or can share it.
+func (u *ui) canWatchDemo() bool {
+	return (u.o.Demo && u.o.Link != "") || (u.o.StartDemo != nil && u.o.Dial != nil)
+}
+
+// watchDemo watches the built-in demo: the one this window was opened on,
+// which this process still shares, or one Options.StartDemo shares now,
+// through the same path a friend's recording takes.
+func (u *ui) watchDemo() {
+	if u.o.Demo && u.o.Link != "" {
+		u.watch(u.o.Link)
+		return
 	}
-	p.SetStringList(prefRecentLinks, recent)
+	if !u.canWatchDemo() {
+		return
+	}
+	u.leave()
+	u.showBusy("connecting", "Starting the demo…")
+	ctx, cancel := context.WithCancel(u.ctx)
+	u.connecting = cancel
+	start, dial := u.o.StartDemo, u.o.Dial
+	u.background.Go(func() {
+		rem, link, err := startDemo(ctx, start, dial)
+		u.do(func() {
+			if ctx.Err() != nil {
+				if rem != nil {
+					u.closeLater(rem.Close)
+				}
+				return
+			}
+			cancel()
+			u.connecting = nil
+			if err != nil {
+				u.showHome()
+				u.showError("Could not start the demo", err)
+				return
+			}
+			u.openPlayer(rem, link)
+		})
+	})
+}
+
+// startDemo shares the demo and dials its link; off the UI goroutine.
+func startDemo(ctx context.Context, start func() (string, func(), error), dial func(context.Context, string) (Remote, error)) (Remote, string, error) {
+	link, stop, err := start()
+	if err != nil {
+		return nil, "", err
+	}
+	rem, err := dial(ctx, link)
+	if err != nil {
+		stop()
+		return nil, "", err
+	}
+	return &demoRemote{Remote: rem, stop: stop}, link, nil
+}
+
+// demoRemote is the demo started from Home: when the player closes it,
+// sharing it stops too.
+type demoRemote struct {
+	Remote
+	// stop ends the demo's sharing.
+	stop func()
+}
+
+func (r *demoRemote) Close() error {
+	err := r.Remote.Close()
+	r.stop()
+	return err
 }
 
 // showBusy shows a message with a spinner and a Cancel button that goes
@@ -181,8 +378,9 @@ func (u *ui) watch(link string) {
 				u.showError("Could not reach the sharer", err)
 				return
 			}
-			if !u.o.Demo {
-				u.rememberLink(link)
+			// The demo this window was opened on dies with it.
+			if !u.o.Demo || link != u.o.Link {
+				u.rememberLink(link, rem.Name())
 			}
 			u.openPlayer(rem, link)
 		})

@@ -146,19 +146,49 @@ func (pv *playerView) updateTime() {
 	pv.debugStatus()
 }
 
-// networkFigures says the sharer's round-trip time and the throughput.
+// networkFigures says, in a viewer's words, how the recording reaches
+// this machine, the sharer's round-trip time and how fast it arrives:
+// "Direct connection on your network · 12 ms · 1.0 Mbit/s".
 func (pv *playerView) networkFigures() string {
 	if pv.remote == nil {
-		return "local folder"
+		return "From this computer"
 	}
-	s := formatRate(pv.throughput)
+	var parts []string
+	if p := pathText(pv.path); p != "" {
+		parts = append(parts, p)
+	}
 	if pv.rtt > 0 {
-		s = "peer RTT " + formatRTT(pv.rtt) + " · " + s
+		parts = append(parts, formatRTT(pv.rtt))
 	}
-	if pv.path != "" {
-		s = pv.path + " · " + s
+	// Nothing arriving means the buffer is full, not that the link is
+	// dead: "0 bit/s" would only worry.
+	if r := formatBitrate(pv.throughput); r != "" {
+		parts = append(parts, r)
 	}
-	return s
+	return strings.Join(parts, " · ")
+}
+
+// pathText says in a viewer's words the path net names (p2pnet.Path's
+// String, which Remote.Path passes on); "" while there is none.
+func pathText(path string) string {
+	switch path {
+	case "":
+		return ""
+	case p2pnet.PathLAN.String():
+		return "Direct connection on your network"
+	case p2pnet.PathDirect.String():
+		return "Direct connection over the internet"
+	case p2pnet.PathHolePunched.String():
+		// Both sides are behind routers, which let the connection through.
+		return "Direct connection through both routers"
+	case p2pnet.PathRelayed.String():
+		return "Relayed through a server"
+	case p2pnet.PathUnknown.String():
+		return "Not connected"
+	default:
+		// A path net named after this was written: its own words.
+		return capitalize(path)
+	}
 }
 
 // statusLine says the state, the path to the sharer, its round-trip time
@@ -277,9 +307,29 @@ func formatTime(d time.Duration) string {
 	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
+// formatRTT says a round-trip time in whole milliseconds: what a viewer
+// can tell apart.
 func formatRTT(d time.Duration) string {
-	if d < 10*time.Millisecond {
-		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	if d < time.Millisecond {
+		return "under 1 ms"
 	}
-	return fmt.Sprintf("%d ms", d.Milliseconds())
+	return fmt.Sprintf("%d ms", d.Round(time.Millisecond).Milliseconds())
+}
+
+// formatBitrate says a throughput given in bytes per second in bits per
+// second, as connections are advertised; "" below 1 kbit/s.
+func formatBitrate(bytesPerSecond float64) string {
+	b := bytesPerSecond * 8
+	switch {
+	case b >= 1e9:
+		return fmt.Sprintf("%.1f Gbit/s", b/1e9)
+	case b >= 10e6:
+		return fmt.Sprintf("%.0f Mbit/s", b/1e6)
+	case b >= 1e6:
+		return fmt.Sprintf("%.1f Mbit/s", b/1e6)
+	case b >= 1e3:
+		return fmt.Sprintf("%.0f kbit/s", b/1e3)
+	default:
+		return ""
+	}
 }

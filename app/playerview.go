@@ -92,6 +92,19 @@ type playerView struct {
 	statusText *widget.Label
 	controls   fyne.CanvasObject
 	root       *fyne.Container
+	// pointer follows the mouse over the player, for the controls hidden
+	// in fullscreen (autohide.go).
+	pointer *pointerWatch
+
+	// The controls in fullscreen. controlsHidden says they are hidden
+	// and the picture has the whole screen. lastActive is the latest
+	// mouse move or key; idleTimer hides the controls controlsIdle after
+	// it, nil while not counting. pointerOnControls says the pointer is
+	// over the controls, which then stay.
+	controlsHidden    bool
+	lastActive        time.Time
+	idleTimer         *time.Timer
+	pointerOnControls bool
 
 	// Playback as shown.
 	state    avsync.State
@@ -174,6 +187,7 @@ func newPlayerView(u *ui, src avsync.Source, link string) *playerView {
 // build makes the widgets.
 func (pv *playerView) build() {
 	pv.seek = newSeekBar(func(t time.Duration, _ bool) { pv.seekTo(t) })
+	pv.seek.onTip = pv.tipChanged
 	pv.timeText = widget.NewLabel(formatTime(0) + " / " + formatTime(0))
 	pv.playBtn = widget.NewButtonWithIcon("", theme.MediaPauseIcon(), pv.togglePlay)
 	pv.muteBtn = widget.NewButtonWithIcon("", theme.VolumeUpIcon(), pv.toggleMute)
@@ -195,12 +209,14 @@ func (pv *playerView) build() {
 		widget.NewSeparator(), toggles, layout.NewSpacer(), pv.layoutBtn, pv.fullBtn, home)
 	pv.controls = container.NewPadded(container.NewVBox(seekRow, buttons, pv.statusText))
 	pv.overlay = newStatsOverlay()
-	pv.root = container.New(&playerLayout{pv: pv}, pv.area.box, pv.controls, pv.overlay.box)
+	pv.pointer = newPointerWatch(pv.pointerMoved, pv.pointerLeft)
+	pv.root = container.New(&playerLayout{pv: pv}, pv.area.box, pv.pointer, pv.controls, pv.overlay.box)
 }
 
 // playerLayout gives the controls their height at the bottom and the
 // video everything above, with no padding, so a 720p picture fits a
-// window of 1280 × (720 + controls).
+// window of 1280 × (720 + controls); the video has it all while the
+// controls are hidden. The pointer watch covers everything.
 type playerLayout struct{ pv *playerView }
 
 func (l *playerLayout) MinSize([]fyne.CanvasObject) fyne.Size {
@@ -210,7 +226,12 @@ func (l *playerLayout) MinSize([]fyne.CanvasObject) fyne.Size {
 }
 
 func (l *playerLayout) Layout(_ []fyne.CanvasObject, size fyne.Size) {
-	ch := l.pv.controls.MinSize().Height
+	var ch float32
+	if l.pv.controls.Visible() {
+		ch = l.pv.controls.MinSize().Height
+	}
+	l.pv.pointer.Move(fyne.Position{})
+	l.pv.pointer.Resize(size)
 	l.pv.area.box.Move(fyne.Position{})
 	l.pv.area.box.Resize(fyne.NewSize(size.Width, size.Height-ch))
 	l.pv.controls.Move(fyne.NewPos(0, size.Height-ch))
@@ -223,7 +244,7 @@ func (l *playerLayout) Layout(_ []fyne.CanvasObject, size fyne.Size) {
 // background.
 func (pv *playerView) show() {
 	u := pv.u
-	u.w.SetTitle("Reelay — " + pv.src.Name())
+	u.w.SetTitle(windowTitle(pv.src.Name()))
 	// Sized before the content goes in: the window would otherwise first
 	// grow to the content's minimum and may settle there.
 	s := u.w.Canvas().Scale()
@@ -263,6 +284,8 @@ func (pv *playerView) openEngine() {
 		pv.u.do(func() {
 			if !pv.closed.Load() {
 				pv.applyStatus(s)
+				// A dialog may have opened, or playing stopped.
+				pv.checkControls()
 			}
 		})
 	}
@@ -278,7 +301,7 @@ func (pv *playerView) openEngine() {
 		if pv.closed.Load() {
 			return
 		}
-		if at := pv.u.resumeAt(pv.link); at > 0 {
+		if at := pv.u.resumeAt(pv.resumeKey()); at > 0 {
 			pv.seekTo(at)
 			pv.showToast("Resumed where you left off, at " + formatTime(at))
 		}
@@ -304,15 +327,16 @@ func (pv *playerView) close() {
 	if pv.forTimer != nil {
 		pv.forTimer.Stop()
 	}
+	pv.stopIdle()
 	if m := pv.u.measure; m != nil {
 		m.end(pv, pv.lastTracks, "closed")
 	}
-	if pv.link != "" {
+	if key := pv.resumeKey(); key != "" {
 		pos := pv.position
 		if pv.state == avsync.StateEnded {
 			pos = pv.duration
 		}
-		pv.u.rememberPosition(pv.link, pos, pv.duration)
+		pv.u.rememberPosition(key, pos, pv.duration)
 	}
 	pv.cancel()
 	pv.u.background.Go(func() {
@@ -384,6 +408,7 @@ func (pv *playerView) setState(st avsync.State) {
 	}
 	pv.updatePlayButton()
 	pv.updateStatus()
+	pv.checkControls()
 	if st == avsync.StatePlaying {
 		if m := pv.u.measure; m != nil && m.started.IsZero() {
 			m.begin(pv, pv.lastTracks)
@@ -503,6 +528,22 @@ func (pv *playerView) updateFullButton() {
 	}
 }
 
+// tipChanged writes a debug line with what the seek bar's tooltip says
+// and where it is, in window pixels.
+func (pv *playerView) tipChanged(text string) {
+	if !pv.u.debug.enabled() {
+		return
+	}
+	c := pv.u.w.Canvas()
+	s := c.Scale()
+	bar := fyne.CurrentApp().Driver().AbsolutePositionForObject(pv.seek)
+	p, size := bar.Add(pv.seek.tipRect), pv.seek.tipSize
+	pv.u.debug.emit("seek-tip", map[string]any{
+		"text": text, "tip": [4]int{int(p.X * s), int(p.Y * s), int(size.Width * s), int(size.Height * s)},
+		"seekbar": rectOf(c, pv.seek),
+	})
+}
+
 // layoutChanged schedules a debug layout line once the layout settled.
 func (pv *playerView) layoutChanged() {
 	if !pv.u.debug.enabled() || pv.layoutPending {
@@ -533,5 +574,6 @@ func (pv *playerView) emitLayout() {
 		"window": [2]int{int(size.Width * s), int(size.Height * s)}, "fullscreen": pv.u.w.FullScreen(),
 		"mode": pv.area.mode.String(), "video": rectOf(c, pv.area.box), "tiles": tiles, "toggles": toggles,
 		"time": rectOf(c, pv.timeText), "seekbar": rectOf(c, pv.seek), "status": rectOf(c, pv.statusText),
+		"controls": !pv.controlsHidden,
 	})
 }

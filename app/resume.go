@@ -32,10 +32,13 @@ type resumePoint struct {
 	At  int64   `json:"at"`
 }
 
-// resumeKey names the recording behind a link, "" for none (a local
-// folder, a malformed link, the demo).
-func resumeKey(link string) string {
-	l, err := p2pnet.ParseLink(link)
+// resumeKey names the recording the player shows, "" for none to keep (a
+// local folder, the built-in demo, whose link lives as long as the window).
+func (pv *playerView) resumeKey() string {
+	if _, demo := pv.remote.(*demoRemote); demo || (pv.u.o.Demo && pv.link == pv.u.o.Link) {
+		return ""
+	}
+	l, err := p2pnet.ParseLink(pv.link)
 	if err != nil {
 		return ""
 	}
@@ -52,10 +55,9 @@ func (u *ui) loadResume() map[string]resumePoint {
 	return points
 }
 
-// resumeAt is where the recording behind link was left, 0 for its start.
-func (u *ui) resumeAt(link string) time.Duration {
-	key := resumeKey(link)
-	if key == "" || u.o.Demo {
+// resumeAt is where the recording named key was left, 0 for its start.
+func (u *ui) resumeAt(key string) time.Duration {
+	if key == "" {
 		return 0
 	}
 	p, ok := u.loadResume()[key]
@@ -65,11 +67,10 @@ func (u *ui) resumeAt(link string) time.Duration {
 	return time.Duration(p.Pos * float64(time.Second))
 }
 
-// rememberPosition keeps where the recording behind link was left, or
+// rememberPosition keeps where the recording named key was left, or
 // forgets it when pos is within resumeMargin of either end.
-func (u *ui) rememberPosition(link string, pos, duration time.Duration) {
-	key := resumeKey(link)
-	if key == "" || u.o.Demo {
+func (u *ui) rememberPosition(key string, pos, duration time.Duration) {
+	if key == "" {
 		return
 	}
 	points := u.loadResume()

@@ -7,6 +7,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
@@ -15,7 +16,8 @@ import (
 type span struct{ from, to time.Duration }
 
 // seekBar shows the played part, the buffered spans and the position of
-// a recording, and seeks where it is tapped or dragged. It does not take
+// a recording, and seeks where it is tapped or dragged. Above the pointer
+// it shows the time there, so a seek lands where meant. It does not take
 // the keyboard focus, so the player's keys keep working after a click.
 type seekBar struct {
 	widget.BaseWidget
@@ -31,6 +33,18 @@ type seekBar struct {
 	// onSeek is called with every new target: while dragging (final is
 	// false, a preview) and when tapped or released (final is true).
 	onSeek func(t time.Duration, final bool)
+	// tipShown says the pointer is over the bar (or dragging it), so the
+	// time under it shows above the bar; tipX is the pointer's x in the
+	// bar.
+	tipShown bool
+	tipX     float32
+	// tipRect is where the renderer put the tooltip, in the bar's
+	// coordinates, for the debug log.
+	tipRect fyne.Position
+	tipSize fyne.Size
+	// onTip, when set, is told what the tooltip says after each change
+	// ("" once hidden), for the debug log.
+	onTip func(text string)
 }
 
 // seekBarHeight is the bar's height in Fyne units: a comfortable target.
@@ -74,10 +88,53 @@ func (s *seekBar) Tapped(e *fyne.PointEvent) {
 	s.onSeek(s.position, true)
 }
 
+// MouseIn shows the time under the pointer.
+func (s *seekBar) MouseIn(e *desktop.MouseEvent) { s.MouseMoved(e) }
+
+// MouseMoved follows the pointer with the time under it.
+func (s *seekBar) MouseMoved(e *desktop.MouseEvent) { s.showTip(e.Position.X) }
+
+// MouseOut hides the time, unless a drag goes on outside the bar.
+func (s *seekBar) MouseOut() {
+	if s.dragging || !s.tipShown {
+		return
+	}
+	s.tipShown = false
+	s.Refresh()
+	s.tellTip()
+}
+
+// showTip puts the time under x above the bar, once the duration is known.
+func (s *seekBar) showTip(x float32) {
+	if s.duration <= 0 || (s.tipShown && x == s.tipX) {
+		return
+	}
+	s.tipShown, s.tipX = true, x
+	s.Refresh()
+	s.tellTip()
+}
+
+// tipText is what the tooltip says: the time under the pointer.
+func (s *seekBar) tipText() string {
+	if !s.tipShown || s.duration <= 0 {
+		return ""
+	}
+	return formatTime(s.at(s.tipX))
+}
+
+func (s *seekBar) tellTip() {
+	if s.onTip != nil {
+		s.onTip(s.tipText())
+	}
+}
+
 func (s *seekBar) Dragged(e *fyne.DragEvent) {
 	if s.duration <= 0 {
 		return
 	}
+	// The pointer is not hovering while it drags: the tooltip follows
+	// the drag instead.
+	s.showTip(e.Position.X)
 	s.dragging = true
 	t := s.at(e.Position.X)
 	if t == s.position {
@@ -93,8 +150,15 @@ func (s *seekBar) DragEnd() {
 		return
 	}
 	s.dragging = false
+	// The pointer may have left the bar meanwhile; if it has not, its
+	// next move shows the time again.
+	s.tipShown = false
+	s.Refresh()
+	s.tellTip()
 	s.onSeek(s.position, true)
 }
+
+var _ desktop.Hoverable = (*seekBar)(nil)
 
 func (s *seekBar) CreateRenderer() fyne.WidgetRenderer {
 	r := &seekBarRenderer{
@@ -102,11 +166,27 @@ func (s *seekBar) CreateRenderer() fyne.WidgetRenderer {
 		track:  canvas.NewRectangle(color.Gray{0x40}),
 		played: canvas.NewRectangle(theme.Color(theme.ColorNamePrimary)),
 		handle: canvas.NewCircle(theme.Color(theme.ColorNameForeground)),
+		tip:    canvas.NewText("", theme.Color(theme.ColorNameForeground)),
+		tipBg:  canvas.NewRectangle(theme.Color(theme.ColorNameOverlayBackground)),
 	}
 	r.track.CornerRadius = 3
 	r.played.CornerRadius = 3
+	r.tip.TextStyle.Monospace = true
+	r.tipBg.CornerRadius = 4
+	r.tipBg.StrokeColor = theme.Color(theme.ColorNameSeparator)
+	r.tipBg.StrokeWidth = 1
 	return r
 }
+
+// Tooltip geometry, in Fyne units: the padding around its text, the gap
+// between it and the bar, and the least room it leaves at the window's
+// edges.
+const (
+	tipPadX   = 6
+	tipPadY   = 3
+	tipGap    = 4
+	tipMargin = 2
+)
 
 type seekBarRenderer struct {
 	s *seekBar
@@ -116,7 +196,11 @@ type seekBarRenderer struct {
 	buffered []*canvas.Rectangle
 	played   *canvas.Rectangle
 	handle   *canvas.Circle
-	objects  []fyne.CanvasObject
+	// tip says the time under the pointer, on tipBg, above the bar: it
+	// is drawn outside the bar's bounds, over the video.
+	tip     *canvas.Text
+	tipBg   *canvas.Rectangle
+	objects []fyne.CanvasObject
 }
 
 func (r *seekBarRenderer) Destroy() {}
@@ -129,7 +213,7 @@ func (r *seekBarRenderer) Objects() []fyne.CanvasObject {
 	for _, b := range r.buffered {
 		r.objects = append(r.objects, b)
 	}
-	return append(r.objects, r.played, r.handle)
+	return append(r.objects, r.played, r.handle, r.tipBg, r.tip)
 }
 
 func (r *seekBarRenderer) x(t time.Duration, w float32) float32 {
@@ -162,11 +246,53 @@ func (r *seekBarRenderer) Layout(size fyne.Size) {
 	const d = 14
 	r.handle.Move(fyne.NewPos(px-d/2, (size.Height-d)/2))
 	r.handle.Resize(fyne.NewSize(d, d))
+	r.layoutTip(size)
+}
+
+// layoutTip centres the tooltip above the pointer, moved sideways as far
+// as it takes to stay inside the window, and below the bar if the window
+// has no room above it.
+func (r *seekBarRenderer) layoutTip(size fyne.Size) {
+	text := r.s.tipText()
+	if text == "" {
+		r.tip.Hide()
+		r.tipBg.Hide()
+		return
+	}
+	if r.tip.Text != text {
+		r.tip.Text = text
+		r.tip.Refresh()
+	}
+	ts := r.tip.MinSize()
+	w, h := ts.Width+2*tipPadX, ts.Height+2*tipPadY
+	x, y := r.s.tipX-w/2, -h-tipGap
+	// The window's edges in the bar's coordinates.
+	left, right, top := float32(0), size.Width, float32(-1e9)
+	if d := fyne.CurrentApp().Driver(); d != nil {
+		if c := d.CanvasForObject(r.s); c != nil {
+			abs := d.AbsolutePositionForObject(r.s)
+			left, right, top = -abs.X+tipMargin, c.Size().Width-abs.X-tipMargin, -abs.Y
+		}
+	}
+	x = max(min(x, right-w), left)
+	if y < top {
+		y = size.Height + tipGap
+	}
+	r.tipBg.Move(fyne.NewPos(x, y))
+	r.tipBg.Resize(fyne.NewSize(w, h))
+	r.s.tipRect, r.s.tipSize = fyne.NewPos(x, y), fyne.NewSize(w, h)
+	r.tip.Move(fyne.NewPos(x+tipPadX, y+tipPadY))
+	r.tip.Resize(ts)
+	r.tip.Show()
+	r.tipBg.Show()
 }
 
 func (r *seekBarRenderer) Refresh() {
 	r.played.FillColor = theme.Color(theme.ColorNamePrimary)
 	r.handle.FillColor = theme.Color(theme.ColorNameForeground)
+	r.tip.Color = theme.Color(theme.ColorNameForeground)
+	r.tipBg.FillColor = theme.Color(theme.ColorNameOverlayBackground)
+	r.tipBg.StrokeColor = theme.Color(theme.ColorNameSeparator)
 	r.Layout(r.s.Size())
 	canvas.Refresh(r.s)
 }

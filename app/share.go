@@ -81,7 +81,7 @@ func newShareView(u *ui, sh Sharing) *shareView {
 
 func (s *shareView) show() {
 	u := s.u
-	u.w.SetTitle("Reelay — sharing " + s.sh.Name())
+	u.w.SetTitle(windowTitle("Sharing " + s.sh.Name()))
 	s.link = newReadOnlyEntry(s.sh.Link())
 	copyBtn := widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
 		u.a.Clipboard().SetContent(s.link.Text)

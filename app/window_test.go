@@ -2,12 +2,14 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
 	"image/png"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -23,6 +25,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"reelay/assets"
 	"reelay/media"
 	p2pnet "reelay/net"
 	"reelay/net/track"
@@ -228,7 +231,7 @@ type fakeRemote struct {
 }
 
 func (r *fakeRemote) RTT() time.Duration { return 3 * time.Millisecond }
-func (r *fakeRemote) Path() string       { return "direct (hole punched)" }
+func (r *fakeRemote) Path() string       { return p2pnet.PathHolePunched.String() }
 func (r *fakeRemote) Close() error {
 	r.mu.Lock()
 	r.closed = true
@@ -688,27 +691,135 @@ func TestFailedTrackShowsADialog(t *testing.T) {
 	})
 }
 
-func TestHomeRemembersLinks(t *testing.T) {
-	h := newHarness(t, Options{Dial: func(context.Context, string) (Remote, error) {
-		return &fakeRemote{fakeSource: fakeSource{name: "Standup"}}, nil
-	}})
-	link := testLink(t)
-	h.u.a.Preferences().SetStringList(prefRecentLinks, []string{"reelay://older"})
-	h.u.start()
-	h.u.watch(" " + link + "\n")
-	h.waitFor("the player", func() bool { return h.u.player != nil })
-	h.u.showHome()
-	if got := h.u.a.Preferences().StringList(prefRecentLinks); !slices.Equal(got, []string{link, "reelay://older"}) {
-		t.Errorf("recent links are %q", got)
+// linkFrom is a link to a recording shared by peer (a peer ID), with
+// token and addresses.
+func linkFrom(t *testing.T, peer, token string, addrs ...string) string {
+	t.Helper()
+	s := "reelay://" + peer + "/" + token
+	for i, a := range addrs {
+		s += map[bool]string{true: "?", false: "&"}[i == 0] + "a=" + a
 	}
-	found := false
+	l, err := p2pnet.ParseLink(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.String()
+}
+
+// watchedRows are the recordings Home lists as watched lately.
+func (h *harness) watchedRows() []*watchedRow {
+	var rows []*watchedRow
 	for _, o := range test.LaidOutObjects(h.w.Content()) {
-		if b, ok := o.(*widget.Button); ok && b.Text == shortLink(link) {
-			found = true
+		if r, ok := o.(*watchedRow); ok {
+			rows = append(rows, r)
 		}
 	}
-	if !found {
-		t.Error("Home does not list the link watched")
+	return rows
+}
+
+// TestHomeListsWhatWasWatchedByName: Home lists the recordings watched
+// lately by name, with who shared them and when, newest first; a link
+// from an older version's plain list is still there; a tap watches again.
+func TestHomeListsWhatWasWatchedByName(t *testing.T) {
+	const alice, bob = "12D3KooWRvjofdSfa8RwdFwWedUHR2WPmeWDgsz3PEeiArEiUU77", "12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf"
+	standup := linkFrom(t, alice, strings.Repeat("a", 32), "/ip4/192.168.1.20/tcp/4001")
+	review := linkFrom(t, bob, strings.Repeat("b", 32))
+	older := linkFrom(t, bob, strings.Repeat("c", 32))
+	// The names the sharers give, by recording (whatever the addresses).
+	names := map[string]string{watchedKey(standup): "Standup", watchedKey(review): "Design review"}
+	var mu gosync.Mutex
+	var dialled []string
+	h := newHarness(t, Options{Dial: func(_ context.Context, link string) (Remote, error) {
+		mu.Lock()
+		dialled = append(dialled, link)
+		mu.Unlock()
+		return &fakeRemote{fakeSource: fakeSource{name: names[watchedKey(link)]}}, nil
+	}})
+	// What an older version remembered: links alone.
+	h.u.a.Preferences().SetStringList(prefRecentLinks, []string{older})
+	h.u.start()
+	if rows := h.watchedRows(); len(rows) != 1 || rows[0].name != "A recording" || rows[0].detail != "shared by …LvKXtf" {
+		t.Errorf("an older version's link is listed as %v", describeRows(rows))
+	}
+	for _, l := range []string{standup, review} {
+		h.u.watch(l)
+		h.waitFor("the player", func() bool { return h.u.player != nil && h.u.view == "player" })
+		h.u.showHome()
+	}
+	rows := h.watchedRows()
+	want := []string{
+		"Design review | shared by …LvKXtf · just now",
+		"Standup | shared by …EiUU77 · just now",
+		"A recording | shared by …LvKXtf",
+	}
+	if got := describeRows(rows); !slices.Equal(got, want) {
+		t.Errorf("Home lists %q, want %q", got, want)
+	}
+	for _, r := range rows {
+		if strings.Contains(r.name+r.detail, "reelay://") || strings.Contains(r.name+r.detail, "aaaa") {
+			t.Errorf("a row shows the link: %q %q", r.name, r.detail)
+		}
+	}
+	if got := h.u.a.Preferences().StringList(prefRecentLinks); !slices.Equal(got, []string{review, standup, older}) {
+		t.Errorf("the plain list an older version reads is %q", got)
+	}
+
+	// A tap watches again, and the same recording at new addresses is
+	// one entry, first.
+	test.Tap(rows[1])
+	h.waitFor("the player", func() bool { return h.u.player != nil && h.u.view == "player" })
+	moved := linkFrom(t, alice, strings.Repeat("a", 32), "/ip4/10.0.0.7/udp/4001/quic-v1")
+	h.u.watch(moved)
+	h.waitFor("the player", func() bool { return h.u.player != nil && h.u.view == "player" })
+	h.u.showHome()
+	mu.Lock()
+	if len(dialled) != 4 || dialled[2] != standup {
+		t.Errorf("dialled %q; the tap on Standup should have dialled %q", dialled, standup)
+	}
+	mu.Unlock()
+	want = []string{want[1], want[0], want[2]}
+	if got := describeRows(h.watchedRows()); !slices.Equal(got, want) {
+		t.Errorf("after watching Standup again Home lists %q, want %q", got, want)
+	}
+	if got := loadWatched(h.u.a.Preferences()); got[0].Link != moved {
+		t.Errorf("the first entry opens %q, want the newest link %q", got[0].Link, moved)
+	}
+}
+
+func describeRows(rows []*watchedRow) []string {
+	var s []string
+	for _, r := range rows {
+		s = append(s, r.name+" | "+r.detail)
+	}
+	return s
+}
+
+// TestWatchedAgoSaysWhenAsPeopleDo: the time a recording was watched, in
+// words.
+func TestWatchedAgoSaysWhenAsPeopleDo(t *testing.T) {
+	now := time.Date(2026, 3, 12, 15, 0, 0, 0, time.UTC)
+	early := time.Date(2026, 3, 12, 1, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		at, now time.Time
+		want    string
+	}{
+		{now.Add(-30 * time.Second), now, "just now"},
+		{now.Add(time.Minute), now, "just now"}, // a clock set back
+		{now.Add(-90 * time.Second), now, "a minute ago"},
+		{now.Add(-5 * time.Minute), now, "5 minutes ago"},
+		{now.Add(-61 * time.Minute), now, "an hour ago"},
+		{now.Add(-2 * time.Hour), now, "2 hours ago"},
+		{now.Add(-14 * time.Hour), now, "14 hours ago"},
+		{now.Add(-19 * time.Hour), now, "yesterday"},
+		{early.Add(-4 * time.Hour), early, "4 hours ago"},
+		{early.Add(-20 * time.Hour), early, "yesterday"},
+		{now.Add(-3 * 24 * time.Hour), now, "3 days ago"},
+		{now.Add(-20 * 24 * time.Hour), now, "20 February"},
+		{now.Add(-365 * 24 * time.Hour), now, "12 March 2025"},
+	} {
+		if got := watchedAgo(c.at, c.now); got != c.want {
+			t.Errorf("watched at %v, at %v: %q, want %q", c.at, c.now, got, c.want)
+		}
 	}
 }
 
@@ -938,7 +1049,7 @@ func TestTheWindowShowsTheConnectionNetKeepsUp(t *testing.T) {
 	h.waitFor("the engine to play", func() bool { _, _, _, _, p := h.fp.snapshot(); return p })
 	h.fp.setConnection(p2pnet.Connection{State: p2pnet.ConnConnected, Since: time.Now()})
 	h.waitFor("the path and the round trip in the status line", func() bool {
-		return strings.Contains(pv.statusText.Text, "direct (hole punched) · peer RTT 3.0 ms")
+		return strings.Contains(pv.statusText.Text, "Direct connection through both routers · 3 ms")
 	})
 
 	h.fp.setConnection(p2pnet.Connection{State: p2pnet.ConnReconnecting, Since: time.Now(), Attempts: 2})
@@ -1138,4 +1249,414 @@ func TestResumeWhereYouLeftOff(t *testing.T) {
 	if seeks, _, _, _, _ := h.fp.snapshot(); len(seeks) != 0 {
 		t.Errorf("a recording left 5 s before its end opened with seeks %v", seeks)
 	}
+}
+
+// TestTheTitleNamesWhatTheWindowShows: the title puts the recording
+// first, as players do, so a narrow taskbar still tells windows apart;
+// the demo's own name does not repeat the app's.
+func TestTheTitleNamesWhatTheWindowShows(t *testing.T) {
+	sh := &fakeSharing{}
+	h := newHarness(t, Options{Share: func(string) (Sharing, error) { return sh, nil }})
+	h.u.start()
+	if got := h.w.Title(); got != "Reelay" {
+		t.Errorf("Home's title is %q, want Reelay", got)
+	}
+	h.openPlayer()
+	if got := h.w.Title(); got != "Standup — Reelay" {
+		t.Errorf("the player's title is %q, want %q", got, "Standup — Reelay")
+	}
+	h.u.shareFolder("/recordings/standup")
+	h.waitFor("the share view", func() bool { return h.u.view == "share" })
+	if got := h.w.Title(); got != "Sharing Standup — Reelay" {
+		t.Errorf("the Share view's title is %q", got)
+	}
+
+	b, err := fs.ReadFile(assets.Demo, "demo/reelay.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest struct{ Name string }
+	if err := json.Unmarshal(b, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	if title := windowTitle(manifest.Name); strings.Count(title, "Reelay") != 1 {
+		t.Errorf("the demo's title %q says Reelay more than once", title)
+	}
+}
+
+// TestTheStatusLineSaysTheConnectionInWords: the path net names, the round
+// trip and the throughput read as a viewer would say them.
+func TestTheStatusLineSaysTheConnectionInWords(t *testing.T) {
+	h := newHarness(t, Options{Dial: func(context.Context, string) (Remote, error) {
+		return &fakeRemote{fakeSource: fakeSource{name: "Standup"}}, nil
+	}})
+	h.u.watch(testLink(t))
+	h.waitFor("the player", func() bool { return h.u.player != nil })
+	pv := h.u.player
+	for _, c := range []struct {
+		path p2pnet.Path
+		rtt  time.Duration
+		bps  float64 // bytes per second
+		want string
+	}{
+		{p2pnet.PathLAN, 12 * time.Millisecond, 131e3, "Direct connection on your network · 12 ms · 1.0 Mbit/s"},
+		{p2pnet.PathDirect, 48400 * time.Microsecond, 62.5e3, "Direct connection over the internet · 48 ms · 500 kbit/s"},
+		{p2pnet.PathHolePunched, 95 * time.Millisecond, 2.5e6, "Direct connection through both routers · 95 ms · 20 Mbit/s"},
+		{p2pnet.PathRelayed, 180 * time.Millisecond, 40e3, "Relayed through a server · 180 ms · 320 kbit/s"},
+		// A full buffer pulls nothing: no "0 B/s" to worry about.
+		{p2pnet.PathLAN, 400 * time.Microsecond, 0, "Direct connection on your network · under 1 ms"},
+	} {
+		pv.path, pv.rtt, pv.throughput = c.path.String(), c.rtt, c.bps
+		if got := pv.networkFigures(); got != c.want {
+			t.Errorf("%v, %v, %.0f B/s: the status line says %q, want %q", c.path, c.rtt, c.bps, got, c.want)
+		}
+	}
+	pv.path = ""
+	pv.figuresAt = time.Time{}
+	pv.applyStatus(status{seekGen: pv.seekGen, rtt: 12 * time.Millisecond, path: p2pnet.PathLAN.String()})
+	if got := pv.statusText.Text; !strings.Contains(got, "Direct connection on your network · 12 ms") || strings.Contains(got, "direct (LAN)") {
+		t.Errorf("the status line reads %q", got)
+	}
+
+	h.u.openPlayer(fakeSource{name: "Standup"}, "")
+	if got := h.u.player.networkFigures(); got != "From this computer" {
+		t.Errorf("a local folder's status line says %q", got)
+	}
+}
+
+// TestTheSeekBarShowsTheTimeUnderThePointer: hovering the seek bar shows
+// the time under the pointer above the bar, inside the window even at its
+// edge; leaving the bar hides it, and hovering never seeks.
+func TestTheSeekBarShowsTheTimeUnderThePointer(t *testing.T) {
+	h := newHarness(t, Options{})
+	pv := h.openPlayer()
+	c := h.w.Canvas()
+	// The test driver's positions leave out an inset its pointer counts.
+	inset, _ := c.InteractiveArea()
+	bar := fyne.CurrentApp().Driver().AbsolutePositionForObject(pv.seek).Add(inset)
+	w := pv.seek.Size().Width
+	r := test.WidgetRenderer(pv.seek).(*seekBarRenderer)
+	hover := func(x float32) {
+		t.Helper()
+		test.MoveMouse(c, bar.Add(fyne.NewPos(x, seekBarHeight/2)))
+	}
+
+	hover(w / 4)
+	if !r.tip.Visible() || !r.tipBg.Visible() || r.tip.Text != "0:15" {
+		t.Fatalf("a quarter along a minute the tooltip shows %q (visible %v)", r.tip.Text, r.tip.Visible())
+	}
+	tip, size := r.tipBg.Position(), r.tipBg.Size()
+	if tip.Y+size.Height > 0 {
+		t.Errorf("the tooltip spans y %v to %v of the bar: not above it", tip.Y, tip.Y+size.Height)
+	}
+	if mid := tip.X + size.Width/2; math.Abs(float64(mid-w/4)) > 1 {
+		t.Errorf("the tooltip is centred at x=%v, the pointer at %v", mid, w/4)
+	}
+	if !strings.Contains(r.tip.Text, ":") || r.tip.Position().X < tip.X || r.tip.Position().Y < tip.Y {
+		t.Errorf("the text %q at %v is not on its background at %v", r.tip.Text, r.tip.Position(), tip)
+	}
+
+	// At the left end the tooltip would stick out of the window.
+	hover(1)
+	if r.tip.Text != "0:00" {
+		t.Errorf("at the start the tooltip says %q", r.tip.Text)
+	}
+	if abs := bar.X + r.tipBg.Position().X; abs < 0 {
+		t.Errorf("at the start the tooltip begins at x=%v, outside the window", abs)
+	}
+	hover(w - 1)
+	if r.tip.Text != "0:59" {
+		t.Errorf("at the end the tooltip says %q", r.tip.Text)
+	}
+	if right := bar.X + r.tipBg.Position().X + r.tipBg.Size().Width; right > c.Size().Width {
+		t.Errorf("at the end the tooltip ends at x=%v, outside the window %v", right, c.Size().Width)
+	}
+
+	// Off the bar (over the picture) the tooltip goes.
+	test.MoveMouse(c, fyne.NewPos(c.Size().Width/2, 50))
+	if r.tip.Visible() || r.tipBg.Visible() {
+		t.Error("the tooltip stays after the pointer left the bar")
+	}
+	time.Sleep(50 * time.Millisecond)
+	if seeks, _, _, _, _ := h.fp.snapshot(); len(seeks) != 0 {
+		t.Errorf("hovering seeked: %v", seeks)
+	}
+
+	// Dragging shows where the drag is.
+	pv.seek.Dragged(&fyne.DragEvent{PointEvent: fyne.PointEvent{Position: fyne.NewPos(w/2, 5)}})
+	if !r.tip.Visible() || r.tip.Text != "0:30" {
+		t.Errorf("dragging to the middle the tooltip shows %q (visible %v)", r.tip.Text, r.tip.Visible())
+	}
+	pv.seek.DragEnd()
+	if r.tip.Visible() {
+		t.Error("the tooltip stays after the drag ended")
+	}
+}
+
+// TestFullscreenHidesTheIdleControls: in fullscreen the controls and the
+// status line go after a while without a mouse move or a key, and the
+// picture takes the whole screen; a move or any key brings them back.
+// They stay while paused, while the pointer is on them, while a dialog is
+// open, and always outside fullscreen.
+func TestFullscreenHidesTheIdleControls(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.u.controlsIdle = 100 * time.Millisecond
+	pv := h.openPlayer()
+	c := h.w.Canvas()
+	inset, _ := c.InteractiveArea()
+	shown := func() bool { return pv.controls.Visible() && pv.statusText.Visible() }
+	stays := func(why string) {
+		t.Helper()
+		deadline := time.Now().Add(4 * h.u.controlsIdle)
+		for time.Now().Before(deadline) {
+			h.q.flush()
+			if !pv.controls.Visible() {
+				t.Fatalf("the controls hid %s", why)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	hides := func(why string) {
+		t.Helper()
+		h.waitFor("the controls to hide "+why, func() bool { return !pv.controls.Visible() })
+	}
+	overPicture := fyne.NewPos(300, 200)
+
+	stays("outside fullscreen")
+	h.key(fyne.KeyF)
+	if !h.w.FullScreen() {
+		t.Fatal("f did not go fullscreen")
+	}
+	hides("in fullscreen")
+	if got, want := pv.area.box.Size(), c.Size(); got.Height < want.Height-1 || got.Width < want.Width-1 {
+		t.Errorf("with the controls hidden the picture is %v of %v", got, want)
+	}
+
+	test.MoveMouse(c, overPicture)
+	if !shown() {
+		t.Fatal("moving the mouse did not bring the controls back")
+	}
+	if got, want := pv.area.box.Size().Height, c.Size().Height-pv.controls.MinSize().Height; got > want+1 {
+		t.Errorf("with the controls back the picture is %v high, over them (want %v)", got, want)
+	}
+	hides("after the mouse stopped")
+	h.key(fyne.KeyA)
+	if !shown() {
+		t.Fatal("a key did not bring the controls back")
+	}
+	hides("after the key")
+
+	// The pointer resting on a control keeps them.
+	test.MoveMouse(c, overPicture)
+	play := fyne.CurrentApp().Driver().AbsolutePositionForObject(pv.playBtn).Add(inset)
+	test.MoveMouse(c, play.Add(fyne.NewPos(5, 5)))
+	stays("with the pointer on the play button")
+	test.MoveMouse(c, overPicture)
+	hides("once the pointer is back over the picture")
+
+	// Paused, they stay.
+	h.key(fyne.KeySpace)
+	stays("while paused")
+	h.key(fyne.KeySpace)
+	hides("once playing again")
+
+	// A dialog brings them back and keeps them.
+	h.u.showError("Something", errors.New("went wrong"))
+	h.waitFor("the controls back under a dialog", shown)
+	stays("while a dialog is open")
+	h.closeDialog()
+	if !h.w.FullScreen() {
+		t.Fatal("Esc on the dialog left fullscreen")
+	}
+	hides("once the dialog closed")
+
+	h.key(fyne.KeyEscape)
+	if h.w.FullScreen() || !shown() {
+		t.Errorf("after leaving fullscreen: fullscreen %v, controls shown %v", h.w.FullScreen(), shown())
+	}
+	stays("after leaving fullscreen")
+}
+
+// button is the button on screen that says text, nil if none.
+func (h *harness) button(text string) *widget.Button {
+	for _, o := range test.LaidOutObjects(h.w.Content()) {
+		if b, ok := o.(*widget.Button); ok && b.Text == text && b.Visible() {
+			return b
+		}
+	}
+	return nil
+}
+
+// folderEntry is Home's box for a folder's path.
+func (h *harness) folderEntry() *widget.Entry {
+	h.t.Helper()
+	var entries []*widget.Entry
+	for _, o := range test.LaidOutObjects(h.w.Content()) {
+		if e, ok := o.(*widget.Entry); ok {
+			entries = append(entries, e)
+		}
+	}
+	if len(entries) != 2 {
+		h.t.Fatalf("Home has %d text boxes, want the link's and the folder's", len(entries))
+	}
+	return entries[1]
+}
+
+// problem is what Home says is wrong with the folder typed, "" if nothing.
+func (h *harness) problem() string {
+	for _, o := range test.LaidOutObjects(h.w.Content()) {
+		if l, ok := o.(*widget.Label); ok && l.Importance == widget.DangerImportance && l.Visible() {
+			return l.Text
+		}
+	}
+	return ""
+}
+
+// TestHomeStartsTheDemoInOneClick: Home offers the built-in demo; one
+// click shares it (Options.StartDemo), dials its link and plays it; it is
+// not listed as watched, and leaving the player stops sharing it. Without
+// a way to share it Home does not offer it; a window opened on the demo
+// watches that one again.
+func TestHomeStartsTheDemoInOneClick(t *testing.T) {
+	demoLink := linkFrom(t, "12D3KooWRvjofdSfa8RwdFwWedUHR2WPmeWDgsz3PEeiArEiUU77", strings.Repeat("d", 32), "/ip4/127.0.0.1/tcp/4001")
+	var mu gosync.Mutex
+	var starts, stops int
+	var dialled []string
+	dial := func(_ context.Context, link string) (Remote, error) {
+		mu.Lock()
+		dialled = append(dialled, link)
+		mu.Unlock()
+		return &fakeRemote{fakeSource: fakeSource{name: "Demo recording"}}, nil
+	}
+	h := newHarness(t, Options{Dial: dial, StartDemo: func() (string, func(), error) {
+		mu.Lock()
+		starts++
+		mu.Unlock()
+		return demoLink, func() { mu.Lock(); stops++; mu.Unlock() }, nil
+	}})
+	h.u.start()
+	demo := h.button("Watch the demo")
+	if demo == nil {
+		t.Fatal("Home does not offer the demo")
+	}
+	test.Tap(demo)
+	h.waitFor("the demo playing", func() bool { return h.u.player != nil && h.u.view == "player" })
+	if got := h.w.Title(); got != "Demo recording — Reelay" {
+		t.Errorf("the demo's title is %q", got)
+	}
+	mu.Lock()
+	if starts != 1 || !slices.Equal(dialled, []string{demoLink}) {
+		t.Errorf("the demo was shared %d times and %q dialled", starts, dialled)
+	}
+	mu.Unlock()
+	h.u.showHome()
+	h.u.background.Wait()
+	mu.Lock()
+	if stops != 1 {
+		t.Errorf("leaving the demo stopped sharing it %d times, want once", stops)
+	}
+	mu.Unlock()
+	if rows := h.watchedRows(); len(rows) != 0 {
+		t.Errorf("the demo is listed as watched: %v", describeRows(rows))
+	}
+
+	// Nothing to share the demo with: not offered.
+	h2 := newHarness(t, Options{Dial: dial})
+	h2.u.start()
+	if h2.button("Watch the demo") != nil {
+		t.Error("Home offers a demo it cannot start")
+	}
+	// The window `reelay demo` opened watches the demo it was opened on.
+	h3 := newHarness(t, Options{Dial: dial, Link: demoLink, Demo: true})
+	h3.u.showHome()
+	test.Tap(h3.button("Watch the demo"))
+	h3.waitFor("the demo playing", func() bool { return h3.u.player != nil && h3.u.view == "player" })
+	mu.Lock()
+	if starts != 1 || len(dialled) != 2 || dialled[1] != demoLink {
+		t.Errorf("watching the window's own demo shared %d demos and dialled %q", starts, dialled)
+	}
+	mu.Unlock()
+}
+
+// TestHomeTakesAFolderPathTyped: a folder's path can be typed or pasted
+// and played or shared; a path that is not a folder is told in plain
+// words, and nothing opens. The folder used is offered next time.
+func TestHomeTakesAFolderPathTyped(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "screen.mp4")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var mu gosync.Mutex
+	var played, shared []string
+	h := newHarness(t, Options{
+		OpenFolder: func(d string) (avsync.Source, error) {
+			mu.Lock()
+			played = append(played, d)
+			mu.Unlock()
+			return nil, errors.New("not a recording")
+		},
+		Share: func(d string) (Sharing, error) {
+			mu.Lock()
+			shared = append(shared, d)
+			mu.Unlock()
+			return &fakeSharing{}, nil
+		},
+	})
+	h.u.start()
+	path := h.folderEntry()
+	play, share := h.button("Play"), h.button("Share")
+	if play == nil || share == nil {
+		t.Fatal("Home has no Play or Share next to the folder's box")
+	}
+	if !play.Disabled() || !share.Disabled() {
+		t.Error("Play and Share are offered with no folder typed")
+	}
+	for _, c := range []struct{ typed, want string }{
+		{filepath.Join(dir, "nope"), "There is no folder at " + filepath.Join(dir, "nope")},
+		{file, file + " is a file, not a folder"},
+	} {
+		path.SetText(c.typed)
+		test.Tap(play)
+		if got := h.problem(); !strings.HasPrefix(got, c.want) {
+			t.Errorf("playing %q Home says %q, want %q…", c.typed, got, c.want)
+		}
+		if h.u.view != "home" {
+			t.Fatalf("playing %q left Home for %q", c.typed, h.u.view)
+		}
+	}
+	// The window makes room for what it says.
+	for _, o := range test.LaidOutObjects(h.w.Content()) {
+		if l, ok := o.(*widget.Label); ok && l.Importance == widget.DangerImportance {
+			if end := fyne.CurrentApp().Driver().AbsolutePositionForObject(l).Y + l.Size().Height; end > h.w.Canvas().Size().Height {
+				t.Errorf("what Home says of the folder ends at y=%v, below the window's %v", end, h.w.Canvas().Size().Height)
+			}
+		}
+	}
+	test.Type(path, "x")
+	if got := h.problem(); got != "" {
+		t.Errorf("typing left the problem said: %q", got)
+	}
+	mu.Lock()
+	if len(played)+len(shared) != 0 {
+		t.Errorf("paths that are not folders were opened: played %q, shared %q", played, shared)
+	}
+	mu.Unlock()
+
+	// Pasted from a file manager: a file:// URL, or quoted.
+	path.SetText("file://" + dir)
+	test.Tap(share)
+	h.waitFor("the share view", func() bool { return h.u.view == "share" })
+	h.u.showHome()
+	if got := h.folderEntry().Text; got != dir {
+		t.Errorf("Home offers %q, want the folder shared last, %q", got, dir)
+	}
+	h.folderEntry().SetText(" '" + dir + "' ")
+	test.Tap(h.button("Play"))
+	h.waitFor("the folder's error", func() bool { return h.dialogText() != "" })
+	mu.Lock()
+	if !slices.Equal(shared, []string{dir}) || !slices.Equal(played, []string{dir}) {
+		t.Errorf("shared %q and played %q, want %q each", shared, played, dir)
+	}
+	mu.Unlock()
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -74,10 +75,16 @@ type uiLine struct {
 	Video      [4]int            `json:"video"`
 	TimeRect   [4]int            `json:"-"`
 	StatusRect [4]int            `json:"-"`
-	// stats (Shown) and screenshot (Path, Size)
-	Shown bool   `json:"shown"`
-	Path  string `json:"path"`
-	Size  [2]int `json:"size"`
+	SeekBar    [4]int            `json:"seekbar"`
+	Controls   bool              `json:"controls"`
+	// controls (shown or hidden in fullscreen) and stats (on or off)
+	Shown bool `json:"shown"`
+	// seek-tip: what the seek bar's tooltip says, and where
+	Text string `json:"text"`
+	Tip  [4]int `json:"tip"`
+	// screenshot
+	Path string `json:"path"`
+	Size [2]int `json:"size"`
 	// status
 	State    string `json:"state"`
 	Playing  bool   `json:"playing"`
@@ -190,14 +197,24 @@ type screen struct {
 	t   *testing.T
 	dir string
 	n   int
+	// display is the X display to use, "" for the test's own DISPLAY.
+	display string
 	// wid is the window's X id; x and y where it is on the screen.
 	wid  string
 	x, y int
 }
 
+func (s *screen) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(args[0], args[1:]...)
+	if s.display != "" {
+		cmd.Env = append(os.Environ(), "DISPLAY="+s.display)
+	}
+	return cmd
+}
+
 func (s *screen) run(args ...string) string {
 	s.t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	out, err := s.command(args...).CombinedOutput()
 	if err != nil {
 		s.t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -209,7 +226,7 @@ func (s *screen) findWindow(timeout time.Duration) {
 	s.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		out, _ := exec.Command("xdotool", "search", "--name", "^Reelay").Output()
+		out, _ := s.command("xdotool", "search", "--name", "Reelay$").Output()
 		if ids := strings.Fields(string(out)); len(ids) > 0 {
 			s.wid = ids[len(ids)-1]
 			break
@@ -326,6 +343,28 @@ func lit(a *image.RGBA, r image.Rectangle) float64 {
 		return 0
 	}
 	return float64(on) / float64(n)
+}
+
+// panelGrey is the fraction of pixels in r of the dark grey the window's
+// panels are painted in, which no picture of the demo has.
+func panelGrey(a *image.RGBA, r image.Rectangle) float64 {
+	r = r.Intersect(a.Bounds())
+	var n, grey int
+	for y := r.Min.Y; y < r.Max.Y; y += 2 {
+		for x := r.Min.X; x < r.Max.X; x += 2 {
+			n++
+			i := a.PixOffset(x, y)
+			lo := min(a.Pix[i], a.Pix[i+1], a.Pix[i+2])
+			hi := max(a.Pix[i], a.Pix[i+1], a.Pix[i+2])
+			if lo >= 10 && hi <= 50 && hi-lo < 8 {
+				grey++
+			}
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(grey) / float64(n)
 }
 
 // brightness is the mean of the pixels' channels in r, 0 to 255.
@@ -812,4 +851,153 @@ func startWindow(ctx context.Context, t *testing.T, env []string, args ...string
 		}
 	})
 	return log
+}
+
+// demoOnScreen runs `reelay demo` on an X server of its own with a screen
+// of w×h, and returns its debug log, the screen, and the first layout
+// with both pictures, the seek bar and the status line in place.
+func demoOnScreen(ctx context.Context, t *testing.T, w, h int) (*uiLog, *screen, uiLine) {
+	t.Helper()
+	display := startXvfb(t, w, h)
+	home := t.TempDir()
+	log := startWindow(ctx, t, append(os.Environ(), "REELAY_CLI_MAIN=1", "DISPLAY="+display,
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home), "demo")
+	// The window shrinks to the screen once the driver says its size, and
+	// lays out again as the pictures' shapes become known: the layout
+	// wanted is the one after both.
+	_, i := log.waitFor(t, "the screen's size", 0, 60*time.Second, func(l uiLine) bool { return l.Ev == "screen" })
+	log.waitFor(t, "playing", i, 60*time.Second, func(l uiLine) bool { return l.Ev == "status" && l.State == "playing" })
+	time.Sleep(500 * time.Millisecond)
+	l, _ := log.last("layout")
+	if l.StatusRect[3] == 0 || l.SeekBar[2] == 0 || len(l.Tiles) != 2 {
+		t.Fatalf("the player's layout lacks the status line, the seek bar or a picture: %+v", l)
+	}
+	scr := &screen{t: t, dir: t.TempDir(), display: display}
+	if d := os.Getenv("REELAY_SCREENSHOTS"); d != "" {
+		scr.dir = d
+	}
+	scr.findWindow(10 * time.Second)
+	return log, scr, l
+}
+
+// mouse moves the pointer to a point of the screen (real X events).
+func (s *screen) mouse(x, y int) {
+	s.t.Helper()
+	s.run("xdotool", "mousemove", "--sync", strconv.Itoa(x), strconv.Itoa(y))
+}
+
+// TestTheSeekBarTellsTheTimeInTheRealWindow: with the pointer over the
+// seek bar, the time under it is painted above the bar, over the picture
+// (outside the bar's own bounds, which only a real window shows), and
+// inside the window at its left edge.
+func TestTheSeekBarTellsTheTimeInTheRealWindow(t *testing.T) {
+	needDisplay(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	log, scr, l := demoOnScreen(ctx, t, 1366, 768)
+	// Paused, so that only the tooltip changes between two screenshots.
+	_, i := log.last("status")
+	scr.mouse(scr.x+l.Video[2]/2, scr.y+l.Video[3]/2)
+	scr.key("space")
+	_, i = log.waitFor(t, "paused", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "status" && l.State == "paused" })
+	time.Sleep(400 * time.Millisecond)
+	before := scr.shot("no-tooltip")
+
+	bar := l.SeekBar
+	for _, c := range []struct {
+		x    int // in the bar, pixels
+		want []string
+	}{
+		{bar[2] / 4, []string{"0:14", "0:15"}},
+		{1, []string{"0:00"}},
+	} {
+		scr.mouse(scr.x+bar[0]+c.x, scr.y+bar[1]+bar[3]/2)
+		tip, next := log.waitFor(t, "the tooltip", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "seek-tip" && l.Text != "" })
+		i = next
+		time.Sleep(300 * time.Millisecond)
+		after := scr.shot("tooltip")
+		t.Logf("pointer %d px into the bar: the tooltip says %q at %v, the bar at %v", c.x, tip.Text, tip.Tip, tip.SeekBar)
+		if !slices.Contains(c.want, tip.Text) {
+			t.Errorf("%d px into the bar the tooltip says %q, want one of %q", c.x, tip.Text, c.want)
+		}
+		r := tip.Tip
+		if r[1]+r[3] > tip.SeekBar[1] {
+			t.Errorf("the tooltip at %v reaches below the top of the bar at %v", r, tip.SeekBar)
+		}
+		if r[0] < 0 || r[0]+r[2] > l.Window[0] || r[1] < 0 {
+			t.Errorf("the tooltip at %v is not inside the window of %v", r, l.Window)
+		}
+		if f := changed(before, after, scr.rectOnScreen(r, 2)); f < 0.3 {
+			t.Errorf("only %.0f%% of the tooltip's pixels changed on screen: it is not painted", 100*f)
+		}
+	}
+	// Off the bar it goes.
+	scr.mouse(scr.x+l.Video[2]/2, scr.y+l.Video[3]/2)
+	log.waitFor(t, "the tooltip hidden", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "seek-tip" && l.Text == "" })
+}
+
+// TestFullscreenControlsStepAsideInTheRealWindow: on a 1920×1080 screen,
+// fullscreen hides the controls and the status line about 3 s after the
+// last mouse move, the picture filling the screen where they were; a
+// mouse move brings them back; while paused they stay.
+func TestFullscreenControlsStepAsideInTheRealWindow(t *testing.T) {
+	needDisplay(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	log, scr, _ := demoOnScreen(ctx, t, 1920, 1080)
+	_, i := log.last("layout")
+	scr.mouse(scr.x+100, scr.y+100)
+	scr.key("f")
+	full, i := log.waitFor(t, "fullscreen with the controls", i, 10*time.Second, func(l uiLine) bool {
+		return l.Ev == "layout" && l.Fullscreen && l.Controls && l.StatusRect[3] > 0 && l.Window == [2]int{1920, 1080}
+	})
+	entered := time.Now()
+	time.Sleep(500 * time.Millisecond)
+	scr.locate()
+	withControls := scr.shot("fullscreen-controls")
+	// Where the controls are, from the seek bar to the status line.
+	controls := image.Rect(0, full.SeekBar[1], 1920, full.StatusRect[1]+full.StatusRect[3])
+	if f := panelGrey(withControls, controls); f < 0.6 {
+		t.Errorf("%.0f%% of the controls' strip is the panel's grey: they do not show", 100*f)
+	}
+
+	_, i = log.waitFor(t, "the controls hidden", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "controls" && !l.Shown })
+	idle := time.Since(entered)
+	t.Logf("the controls hid %v after the last move", idle.Round(10*time.Millisecond))
+	if idle < 2500*time.Millisecond || idle > 5*time.Second {
+		t.Errorf("the controls hid %v after the last move, want about 3 s", idle.Round(10*time.Millisecond))
+	}
+	hidden, i := log.waitFor(t, "the layout without controls", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "layout" && !l.Controls })
+	if s := hidden.Tiles["screen"]; s[1]+s[3] < 1078 || s[2] < 1918 {
+		t.Errorf("with the controls hidden the screen's picture is %v on a 1920×1080 screen", s)
+	}
+	time.Sleep(500 * time.Millisecond)
+	noControls := scr.shot("fullscreen-idle")
+	if f := panelGrey(noControls, controls); f > 0.1 {
+		t.Errorf("with the controls hidden %.0f%% of their strip is still the panel's grey", 100*f)
+	}
+	if f := lit(noControls, controls); f < 0.5 {
+		t.Errorf("with the controls hidden only %.0f%% of their strip is lit: the picture does not fill it", 100*f)
+	}
+
+	scr.mouse(scr.x+300, scr.y+300)
+	_, i = log.waitFor(t, "the controls back", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "controls" && l.Shown })
+	time.Sleep(500 * time.Millisecond)
+	if f := panelGrey(scr.shot("fullscreen-moved"), controls); f < 0.6 {
+		t.Errorf("after a mouse move %.0f%% of the controls' strip is the panel's grey: they are not back", 100*f)
+	}
+
+	// Paused, they stay.
+	scr.key("space")
+	_, i = log.waitFor(t, "paused", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "status" && l.State == "paused" })
+	time.Sleep(4 * time.Second)
+	log.mu.Lock()
+	for _, l := range log.lines[i:] {
+		if l.Ev == "controls" && !l.Shown {
+			t.Error("the controls hid while paused")
+		}
+	}
+	log.mu.Unlock()
+	scr.key("Escape")
+	log.waitFor(t, "leaving fullscreen", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "fullscreen" && !l.Fullscreen })
 }

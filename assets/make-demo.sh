@@ -28,7 +28,7 @@ ffmpeg -hide_banner -loglevel error -y \
 
 cat > reelay.json <<JSON
 {
-  "name": "Reelay demo",
+  "name": "Demo recording",
   "tracks": [
     {"file": "screen.mp4", "name": "screen"},
     {"file": "camera.mp4", "name": "camera"},

@@ -89,6 +89,13 @@ func runWindow(ctx context.Context, e *env, args []string) error {
 	hs := &homeSharer{log: e}
 	defer hs.close()
 	o.Share = hs.share
+	o.StartDemo = func() (string, func(), error) {
+		_, link, stop, err := shareDemo(e.log)
+		if err != nil {
+			return "", nil, err
+		}
+		return link.String(), stop, nil
+	}
 	return app.Run(ctx, o)
 }
 
