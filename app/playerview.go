@@ -150,6 +150,8 @@ type playerView struct {
 	stats      avsync.Stats
 	// overlay shows the statistics (the i key).
 	overlay *statsOverlay
+	// thumbs fetches the seek bar's pictures, from the first hover on.
+	thumbs *thumbnailer
 }
 
 func newPlayerView(u *ui, src avsync.Source, link string) *playerView {
@@ -188,6 +190,7 @@ func newPlayerView(u *ui, src avsync.Source, link string) *playerView {
 func (pv *playerView) build() {
 	pv.seek = newSeekBar(func(t time.Duration, _ bool) { pv.seekTo(t) })
 	pv.seek.onTip = pv.tipChanged
+	pv.seek.onHover = pv.hover
 	pv.timeText = widget.NewLabel(formatTime(0) + " / " + formatTime(0))
 	pv.playBtn = widget.NewButtonWithIcon("", theme.MediaPauseIcon(), pv.togglePlay)
 	pv.muteBtn = widget.NewButtonWithIcon("", theme.VolumeUpIcon(), pv.toggleMute)
@@ -339,6 +342,9 @@ func (pv *playerView) close() {
 		pv.u.rememberPosition(key, pos, pv.duration)
 	}
 	pv.cancel()
+	if t := pv.thumbs; t != nil {
+		pv.u.background.Go(t.close)
+	}
 	pv.u.background.Go(func() {
 		<-pv.opened
 		if pv.p != nil {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"image"
 	"image/color"
 	"slices"
 	"time"
@@ -45,6 +46,20 @@ type seekBar struct {
 	// onTip, when set, is told what the tooltip says after each change
 	// ("" once hidden), for the debug log.
 	onTip func(text string)
+	// onHover, when set, is told the time under the pointer while the
+	// tooltip shows (hovering false once it hides), to fetch its picture.
+	onHover func(t time.Duration, hovering bool)
+	// thumb is the picture the tooltip shows above the time (nil for
+	// none), thumbSize its size in Fyne units.
+	thumb     image.Image
+	thumbSize fyne.Size
+}
+
+// setThumb puts a picture in the tooltip, size units large; nil removes
+// it.
+func (s *seekBar) setThumb(img image.Image, size fyne.Size) {
+	s.thumb, s.thumbSize = img, size
+	s.Refresh()
 }
 
 // seekBarHeight is the bar's height in Fyne units: a comfortable target.
@@ -126,6 +141,9 @@ func (s *seekBar) tellTip() {
 	if s.onTip != nil {
 		s.onTip(s.tipText())
 	}
+	if s.onHover != nil {
+		s.onHover(s.at(s.tipX), s.tipShown && s.duration > 0)
+	}
 }
 
 func (s *seekBar) Dragged(e *fyne.DragEvent) {
@@ -168,6 +186,7 @@ func (s *seekBar) CreateRenderer() fyne.WidgetRenderer {
 		handle: canvas.NewCircle(theme.Color(theme.ColorNameForeground)),
 		tip:    canvas.NewText("", theme.Color(theme.ColorNameForeground)),
 		tipBg:  canvas.NewRectangle(theme.Color(theme.ColorNameOverlayBackground)),
+		thumb:  &canvas.Image{FillMode: canvas.ImageFillContain, ScaleMode: canvas.ImageScaleFastest},
 	}
 	r.track.CornerRadius = 3
 	r.played.CornerRadius = 3
@@ -198,8 +217,10 @@ type seekBarRenderer struct {
 	handle   *canvas.Circle
 	// tip says the time under the pointer, on tipBg, above the bar: it
 	// is drawn outside the bar's bounds, over the video.
-	tip     *canvas.Text
-	tipBg   *canvas.Rectangle
+	tip   *canvas.Text
+	tipBg *canvas.Rectangle
+	// thumb is the picture at the time under the pointer, above it.
+	thumb   *canvas.Image
 	objects []fyne.CanvasObject
 }
 
@@ -213,7 +234,7 @@ func (r *seekBarRenderer) Objects() []fyne.CanvasObject {
 	for _, b := range r.buffered {
 		r.objects = append(r.objects, b)
 	}
-	return append(r.objects, r.played, r.handle, r.tipBg, r.tip)
+	return append(r.objects, r.played, r.handle, r.tipBg, r.thumb, r.tip)
 }
 
 func (r *seekBarRenderer) x(t time.Duration, w float32) float32 {
@@ -257,6 +278,7 @@ func (r *seekBarRenderer) layoutTip(size fyne.Size) {
 	if text == "" {
 		r.tip.Hide()
 		r.tipBg.Hide()
+		r.thumb.Hide()
 		return
 	}
 	if r.tip.Text != text {
@@ -265,6 +287,11 @@ func (r *seekBarRenderer) layoutTip(size fyne.Size) {
 	}
 	ts := r.tip.MinSize()
 	w, h := ts.Width+2*tipPadX, ts.Height+2*tipPadY
+	th := fyne.Size{}
+	if r.s.thumb != nil {
+		th = r.s.thumbSize
+		w, h = max(w, th.Width+2*tipPadY), h+th.Height+tipPadY
+	}
 	x, y := r.s.tipX-w/2, -h-tipGap
 	// The window's edges in the bar's coordinates.
 	left, right, top := float32(0), size.Width, float32(-1e9)
@@ -281,7 +308,18 @@ func (r *seekBarRenderer) layoutTip(size fyne.Size) {
 	r.tipBg.Move(fyne.NewPos(x, y))
 	r.tipBg.Resize(fyne.NewSize(w, h))
 	r.s.tipRect, r.s.tipSize = fyne.NewPos(x, y), fyne.NewSize(w, h)
-	r.tip.Move(fyne.NewPos(x+tipPadX, y+tipPadY))
+	if r.s.thumb != nil {
+		if r.thumb.Image != r.s.thumb {
+			r.thumb.Image = r.s.thumb
+			r.thumb.Refresh()
+		}
+		r.thumb.Move(fyne.NewPos(x+(w-th.Width)/2, y+tipPadY))
+		r.thumb.Resize(th)
+		r.thumb.Show()
+	} else {
+		r.thumb.Hide()
+	}
+	r.tip.Move(fyne.NewPos(x+(w-ts.Width)/2, y+h-tipPadY-ts.Height))
 	r.tip.Resize(ts)
 	r.tip.Show()
 	r.tipBg.Show()

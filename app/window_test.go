@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,7 @@ import (
 
 	"reelay/assets"
 	"reelay/media"
+	"reelay/media/mediatest"
 	p2pnet "reelay/net"
 	"reelay/net/track"
 	avsync "reelay/sync"
@@ -1659,4 +1661,57 @@ func TestHomeTakesAFolderPathTyped(t *testing.T) {
 		t.Errorf("shared %q and played %q, want %q each", shared, played, dir)
 	}
 	mu.Unlock()
+}
+
+// TestTheSeekBarShowsThePictureUnderThePointer: hovering the bar shows,
+// above the time, the main picture's keyframe at or before the time under
+// the pointer, fetched alone; leaving the bar takes it away.
+func TestTheSeekBarShowsThePictureUnderThePointer(t *testing.T) {
+	path := mediatest.Fixture(t, "screen.mp4")
+	dir := t.TempDir()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "screen.mp4"), b, 0o644)
+	folder, err := p2pnet.OpenFolder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := avsync.FolderSource(folder)
+	h := newHarness(t, Options{})
+	h.u.openPlayer(src, "")
+	pv := h.u.player
+	h.fp.event(avsync.Event{Kind: avsync.EventDuration, Duration: 10 * time.Second})
+	h.waitFor("the duration", func() bool { return pv.duration == 10*time.Second })
+	h.waitFor("the tracks", func() bool { return pv.mainPicture() == "screen" })
+
+	c := h.w.Canvas()
+	inset, _ := c.InteractiveArea()
+	bar := fyne.CurrentApp().Driver().AbsolutePositionForObject(pv.seek).Add(inset)
+	w := pv.seek.Size().Width
+	test.MoveMouse(c, bar.Add(fyne.NewPos(w*0.55, seekBarHeight/2)))
+	h.waitFor("the picture", func() bool { return pv.seek.thumb != nil })
+	r := test.WidgetRenderer(pv.seek).(*seekBarRenderer)
+	if !r.thumb.Visible() || r.thumb.Size().Width != thumbWidth {
+		t.Errorf("the picture shows %v, %v wide", r.thumb.Visible(), r.thumb.Size().Width)
+	}
+	if p, bg := r.thumb.Position(), r.tipBg.Position(); p.Y < bg.Y || p.Y+r.thumb.Size().Height > r.tip.Position().Y {
+		t.Errorf("the picture at %v is not between the tooltip's top %v and its time at %v", p, bg, r.tip.Position())
+	}
+	// The keyframe at or before 5.5 s, as the engine makes it.
+	th, err := avsync.OpenThumbnails(src, "screen", thumbWidth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer th.Close()
+	want, err := th.At(pv.seek.at(w * 0.55))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pv.seek.thumb.(*image.RGBA); !bytes.Equal(got.Pix, want.Image.Pix) {
+		t.Errorf("the picture at %v is not the keyframe at %v", pv.seek.at(w*0.55), want.PTS)
+	}
+	test.MoveMouse(c, fyne.NewPos(5, 5))
+	h.waitFor("the picture to go", func() bool { return pv.seek.thumb == nil && !r.thumb.Visible() })
 }
