@@ -278,13 +278,26 @@ func (u *ui) watchDemo() {
 	if !u.canWatchDemo() {
 		return
 	}
+	start, dial := u.o.StartDemo, u.o.Dial
+	u.connect("Starting the demo…", func(ctx context.Context) (Remote, string, error) {
+		return startDemo(ctx, start, dial)
+	}, func(err error) {
+		u.showHome()
+		u.showError("Could not start the demo", err)
+	}, func(rem Remote, link string) { u.openPlayer(rem, link) })
+}
+
+// connect shows message while open reaches a recording in the
+// background, then opens the player on it with opened, or tells failed
+// why not; UI goroutine. A recording that arrives after Cancel, or after
+// another view took over, is closed.
+func (u *ui) connect(message string, open func(context.Context) (Remote, string, error), failed func(error), opened func(Remote, string)) {
 	u.leave()
-	u.showBusy("connecting", "Starting the demo…")
+	u.showBusy("connecting", message)
 	ctx, cancel := context.WithCancel(u.ctx)
 	u.connecting = cancel
-	start, dial := u.o.StartDemo, u.o.Dial
 	u.background.Go(func() {
-		rem, link, err := startDemo(ctx, start, dial)
+		rem, link, err := open(ctx)
 		u.do(func() {
 			if ctx.Err() != nil {
 				if rem != nil {
@@ -295,11 +308,10 @@ func (u *ui) watchDemo() {
 			cancel()
 			u.connecting = nil
 			if err != nil {
-				u.showHome()
-				u.showError("Could not start the demo", err)
+				failed(err)
 				return
 			}
-			u.openPlayer(rem, link)
+			opened(rem, link)
 		})
 	})
 }
@@ -356,35 +368,20 @@ func (u *ui) watch(link string) {
 		u.showError("Cannot watch links", errors.New("this window was opened without a network"))
 		return
 	}
-	u.leave()
-	u.showBusy("connecting", "Connecting to the sharer…")
-	ctx, cancel := context.WithCancel(u.ctx)
-	u.connecting = cancel
 	dial := u.o.Dial
-	go func() {
+	u.connect("Connecting to the sharer…", func(ctx context.Context) (Remote, string, error) {
 		rem, err := dial(ctx, link)
-		u.do(func() {
-			if ctx.Err() != nil {
-				// Cancelled, or another view took over meanwhile.
-				if rem != nil {
-					u.closeLater(rem.Close)
-				}
-				return
-			}
-			cancel()
-			u.connecting = nil
-			if err != nil {
-				u.showHomeWith(link)
-				u.showError("Could not reach the sharer", err)
-				return
-			}
-			// The demo this window was opened on dies with it.
-			if !u.o.Demo || link != u.o.Link {
-				u.rememberLink(link, rem.Name())
-			}
-			u.openPlayer(rem, link)
-		})
-	}()
+		return rem, link, err
+	}, func(err error) {
+		u.showHomeWith(link)
+		u.showError("Could not reach the sharer", err)
+	}, func(rem Remote, link string) {
+		// The demo this window was opened on dies with it.
+		if !u.o.Demo || link != u.o.Link {
+			u.rememberLink(link, rem.Name())
+		}
+		u.openPlayer(rem, link)
+	})
 }
 
 // playFolder opens a local recording folder in the background and plays
