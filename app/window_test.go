@@ -1682,6 +1682,10 @@ func TestTheSeekBarShowsThePictureUnderThePointer(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.u.openPlayer(src, "")
 	pv := h.u.player
+	h.waitFor("the engine to open and play", func() bool {
+		_, _, _, _, playing := h.fp.snapshot()
+		return playing
+	})
 	h.fp.event(avsync.Event{Kind: avsync.EventDuration, Duration: 10 * time.Second})
 	h.waitFor("the duration", func() bool { return pv.duration == 10*time.Second })
 	h.waitFor("the tracks", func() bool { return pv.mainPicture() == "screen" })
