@@ -22,6 +22,14 @@ type DemuxerOptions struct {
 	// AnalyzeDuration is the most media time read to learn the streams'
 	// parameters. It defaults to 1 s; a negative value keeps FFmpeg's default.
 	AnalyzeDuration time.Duration
+	// TrustHeader opens an MP4 or QuickTime file on its header alone, when
+	// the header gives every stream's parameters, instead of reading and
+	// decoding its first packets as FFmpeg's probing does: over a network
+	// those packets are the first keyframe and, before the first sound, a
+	// chunk of pictures, a few hundred kB and round trips before the first
+	// picture. What only decoding tells (a picture's pixel format, a
+	// sound's sample format) the decoders learn as they start.
+	TrustHeader bool
 }
 
 // Default probing limits; see DemuxerOptions.
@@ -140,8 +148,10 @@ func OpenDemuxer(r io.ReadSeeker, o DemuxerOptions) (_ *Demuxer, err error) {
 		return nil, d.wrapErr("opening demuxer", err)
 	}
 	d.opened = true
-	if err = d.fc.FindStreamInfo(nil); err != nil {
-		return nil, d.wrapErr("opening demuxer", err)
+	if !(o.TrustHeader && d.headerComplete()) {
+		if err = d.fc.FindStreamInfo(nil); err != nil {
+			return nil, d.wrapErr("opening demuxer", err)
+		}
 	}
 	if d.rd.err != nil {
 		return nil, fmt.Errorf("media: opening demuxer failed: %w", d.rd.err)
@@ -154,6 +164,32 @@ func OpenDemuxer(r io.ReadSeeker, o DemuxerOptions) (_ *Demuxer, err error) {
 	}
 	d.stats = OpenStats{Reads: d.rd.reads, Seeks: d.rd.seeks, Bytes: d.rd.bytes, Elapsed: time.Since(start)}
 	return d, nil
+}
+
+// headerComplete says the input is MP4 or QuickTime and its header gave
+// every stream what playing it needs: a picture's size and frame rate, a
+// sound's rate and channels, and the container's duration.
+func (d *Demuxer) headerComplete() bool {
+	if f := d.fc.InputFormat(); f == nil || !strings.HasPrefix(f.Name(), "mov,") {
+		return false
+	}
+	if d.fc.Duration() == astiav.NoPtsValue || d.fc.Duration() <= 0 {
+		return false
+	}
+	for _, s := range d.fc.Streams() {
+		cp := s.CodecParameters()
+		switch cp.MediaType() {
+		case astiav.MediaTypeVideo:
+			if cp.Width() <= 0 || cp.Height() <= 0 || s.AvgFrameRate().Num() <= 0 {
+				return false
+			}
+		case astiav.MediaTypeAudio:
+			if cp.SampleRate() <= 0 || cp.ChannelLayout().NbChannels() <= 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ErrNotMedia is what opening or reading a file FFmpeg finds no audio or
@@ -212,7 +248,17 @@ func (d *Demuxer) StartTime() time.Duration {
 	if d.fc == nil {
 		return 0
 	}
-	return toDuration(d.fc.StartTime(), microsecondQ)
+	if st := d.fc.StartTime(); st != astiav.NoPtsValue {
+		return toDuration(st, microsecondQ)
+	}
+	// Opened on its header alone (TrustHeader): the earliest stream's.
+	var start time.Duration
+	for i, s := range d.streams {
+		if i == 0 || s.Start < start {
+			start = s.Start
+		}
+	}
+	return start
 }
 
 // Duration is the container's duration (0 if unknown).
@@ -231,7 +277,15 @@ func (d *Demuxer) BitRate() int64 {
 	if d.fc == nil {
 		return 0
 	}
-	return d.fc.BitRate()
+	if br := d.fc.BitRate(); br > 0 {
+		return br
+	}
+	// Opened on its header alone (TrustHeader): the streams' together.
+	var br int64
+	for _, s := range d.streams {
+		br += s.BitRate
+	}
+	return br
 }
 
 // OpenStats is the I/O done while opening.

@@ -241,6 +241,13 @@ type RangeReader struct {
 	reads uint64
 	// tailPending says the tail block is still to be prefetched.
 	tailPending bool
+	// extents are bytes sparse reads fetched, kept beside the blocks so
+	// that they are not fetched again while the cache holds them (the
+	// demuxer's header and first keyframe, a thinned track's keyframes);
+	// extentBytes is their total, at most maxExtentBytes, the oldest
+	// dropped first.
+	extents     []extent
+	extentBytes int64
 	// rank orders the track's requests against the recording's other
 	// tracks at the sharer (0 first); the player sets it (SetRank).
 	rank int
@@ -416,11 +423,12 @@ func (r *RangeReader) SetActive(on bool) {
 
 // SetSparse turns sparse reading on or off. On, the reader reads ahead
 // nothing, and a read the cache cannot serve whole asks the sharer for
-// exactly its bytes, at once and uncached: for a player that picks single
-// packets out of a file (a picture's keyframes, the sound between them)
-// over a link too slow for the whole of it, where 256 KiB blocks would
-// fetch the pictures it skips. Concurrent ReadAt calls are asked in
-// parallel.
+// exactly its bytes, at once, kept beside the blocks (up to 16 MiB) so
+// they are not fetched twice: for a player that picks single packets out
+// of a file (a picture's keyframes, the sound between them) over a link
+// too slow for the whole of it, where 256 KiB blocks would fetch the
+// pictures it skips, or that opens a file wanting its first picture
+// before anything else. Concurrent ReadAt calls are asked in parallel.
 func (r *RangeReader) SetSparse(on bool) {
 	r.mu.Lock()
 	r.sparse = on
@@ -456,23 +464,25 @@ type ByteRange = track.ByteRange
 // not in it.
 func (r *RangeReader) Cached() []ByteRange {
 	r.mu.Lock()
-	idx := make([]int64, 0, len(r.blocks))
+	bs := int64(r.o.BlockSize)
+	ranges := make([]ByteRange, 0, len(r.blocks)+len(r.extents))
 	for i, b := range r.blocks {
 		if b.state == blockReady {
-			idx = append(idx, i)
+			ranges = append(ranges, ByteRange{Start: i * bs, End: min((i+1)*bs, r.size)})
 		}
 	}
+	for _, e := range r.extents {
+		ranges = append(ranges, ByteRange{Start: e.off, End: e.off + int64(len(e.data))})
+	}
 	r.mu.Unlock()
-	slices.Sort(idx)
-	bs := int64(r.o.BlockSize)
+	slices.SortFunc(ranges, func(a, b ByteRange) int { return cmp.Compare(a.Start, b.Start) })
 	var out []ByteRange
-	for _, i := range idx {
-		lo, hi := i*bs, min((i+1)*bs, r.size)
-		if n := len(out); n > 0 && out[n-1].End == lo {
-			out[n-1].End = hi
+	for _, x := range ranges {
+		if n := len(out); n > 0 && x.Start <= out[n-1].End {
+			out[n-1].End = max(out[n-1].End, x.End)
 			continue
 		}
-		out = append(out, ByteRange{Start: lo, End: hi})
+		out = append(out, x)
 	}
 	return out
 }
@@ -561,6 +571,12 @@ func (r *RangeReader) read(p []byte, off int64, full bool) (int, error) {
 		idx := at / bs
 		b := r.blocks[idx]
 		if b == nil || b.state != blockReady {
+			// Bytes a sparse read fetched are not fetched again.
+			if m := r.copyExtent(p[n:min(want, (idx+1)*bs-off)], at); m > 0 {
+				n += int64(m)
+				r.moveReadPos(off + n)
+				continue
+			}
 			if n > 0 && !full {
 				break
 			}
@@ -993,7 +1009,7 @@ func (r *RangeReader) noteBusy() {
 // reading goroutine without holding mu. It is called with mu held, and
 // returns with it held.
 func (r *RangeReader) readSparse(p []byte, off int64) (int, error) {
-	if r.copyCached(p, off) {
+	if r.copyCached(p, off) || r.copyExtent(p, off) == len(p) {
 		r.stats.CacheHits++
 		return len(p), nil
 	}
@@ -1025,7 +1041,43 @@ func (r *RangeReader) readSparse(p []byte, off int64) (int, error) {
 	case n < len(p):
 		return n, io.ErrUnexpectedEOF
 	}
+	r.addExtent(off, p[:n])
 	return n, nil
+}
+
+// maxExtentBytes bounds the bytes kept from sparse reads.
+const maxExtentBytes = 16 << 20
+
+// extent is bytes [off, off+len(data)) fetched by a sparse read.
+type extent struct {
+	off  int64
+	data []byte
+}
+
+// addExtent keeps a copy of data, read at off, dropping the oldest extents
+// beyond maxExtentBytes. It is called with mu held.
+func (r *RangeReader) addExtent(off int64, data []byte) {
+	if len(data) == 0 || int64(len(data)) > maxExtentBytes {
+		return
+	}
+	r.extents = append(r.extents, extent{off: off, data: slices.Clone(data)})
+	r.extentBytes += int64(len(data))
+	for r.extentBytes > maxExtentBytes {
+		r.extentBytes -= int64(len(r.extents[0].data))
+		r.extents = r.extents[1:]
+	}
+}
+
+// copyExtent copies into p what one extent holds from off on, and returns
+// how many bytes. It is called with mu held.
+func (r *RangeReader) copyExtent(p []byte, off int64) int {
+	for i := len(r.extents) - 1; i >= 0; i-- {
+		e := r.extents[i]
+		if e.off <= off && off < e.off+int64(len(e.data)) {
+			return copy(p, e.data[off-e.off:])
+		}
+	}
+	return 0
 }
 
 // copyCached copies p's bytes from ready blocks if they hold all of them.

@@ -268,7 +268,12 @@ func rideOutRestart(t *testing.T, transport string) {
 	// The sharer stays away until the buffer is spent and playback stalls.
 	waitState(t, p, avsync.StateBuffering, 30*time.Second)
 	stalledAt, posAtStall := time.Now(), p.Position()
-	time.Sleep(time.Second)
+	// A sharer that vanished without closing is noticed once requests
+	// received nothing for StallTimeout and a probe went unanswered.
+	noticeBy := time.Now().Add(3*time.Second + 2*time.Second + 2*time.Second)
+	for rec.Connection().State != p2pnet.ConnReconnecting && time.Now().Before(noticeBy) {
+		time.Sleep(50 * time.Millisecond)
+	}
 	if st := rec.Connection().State; st != p2pnet.ConnReconnecting {
 		t.Errorf("connection %v during the outage, want %v", st, p2pnet.ConnReconnecting)
 	}

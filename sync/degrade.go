@@ -131,14 +131,29 @@ func (p *Player) degradeWaiting(pos time.Duration, refilled bool) {
 	p.waitingSince = now
 }
 
-// linkUp says the recording's connection is up, or that it has none (a
-// local recording).
+// linkUp says the link is there to be blamed for a stall: the connection
+// is up (or there is none to lose), and it carries something. One that
+// carried nothing for 2 s while asked (every reader with requests in flight
+// received 0 bytes over the last 2 s) is gone, however the connection is
+// reported yet: a sharer that vanished without closing is only noticed
+// when a request times out. Thinning then would only add requests.
 func (p *Player) linkUp() bool {
 	switch p.connection().State {
 	case track.ConnConnected, track.ConnUnknown:
-		return true
+	default:
+		return false
 	}
-	return false
+	asked, carried := false, false
+	for _, s := range p.slots {
+		if s.pl == nil || !s.on {
+			continue
+		}
+		if st, _ := s.pl.readerStats(); st != nil && st.InFlight > 0 {
+			asked = true
+			carried = carried || st.Throughput > 0
+		}
+	}
+	return !asked || carried
 }
 
 // thin asks s's pipeline for keyframes only.

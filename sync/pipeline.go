@@ -166,6 +166,10 @@ type pipeline struct {
 	// set once opened, so the player can weigh the network's throughput
 	// against what playing consumes.
 	mediaRate atomic.Int64
+	// firstOut says the track delivered its first picture or sound,
+	// mayRead that the player allows reading ahead, and readahead that the
+	// reader reads ahead by the media's rate (openReadahead).
+	firstOut, mayRead, readahead atomic.Bool
 	// speed is the playback speed (math.Float64bits; 0 reads as 1): the
 	// buffer and the reader's readahead cover BufferTarget of playing
 	// time, speed times that of media.
@@ -247,15 +251,55 @@ func (pl *pipeline) setActive(on bool) {
 // speed r.
 func (pl *pipeline) setSpeed(r float64) {
 	pl.speed.Store(math.Float64bits(r))
+	pl.sizeReadahead()
+}
+
+// delivered is told by the decoders of every picture or sound they hand
+// the player; the first one may open the readahead (openReadahead).
+func (pl *pipeline) delivered() {
+	if !pl.firstOut.Load() {
+		pl.firstOut.Store(true)
+		pl.openReadahead()
+	}
+}
+
+// allowReadahead lets the reader read ahead once the track delivered: the
+// player allows it when every track showed its first picture or sound,
+// so that no track's readahead shares the link with another's first
+// keyframe.
+func (pl *pipeline) allowReadahead() {
+	if !pl.mayRead.Swap(true) {
+		pl.openReadahead()
+	}
+}
+
+// openReadahead turns the reader from fetching what the demuxer reads to
+// reading ahead by the media's rate, once the track delivered and the
+// player allowed it.
+func (pl *pipeline) openReadahead() {
+	if !pl.firstOut.Load() || !pl.mayRead.Load() || pl.readahead.Swap(true) {
+		return
+	}
+	if !pl.thinWant.Load() {
+		pl.setSparse(false)
+	}
+	pl.sizeReadahead()
+}
+
+// sizeReadahead tells the reader the media's rate at the current speed,
+// so it reads BufferTarget ahead of the clock, once the readahead is open.
+func (pl *pipeline) sizeReadahead() {
+	rate := pl.mediaRate.Load()
+	if !pl.readahead.Load() || rate <= 0 {
+		return
+	}
 	pl.readerMu.Lock()
 	defer pl.readerMu.Unlock()
 	if pl.reader == nil || pl.readerClosed {
 		return
 	}
 	if br, ok := pl.reader.r.(byteRateSetter); ok {
-		if rate := pl.mediaRate.Load(); rate > 0 {
-			br.SetByteRate(int64(float64(rate)*r), pl.opts.BufferTarget)
-		}
+		br.SetByteRate(int64(float64(rate)*pl.playSpeed()), pl.opts.BufferTarget)
 	}
 }
 
@@ -386,6 +430,14 @@ func (pl *pipeline) closeReader() {
 	}
 }
 
+// demuxerOptions are Options.Demuxer, an MP4's header trusted: the
+// player learns what only decoding tells as it decodes.
+func (pl *pipeline) demuxerOptions() media.DemuxerOptions {
+	o := pl.opts.Demuxer
+	o.TrustHeader = true
+	return o
+}
+
 // open opens the reader and the demuxer and picks the streams to play: the
 // first video and the first audio stream that can be decoded.
 func (pl *pipeline) open() error {
@@ -407,9 +459,15 @@ func (pl *pipeline) open() error {
 	if rs, ok := r.(rankSetter); ok && pl.rank >= 0 {
 		rs.SetRank(pl.rank)
 	}
+	// Until every track delivered its first picture or sound, only what
+	// the demuxer reads is fetched, in the pieces it reads
+	// (openReadahead ends it).
+	if s, ok := r.(sparseSetter); ok {
+		s.SetSparse(true)
+	}
 	pl.readerMu.Unlock()
 
-	d, err := media.OpenDemuxer(cr, pl.opts.Demuxer)
+	d, err := media.OpenDemuxer(cr, pl.demuxerOptions())
 	if err != nil {
 		if pl.ctx.Err() != nil {
 			return pl.ctx.Err()
@@ -447,11 +505,11 @@ func (pl *pipeline) open() error {
 	for _, p := range problems {
 		pl.send(pipeEvent{kind: pipeNotice, err: fmt.Errorf("track %q: skipping %w", pl.name, p)})
 	}
-	rate := pl.byteRate()
-	pl.mediaRate.Store(rate)
-	if br, ok := cr.r.(byteRateSetter); ok && rate > 0 {
-		br.SetByteRate(int64(float64(rate)*pl.playSpeed()), pl.opts.BufferTarget)
-	}
+	// The reader learns the media's rate, and with it the readahead, once
+	// every track delivered its first picture or sound (openReadahead):
+	// until then it fetches exactly what the demuxer reads, so that no
+	// first keyframe shares the link with seconds of readahead.
+	pl.mediaRate.Store(pl.byteRate())
 
 	out := &trackOutputs{}
 	if d.Duration() > 0 {

@@ -45,6 +45,7 @@ func (pl *pipeline) decodeAudio(ctx context.Context, a *audioStream, epoch uint6
 		select {
 		case a.blocks <- b:
 			pl.wake()
+			pl.delivered()
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()

@@ -101,6 +101,7 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 		select {
 		case v.frames <- f:
 			pl.wake()
+			pl.delivered()
 			return nil
 		case <-ctx.Done():
 			if f.img != nil {

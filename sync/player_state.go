@@ -35,6 +35,11 @@ func (p *Player) prerollReady(pos time.Duration) bool {
 func (p *Player) finishPreroll(pos time.Duration) {
 	p.prerolling, p.opening, p.starting = false, false, true
 	for _, s := range p.slots {
+		if s.pl != nil {
+			// Every track has its first picture or sound: now they read
+			// ahead.
+			s.pl.allowReadahead()
+		}
 		if v := s.video; v != nil && v.head != nil && v.head.pts <= pos+v.head.dur/2 {
 			p.show(s, v.head)
 		}

@@ -65,6 +65,10 @@ func (p *Player) startTrack(s *trackSlot) {
 	s.pl = newPipeline(p.ctx, s.info, p.src, &p.opts, &p.clockPos, p.pipeEvents, p.wake,
 		seekTarget{t: pos, epoch: p.epoch}, p.wantPlay)
 	s.pl.setSpeed(p.speed)
+	if !p.opening {
+		// A track switched on later reads ahead once it delivered.
+		s.pl.allowReadahead()
+	}
 	s.opened = false
 }
 

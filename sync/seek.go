@@ -177,7 +177,7 @@ func (pl *pipeline) reopen() error {
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return fail(err)
 	}
-	d, err := media.OpenDemuxer(r, pl.opts.Demuxer)
+	d, err := media.OpenDemuxer(r, pl.demuxerOptions())
 	if err != nil {
 		return fail(err)
 	}

@@ -105,7 +105,7 @@ func OpenThumbnails(src Source, name string, width int) (_ *Thumbnails, err erro
 	if s, ok := r.(sparseSetter); ok {
 		s.SetSparse(true)
 	}
-	if t.d, err = media.OpenDemuxer(r, media.DemuxerOptions{}); err != nil {
+	if t.d, err = media.OpenDemuxer(r, media.DemuxerOptions{TrustHeader: true}); err != nil {
 		return nil, err
 	}
 	video := slices.IndexFunc(t.d.Streams(), func(s media.StreamInfo) bool { return s.Kind == media.KindVideo })
