@@ -26,10 +26,20 @@ type slowLink struct {
 	// fast makes its readers report a fast link, as when a busy machine,
 	// not the link, is slow.
 	fast bool
+	// dead makes it carry nothing, as a sharer that vanished without
+	// closing, and its readers measure nothing arriving.
+	dead atomic.Bool
 }
 
 // pass waits until n bytes have crossed the link, or done is closed.
 func (l *slowLink) pass(n int, done <-chan struct{}) error {
+	for l.dead.Load() {
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-done:
+			return os.ErrClosed
+		}
+	}
 	l.read.Add(int64(n))
 	r := l.rate.Load()
 	if r <= 0 || n <= 0 {
@@ -97,13 +107,47 @@ func (r *pacedReader) ReadAt(p []byte, off int64) (int, error) {
 func (r *pacedReader) Seek(off int64, whence int) (int64, error) { return r.f.Seek(off, whence) }
 
 // Stats reports what a network reader would measure of the link: its
-// rate shared by the two tracks of these tests, always asking.
+// rate shared by the two tracks of these tests, always asking, and
+// always receiving at that rate.
 func (r *pacedReader) Stats() p2pnet.RangeReaderStats {
 	bw := float64(1 << 30)
 	if rate := r.link.rate.Load(); rate > 0 && !r.link.fast {
 		bw = float64(rate) / 2
 	}
-	return p2pnet.RangeReaderStats{InFlight: 1, Bandwidth: bw, BytesFetched: r.link.read.Load()}
+	if r.link.dead.Load() {
+		// Nothing arrived over the last 2 s; the bandwidth, measured over
+		// the time requests were in flight, still remembers a few bytes
+		// from before, far short of what the tracks play.
+		return p2pnet.RangeReaderStats{InFlight: 1, Bandwidth: 1000, BytesFetched: r.link.read.Load()}
+	}
+	return p2pnet.RangeReaderStats{InFlight: 1, Bandwidth: bw, Throughput: bw, BytesFetched: r.link.read.Load()}
+}
+
+// TestALinkThatCarriesNothingIsWaitedOut: when the link stops carrying
+// anything at all (a sharer gone without closing, not yet noticed), the
+// player stalls and waits; it thins nothing, which would only add
+// requests to a link that answers none.
+func TestALinkThatCarriesNothingIsWaitedOut(t *testing.T) {
+	folder := fixtureFolder(t, "camera.mp4", "mic.m4a")
+	synctest.Test(t, func(t *testing.T) {
+		link := &slowLink{}
+		p, _, _ := openTest(t, pacedSource{FolderSource(folder), link}, Options{})
+		waitState(t, p, StatePaused, 30*time.Second)
+		p.Play()
+		time.Sleep(time.Second)
+		link.dead.Store(true)
+		waitState(t, p, StateBuffering, 30*time.Second)
+		time.Sleep(5 * time.Second)
+		for _, tr := range p.Tracks() {
+			if tr.Thinned {
+				t.Errorf("%s was thinned across a link that carries nothing", tr.Name)
+			}
+		}
+		if st := p.State(); st != StateBuffering {
+			t.Errorf("state %v across a link that carries nothing, want buffering", st)
+		}
+		link.dead.Store(false)
+	})
 }
 
 func (r *pacedReader) Close() error {
