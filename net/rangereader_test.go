@@ -1072,3 +1072,52 @@ func TestRangeReaderFetchesATwoBlockTrackAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestRangeReaderKeepsWhatSparseReadsFetched: bytes a sparse read fetched
+// are not fetched again, sparse or not, and count as cached.
+func TestRangeReaderKeepsWhatSparseReadsFetched(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		data := randomBytes(11, 4<<20)
+		f := &fakeFetcher{data: data, latency: 20 * time.Millisecond}
+		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{BlockSize: 256 << 10, Readahead: 1 << 20})
+		defer r.Close()
+		r.SetSparse(true)
+		read := func(off, n int64) {
+			t.Helper()
+			p := make([]byte, n)
+			if got, err := r.ReadAt(p, off); err != nil || !bytes.Equal(p[:got], data[off:off+n]) {
+				t.Fatalf("ReadAt(%d, %d): %d, %v", off, n, got, err)
+			}
+		}
+		// A header and a keyframe, as a demuxer opening a file reads them.
+		read(0, 65536)
+		read(1<<20+48, 300_000)
+		time.Sleep(time.Second)
+		before := len(f.requests())
+		read(1<<20+100, 1000)
+		if n := len(f.requests()) - before; n != 0 {
+			t.Errorf("reading sparse what a sparse read fetched sent %d requests", n)
+		}
+		cached := r.Cached()
+		for _, want := range []ByteRange{{0, 65536}, {1<<20 + 48, 1<<20 + 48 + 300_000}} {
+			if !slices.ContainsFunc(cached, func(c ByteRange) bool { return c.Start <= want.Start && want.End <= c.End }) {
+				t.Errorf("cached %v lacks %v", cached, want)
+			}
+		}
+		// Read on, not sparse: what is kept is served, the rest fetched.
+		r.SetSparse(false)
+		before = len(f.requests())
+		if _, err := r.Seek(0, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		p := make([]byte, 65536)
+		if _, err := io.ReadFull(r, p); err != nil || !bytes.Equal(p, data[:65536]) {
+			t.Fatalf("reading the header again: %v", err)
+		}
+		for _, req := range f.requests()[before:] {
+			if req.off == 0 {
+				t.Errorf("the header kept from a sparse read was asked again: %d+%d", req.off, req.n)
+			}
+		}
+	})
+}
