@@ -1099,7 +1099,7 @@ func TestRangeReaderKeepsWhatSparseReadsFetched(t *testing.T) {
 			t.Errorf("reading sparse what a sparse read fetched sent %d requests", n)
 		}
 		cached := r.Cached()
-		for _, want := range []ByteRange{{0, 65536}, {1<<20 + 48, 1<<20 + 48 + 300_000}} {
+		for _, want := range []ByteRange{{Start: 0, End: 65536}, {Start: 1<<20 + 48, End: 1<<20 + 48 + 300_000}} {
 			if !slices.ContainsFunc(cached, func(c ByteRange) bool { return c.Start <= want.Start && want.End <= c.End }) {
 				t.Errorf("cached %v lacks %v", cached, want)
 			}
