@@ -158,12 +158,12 @@ func (s *shareView) describeViewers(vs []p2pnet.ViewerStats, now time.Time) stri
 			rate = float64(v.BytesSent-prev.bytes) / now.Sub(prev.at).Seconds()
 		}
 		seen[id] = viewerSample{bytes: v.BytesSent, at: now}
-		short := id
-		if len(short) > 10 {
-			short = "…" + short[len(short)-8:]
+		now := formatBitrate(rate)
+		if now == "" {
+			now = "buffer full"
 		}
-		lines = append(lines, fmt.Sprintf("%s — for %s — %s — %.1f MB sent", short,
-			time.Since(v.Since).Round(time.Second), formatRate(rate), float64(v.BytesSent)/1e6))
+		lines = append(lines, fmt.Sprintf("%s — for %s — %s — %.1f MB sent", shortPeer(id),
+			time.Since(v.Since).Round(time.Second), now, float64(v.BytesSent)/1e6))
 	}
 	s.sent = seen
 	return strings.Join(lines, "\n")

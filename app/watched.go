@@ -108,14 +108,18 @@ func rememberWatched(p fyne.Preferences, link, name string, at time.Time) {
 	p.SetStringList(prefRecentLinks, links)
 }
 
-// sharerOf names a link's sharer by the end of its peer ID, which is
-// enough to tell friends apart: "…a1b2c3".
+// sharerOf names a link's sharer by the end of its peer ID (shortPeer).
 func sharerOf(link string) string {
 	l, err := p2pnet.ParseLink(link)
 	if err != nil {
 		return ""
 	}
-	id := l.Peer.String()
+	return shortPeer(l.Peer.String())
+}
+
+// shortPeer is the end of a peer ID, enough to tell friends apart:
+// "…a1b2c3".
+func shortPeer(id string) string {
 	return "…" + id[max(len(id)-6, 0):]
 }
 
