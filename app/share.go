@@ -175,18 +175,6 @@ func (s *shareView) close() {
 	s.u.closeLater(s.sh.Stop)
 }
 
-// formatRate says a throughput in bytes per second.
-func formatRate(bps float64) string {
-	switch {
-	case bps >= 1e6:
-		return fmt.Sprintf("%.1f MB/s", bps/1e6)
-	case bps >= 1e3:
-		return fmt.Sprintf("%.0f kB/s", bps/1e3)
-	default:
-		return fmt.Sprintf("%.0f B/s", bps)
-	}
-}
-
 // readOnlyEntry is a field whose text can be selected and copied but not
 // changed.
 type readOnlyEntry struct {

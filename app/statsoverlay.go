@@ -94,7 +94,10 @@ func statsLines(pv *playerView) []string {
 		if link == "" {
 			link = "no connection"
 		}
-		link += " · RTT " + formatRTT(pv.rtt) + " · " + formatRate(pv.throughput)
+		link += " · RTT " + formatRTT(pv.rtt)
+		if rate := formatBitrate(pv.throughput); rate != "" {
+			link += " · " + rate
+		}
 	}
 	out = append(out, pv.src.Name()+" · "+link)
 	st := pv.stats
