@@ -92,7 +92,12 @@ func (u *ui) showHomeWith(text string) {
 		rows = append(rows, widget.NewLabel("Watched lately:"))
 		now := time.Now()
 		for _, e := range watched {
-			rows = append(rows, newWatchedRow(e, now, func() { u.watch(e.Link) }))
+			forget := widget.NewButtonWithIcon("", theme.DeleteIcon(), func() {
+				forgetWatched(u.a.Preferences(), e.Link)
+				u.showHomeWith(link.Text)
+			})
+			forget.Importance = widget.LowImportance
+			rows = append(rows, container.NewBorder(nil, nil, nil, forget, newWatchedRow(e, now, func() { u.watch(e.Link) })))
 		}
 	}
 	if u.canWatchDemo() {

@@ -96,6 +96,18 @@ func rememberWatched(p fyne.Preferences, link, name string, at time.Time) {
 	if len(list) > maxRecentLinks {
 		list = list[:maxRecentLinks]
 	}
+	saveWatched(p, list)
+}
+
+// forgetWatched takes a recording off the ones watched lately.
+func forgetWatched(p fyne.Preferences, link string) {
+	k := watchedKey(link)
+	saveWatched(p, slices.DeleteFunc(loadWatched(p), func(e watchedEntry) bool { return watchedKey(e.Link) == k }))
+}
+
+// saveWatched keeps list as the recordings watched lately, also as the
+// plain list of links earlier versions read.
+func saveWatched(p fyne.Preferences, list []watchedEntry) {
 	b, err := json.Marshal(list)
 	if err != nil {
 		return

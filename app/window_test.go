@@ -721,7 +721,8 @@ func (h *harness) watchedRows() []*watchedRow {
 
 // TestHomeListsWhatWasWatchedByName: Home lists the recordings watched
 // lately by name, with who shared them and when, newest first; a link
-// from an older version's plain list is still there; a tap watches again.
+// from an older version's plain list is still there; a tap watches again;
+// the bin beside a row forgets it.
 func TestHomeListsWhatWasWatchedByName(t *testing.T) {
 	const alice, bob = "12D3KooWRvjofdSfa8RwdFwWedUHR2WPmeWDgsz3PEeiArEiUU77", "12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf"
 	standup := linkFrom(t, alice, strings.Repeat("a", 32), "/ip4/192.168.1.20/tcp/4001")
@@ -785,6 +786,25 @@ func TestHomeListsWhatWasWatchedByName(t *testing.T) {
 	}
 	if got := loadWatched(h.u.a.Preferences()); got[0].Link != moved {
 		t.Errorf("the first entry opens %q, want the newest link %q", got[0].Link, moved)
+	}
+
+	// The bin beside a row forgets it, and Home keeps what was typed.
+	h.homeEntry().SetText("reelay://half-typed")
+	var bins []*widget.Button
+	for _, o := range test.LaidOutObjects(h.w.Content()) {
+		if b, ok := o.(*widget.Button); ok && b.Icon == theme.DeleteIcon() {
+			bins = append(bins, b)
+		}
+	}
+	if len(bins) != 3 {
+		t.Fatalf("%d rows have a bin, want 3", len(bins))
+	}
+	test.Tap(bins[1])
+	if got, want := describeRows(h.watchedRows()), []string{want[0], want[2]}; !slices.Equal(got, want) {
+		t.Errorf("after forgetting the second row Home lists %q, want %q", got, want)
+	}
+	if got := h.homeEntry().Text; got != "reelay://half-typed" {
+		t.Errorf("forgetting a row cleared the link box to %q", got)
 	}
 }
 
