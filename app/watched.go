@@ -196,8 +196,9 @@ type watchedRow struct {
 	name, detail string
 	// onTap watches it.
 	onTap func()
-	// hovered says the pointer is on it, which lights it up.
-	hovered bool
+	// hovered says the pointer is on it, focused that the keyboard is:
+	// either lights it up.
+	hovered, focused bool
 }
 
 func newWatchedRow(e watchedEntry, now time.Time, onTap func()) *watchedRow {
@@ -208,6 +209,27 @@ func newWatchedRow(e watchedEntry, now time.Time, onTap func()) *watchedRow {
 }
 
 func (r *watchedRow) Tapped(*fyne.PointEvent) { r.onTap() }
+
+// FocusGained and FocusLost light the row up while Tab has it.
+func (r *watchedRow) FocusGained() {
+	r.focused = true
+	r.Refresh()
+}
+
+func (r *watchedRow) FocusLost() {
+	r.focused = false
+	r.Refresh()
+}
+
+// TypedKey watches it on Enter or Space, as a button does.
+func (r *watchedRow) TypedKey(e *fyne.KeyEvent) {
+	switch e.Name {
+	case fyne.KeyReturn, fyne.KeyEnter, fyne.KeySpace:
+		r.onTap()
+	}
+}
+
+func (r *watchedRow) TypedRune(rune) {}
 
 func (r *watchedRow) MouseIn(*desktop.MouseEvent) {
 	r.hovered = true
@@ -243,7 +265,7 @@ type watchedRowRenderer struct {
 }
 
 func (w *watchedRowRenderer) Refresh() {
-	if w.r.hovered {
+	if w.r.hovered || w.r.focused {
 		w.bg.FillColor = theme.Color(theme.ColorNameHover)
 	} else {
 		w.bg.FillColor = color.Transparent
@@ -254,6 +276,7 @@ func (w *watchedRowRenderer) Refresh() {
 
 var (
 	_ fyne.Tappable      = (*watchedRow)(nil)
+	_ fyne.Focusable     = (*watchedRow)(nil)
 	_ desktop.Hoverable  = (*watchedRow)(nil)
 	_ desktop.Cursorable = (*watchedRow)(nil)
 )

@@ -788,6 +788,24 @@ func TestHomeListsWhatWasWatchedByName(t *testing.T) {
 		t.Errorf("the first entry opens %q, want the newest link %q", got[0].Link, moved)
 	}
 
+	// The keyboard reaches a row: Tab from the link box, Enter watches.
+	h.w.Canvas().Focus(h.homeEntry())
+	dialledBefore := func() int { mu.Lock(); defer mu.Unlock(); return len(dialled) }()
+	for range 4 {
+		if _, ok := h.w.Canvas().Focused().(*watchedRow); ok {
+			break
+		}
+		h.w.Canvas().FocusNext()
+	}
+	row, ok := h.w.Canvas().Focused().(*watchedRow)
+	if !ok {
+		t.Fatalf("Tab from the link box reaches %T, not a watched row", h.w.Canvas().Focused())
+	}
+	row.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	h.waitFor("Enter on a row to watch it", func() bool { mu.Lock(); defer mu.Unlock(); return len(dialled) > dialledBefore })
+	h.waitFor("the player", func() bool { return h.u.player != nil && h.u.view == "player" })
+	h.u.showHome()
+
 	// The bin beside a row forgets it, and Home keeps what was typed.
 	h.homeEntry().SetText("reelay://half-typed")
 	var bins []*widget.Button
