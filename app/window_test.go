@@ -1174,7 +1174,8 @@ func TestScreenshotSavesWhatTheVideoShows(t *testing.T) {
 	for _, want := range []string{"Standup 1-23.png", "Standup 1-23 (2).png"} {
 		h.key(fyne.KeyS)
 		path := filepath.Join(dir, want)
-		h.waitFor(want, func() bool { _, err := os.Stat(path); return err == nil })
+		// Saved, and said so (the file is there a moment before).
+		h.waitFor(want, func() bool { return strings.Contains(pv.statusText.Text, "Screenshot saved: "+path) })
 		f, err := os.Open(path)
 		if err != nil {
 			t.Fatal(err)
