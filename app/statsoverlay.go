@@ -134,7 +134,7 @@ func trackStats(t avsync.Track) string {
 		}
 	}
 	ts := t.Stats
-	if hasVideo(t) {
+	if t.HasVideo() {
 		parts = append(parts, fmt.Sprintf("shown %d, dropped %d", ts.FramesPresented, ts.FramesDropped))
 	}
 	parts = append(parts, fmt.Sprintf("ahead %.1f s", ts.BufferedAhead.Seconds()))
@@ -147,15 +147,6 @@ func trackStats(t avsync.Track) string {
 		parts = append(parts, "keyframes only")
 	}
 	return strings.Join(parts, " · ")
-}
-
-func hasVideo(t avsync.Track) bool {
-	for _, s := range t.Streams {
-		if s.Kind == media.KindVideo {
-			return true
-		}
-	}
-	return false
 }
 
 // formatBytes says a byte count in kB, MB or GB (powers of ten).

@@ -63,24 +63,18 @@ func (t *thumbnailer) run() {
 	var open thumbRequest // what th was opened for
 	failed := false
 	// A fetch blocked on the network ends when the view closes: closing
-	// the pictures' reader unblocks it.
+	// the pictures' reader unblocks it (Thumbnails.Close may run while At
+	// does). mu guards th for that.
 	var mu gosync.Mutex
-	stopped := make(chan struct{})
-	var watch gosync.WaitGroup
-	watch.Go(func() {
-		select {
-		case <-t.ctx.Done():
-			mu.Lock()
-			if th != nil {
-				th.Close()
-			}
-			mu.Unlock()
-		case <-stopped:
+	stop := context.AfterFunc(t.ctx, func() {
+		mu.Lock()
+		if th != nil {
+			th.Close()
 		}
+		mu.Unlock()
 	})
 	defer func() {
-		close(stopped)
-		watch.Wait()
+		stop()
 		if th != nil {
 			th.Close()
 		}
@@ -159,19 +153,12 @@ func (pv *playerView) hover(t time.Duration, hovering bool) {
 	pv.thumbs.ask(thumbRequest{track: track, at: t, width: int(thumbWidth * pv.u.w.Canvas().Scale())})
 }
 
-// mainPicture names the track with the largest picture that is on, ""
-// without one.
+// mainPicture names the track of the main picture on screen, "" with
+// none.
 func (pv *playerView) mainPicture() string {
-	name, area := "", 0
-	for _, t := range pv.lastTracks {
-		if !t.On {
-			continue
-		}
-		for _, s := range t.Streams {
-			if a := s.Width * s.Height; a > area {
-				name, area = t.Name, a
-			}
-		}
+	vis := pv.area.visible()
+	if len(vis) == 0 {
+		return ""
 	}
-	return name
+	return pv.area.main(vis).track
 }

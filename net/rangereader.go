@@ -245,9 +245,10 @@ type RangeReader struct {
 	// that they are not fetched again while the cache holds them (the
 	// demuxer's header and first keyframe, a thinned track's keyframes);
 	// extentBytes is their total, at most maxExtentBytes, the oldest
-	// dropped first.
+	// dropped first; extentSeq counts additions, to tell the oldest.
 	extents     []extent
 	extentBytes int64
+	extentSeq   uint64
 	// rank orders the track's requests against the recording's other
 	// tracks at the sharer (0 first); the player sets it (SetRank).
 	rank int
@@ -1048,36 +1049,59 @@ func (r *RangeReader) readSparse(p []byte, off int64) (int, error) {
 // maxExtentBytes bounds the bytes kept from sparse reads.
 const maxExtentBytes = 16 << 20
 
-// extent is bytes [off, off+len(data)) fetched by a sparse read.
+// extent is bytes [off, off+len(data)) fetched by sparse reads; used is
+// when it was last added to, for dropping the oldest.
 type extent struct {
 	off  int64
 	data []byte
+	used uint64
 }
 
-// addExtent keeps a copy of data, read at off, dropping the oldest extents
+// addExtent keeps a copy of data, read at off: joined to an extent it
+// continues (a run of packets read one after another stays one extent),
+// else as one of its own, in order of offset; the oldest are dropped
 // beyond maxExtentBytes. It is called with mu held.
 func (r *RangeReader) addExtent(off int64, data []byte) {
 	if len(data) == 0 || int64(len(data)) > maxExtentBytes {
 		return
 	}
-	r.extents = append(r.extents, extent{off: off, data: slices.Clone(data)})
+	r.extentSeq++
+	i, _ := slices.BinarySearchFunc(r.extents, off, func(e extent, off int64) int { return cmp.Compare(e.off, off) })
+	if i > 0 && r.extents[i-1].off+int64(len(r.extents[i-1].data)) == off {
+		e := &r.extents[i-1]
+		e.data, e.used = append(e.data, data...), r.extentSeq
+	} else {
+		r.extents = slices.Insert(r.extents, i, extent{off: off, data: slices.Clone(data), used: r.extentSeq})
+	}
 	r.extentBytes += int64(len(data))
 	for r.extentBytes > maxExtentBytes {
-		r.extentBytes -= int64(len(r.extents[0].data))
-		r.extents = r.extents[1:]
+		oldest := 0
+		for j, e := range r.extents {
+			if e.used < r.extents[oldest].used {
+				oldest = j
+			}
+		}
+		r.extentBytes -= int64(len(r.extents[oldest].data))
+		r.extents = slices.Delete(r.extents, oldest, oldest+1)
 	}
 }
 
-// copyExtent copies into p what one extent holds from off on, and returns
-// how many bytes. It is called with mu held.
+// copyExtent copies into p what the extent holding off holds from off on,
+// and returns how many bytes. It is called with mu held.
 func (r *RangeReader) copyExtent(p []byte, off int64) int {
-	for i := len(r.extents) - 1; i >= 0; i-- {
-		e := r.extents[i]
-		if e.off <= off && off < e.off+int64(len(e.data)) {
-			return copy(p, e.data[off-e.off:])
-		}
+	// The last extent starting at or before off.
+	i, found := slices.BinarySearchFunc(r.extents, off, func(e extent, off int64) int { return cmp.Compare(e.off, off) })
+	if !found {
+		i--
 	}
-	return 0
+	if i < 0 {
+		return 0
+	}
+	e := r.extents[i]
+	if off >= e.off+int64(len(e.data)) {
+		return 0
+	}
+	return copy(p, e.data[off-e.off:])
 }
 
 // copyCached copies p's bytes from ready blocks if they hold all of them.

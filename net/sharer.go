@@ -182,6 +182,8 @@ func (s *Sharer) Share(dir string) (Link, error) {
 
 // ShareWithToken is Share under a token the caller keeps (see NewToken),
 // so a sharer that restarts with the same identity serves the same link.
+// A token already shared stays shared as it is, its open files and the
+// requests under way for it untouched.
 func (s *Sharer) ShareWithToken(dir, token string) (Link, error) {
 	if err := checkToken(token); err != nil {
 		return Link{}, err
@@ -195,7 +197,9 @@ func (s *Sharer) ShareWithToken(dir, token string) (Link, error) {
 	if s.closed {
 		return Link{}, errors.New("net: sharer is closed")
 	}
-	s.shares[sha256.Sum256([]byte(token))] = &share{folder: f, files: map[string]*os.File{}, changed: map[string]bool{}}
+	if key := sha256.Sum256([]byte(token)); s.shares[key] == nil {
+		s.shares[key] = &share{folder: f, files: map[string]*os.File{}, changed: map[string]bool{}}
+	}
 	return Link{Peer: s.h.ID(), Addrs: linkAddrs(s.h.Addrs()), Token: token}, nil
 }
 

@@ -25,11 +25,7 @@ func TestSpeedKeepsPictureAndSoundTogether(t *testing.T) {
 	src := FolderSource(folderOf(t, files, ""))
 	for _, speed := range []float64{0.5, 1.5, 2} {
 		synctest.Test(t, func(t *testing.T) {
-			meter := syncclip.NewMeter()
-			sink := newFakeSink()
-			p, _, recs := openTest(t, src, Options{OpenAudio: meter.OpenAudio(func() (AudioSink, error) { return sink, nil })})
-			p.SetVideoSink("sync-camera", meter.VideoSink("sync-camera", recs["sync-camera"]))
-			waitState(t, p, StatePaused, 5*time.Second)
+			p, meter := openMetered(t, src)
 			p.SetSpeed(speed)
 			p.Play()
 			waitState(t, p, StatePlaying, 5*time.Second)
@@ -64,11 +60,7 @@ func TestSpeedKeepsPictureAndSoundTogether(t *testing.T) {
 	}
 
 	synctest.Test(t, func(t *testing.T) {
-		meter := syncclip.NewMeter()
-		sink := newFakeSink()
-		p, _, recs := openTest(t, src, Options{OpenAudio: meter.OpenAudio(func() (AudioSink, error) { return sink, nil })})
-		p.SetVideoSink("sync-camera", meter.VideoSink("sync-camera", recs["sync-camera"]))
-		waitState(t, p, StatePaused, 5*time.Second)
+		p, meter := openMetered(t, src)
 		p.Play()
 		time.Sleep(1500 * time.Millisecond)
 		before := p.Position()
@@ -92,4 +84,16 @@ func TestSpeedKeepsPictureAndSoundTogether(t *testing.T) {
 			t.Errorf("across the changes of speed: %d flashes measured, %d unmatched, worst %v", len(r.Offsets), r.Unmatched, r.Quantile(1))
 		}
 	})
+}
+
+// openMetered opens src paused, its sound on a fake device and the sync
+// camera's pictures seen by a meter.
+func openMetered(t *testing.T, src Source) (*Player, *syncclip.Meter) {
+	t.Helper()
+	meter := syncclip.NewMeter()
+	sink := newFakeSink()
+	p, _, recs := openTest(t, src, Options{OpenAudio: meter.OpenAudio(func() (AudioSink, error) { return sink, nil })})
+	p.SetVideoSink("sync-camera", meter.VideoSink("sync-camera", recs["sync-camera"]))
+	waitState(t, p, StatePaused, 5*time.Second)
+	return p, meter
 }

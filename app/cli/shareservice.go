@@ -225,25 +225,41 @@ type sharedFolder struct {
 	stopped bool
 }
 
-// start shares the folder here, or through the holder: whichever answers
-// for the identity, trying again while the identity changes hands.
+// start shares the folder, and while another process serves it, watches
+// that process.
 func (sf *sharedFolder) start(renew bool) error {
+	if err := sf.acquire(renew); err != nil {
+		return err
+	}
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	if sf.lease != nil {
+		sf.stop, sf.done = make(chan struct{}), make(chan struct{})
+		go sf.watch()
+	}
+	return nil
+}
+
+// acquire shares the folder through the process that answers for the
+// identity, or here when none does, trying again while the identity
+// changes hands (for up to 5 s).
+func (sf *sharedFolder) acquire(renew bool) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if lc, rep, err := dialLease(sf.ss.socketPath(), handoffRequest{Op: "share", Dir: sf.dir, Renew: renew}); err == nil {
+		lc, rep, err := dialLease(sf.ss.socketPath(), handoffRequest{Op: "share", Dir: sf.dir, Renew: renew})
+		if err == nil {
 			sf.mu.Lock()
-			sf.link, sf.pid, sf.lease = rep.Link, rep.PID, lc
-			sf.stop, sf.done = make(chan struct{}), make(chan struct{})
+			sf.lease, sf.link, sf.token, sf.pid = lc, rep.Link, "", rep.PID
 			sf.mu.Unlock()
-			go sf.watch()
 			return nil
-		} else if !errors.Is(err, errNoHolder) {
+		}
+		if !errors.Is(err, errNoHolder) {
 			return err
 		}
 		link, token, err := sf.ss.shareHere(sf.dir, renew)
 		if err == nil {
 			sf.mu.Lock()
-			sf.link, sf.token, sf.pid = link.String(), token, os.Getpid()
+			sf.lease, sf.link, sf.token, sf.pid = nil, link.String(), token, os.Getpid()
 			sf.mu.Unlock()
 			return nil
 		}
@@ -280,7 +296,12 @@ func (sf *sharedFolder) watch() {
 		}
 		lc.close()
 		sf.ss.e.log.Info("the Reelay sharing this folder stopped", "folder", sf.dir, "pid", sf.PID())
-		if err := sf.takeOver(); err != nil {
+		select {
+		case <-sf.stop:
+			return
+		default:
+		}
+		if err := sf.acquire(false); err != nil {
 			sf.ss.e.log.Error("sharing the folder again failed", "folder", sf.dir, "err", err)
 			return
 		}
@@ -292,44 +313,6 @@ func (sf *sharedFolder) watch() {
 			return
 		}
 	}
-}
-
-// takeOver shares the folder again after its holder went away.
-func (sf *sharedFolder) takeOver() error {
-	select {
-	case <-sf.stop:
-		return nil
-	default:
-	}
-	if lc, rep, err := dialLease(sf.ss.socketPath(), handoffRequest{Op: "share", Dir: sf.dir}); err == nil {
-		sf.mu.Lock()
-		sf.lease, sf.pid = lc, rep.PID
-		sf.mu.Unlock()
-		return nil
-	}
-	var lastErr error
-	for range 100 {
-		link, token, err := sf.ss.shareHere(sf.dir, false)
-		if err == nil {
-			sf.mu.Lock()
-			sf.lease, sf.link, sf.token, sf.pid = nil, link.String(), token, os.Getpid()
-			sf.mu.Unlock()
-			return nil
-		}
-		lastErr = err
-		if !errors.Is(err, p2pnet.ErrIdentityInUse) {
-			return err
-		}
-		// Another lease took it first: share through it.
-		if lc, rep, err := dialLease(sf.ss.socketPath(), handoffRequest{Op: "share", Dir: sf.dir}); err == nil {
-			sf.mu.Lock()
-			sf.lease, sf.pid = lc, rep.PID
-			sf.mu.Unlock()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return lastErr
 }
 
 // Link is the folder's link, with the host's addresses now when shared
