@@ -31,7 +31,6 @@ func TestNotMediaIsAClearError(t *testing.T) {
 		"random bytes": randomBytes(256<<10, 1),
 		"text":         text,
 		"empty":        nil,
-		"subtitles":    []byte("1\n00:00:00,000 --> 00:00:01,000\nHello\n\n2\n00:00:01,000 --> 00:00:02,000\nworld\n\n"),
 		"one byte":     {0},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -159,8 +159,8 @@ func OpenDemuxer(r io.ReadSeeker, o DemuxerOptions) (_ *Demuxer, err error) {
 	d.loadStreams()
 	d.estimateSeeking()
 	if !slices.ContainsFunc(d.streams, func(s StreamInfo) bool { return s.Kind != KindUnknown }) {
-		// Subtitles or data alone (FFmpeg reads .srt, say) are not a track.
-		return nil, fmt.Errorf("media: opening demuxer failed: no audio or video stream (format %s)", d.fc.InputFormat().Name())
+		// Data alone, or subtitles made of pictures, are not a track.
+		return nil, fmt.Errorf("media: opening demuxer failed: no audio, video or text subtitle stream (format %s)", d.fc.InputFormat().Name())
 	}
 	d.stats = OpenStats{Reads: d.rd.reads, Seeks: d.rd.seeks, Bytes: d.rd.bytes, Elapsed: time.Since(start)}
 	return d, nil
@@ -233,6 +233,14 @@ func (d *Demuxer) loadStreams() {
 			info.Kind = KindAudio
 			info.SampleRate = cp.SampleRate()
 			info.Channels = cp.ChannelLayout().NbChannels()
+		case astiav.MediaTypeSubtitle:
+			if textSubtitle(info.Codec) {
+				info.Kind = KindSubtitle
+			}
+		}
+		if md := s.Metadata(); md != nil {
+			info.Language = dictValue(md, "language")
+			info.Title = dictValue(md, "title")
 		}
 		d.streams[i] = info
 	}

@@ -6,13 +6,17 @@ import "time"
 type StreamKind int
 
 const (
-	// KindUnknown is a stream the player does not play (subtitles, data,
-	// attachments) or whose type FFmpeg could not tell.
+	// KindUnknown is a stream the player does not play (data,
+	// attachments, pictures of subtitles) or whose type FFmpeg could not
+	// tell.
 	KindUnknown StreamKind = iota
 	// KindVideo is a stream of pictures.
 	KindVideo
 	// KindAudio is a stream of sound.
 	KindAudio
+	// KindSubtitle is a stream of text subtitles (SubRip, WebVTT, ASS,
+	// MP4's timed text); Demuxer.Cue reads its packets.
+	KindSubtitle
 )
 
 func (k StreamKind) String() string {
@@ -21,6 +25,8 @@ func (k StreamKind) String() string {
 		return "video"
 	case KindAudio:
 		return "audio"
+	case KindSubtitle:
+		return "subtitle"
 	default:
 		return "unknown"
 	}
@@ -47,4 +53,7 @@ type StreamInfo struct {
 	SampleRate, Channels int
 	// BitRate is the stream's bits per second (0 if unknown).
 	BitRate int64
+	// Language is the stream's language as the file tags it (ISO 639,
+	// e.g. "eng"), "" if untagged; Title is its title tag.
+	Language, Title string
 }

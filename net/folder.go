@@ -26,6 +26,10 @@ var mediaExts = []string{
 	".ogg", ".oga", ".opus", ".mp3", ".wav", ".flac", ".aac", ".ts",
 }
 
+// subtitleExts are the subtitle files a folder scan turns into tracks,
+// after the media files: a folder of subtitles alone is no recording.
+var subtitleExts = []string{".srt", ".vtt", ".ass", ".ssa"}
+
 // TrackInfo describes one track of a recording (see track.Info).
 type TrackInfo = track.Info
 
@@ -80,7 +84,7 @@ func OpenFolder(dir string) (*Folder, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(f.tracks) == 0 {
+	if !slices.ContainsFunc(f.tracks, func(t folderTrack) bool { return !isSubtitleFile(t.path) }) {
 		// Read when playing a folder as well as when sharing one.
 		return nil, fmt.Errorf("net: %s holds no audio or video files", dir)
 	}
@@ -154,22 +158,34 @@ func (f *Folder) addScannedTracks(root string) error {
 	if err != nil {
 		return fmt.Errorf("net: listing recording folder failed: %w", err)
 	}
-	for _, e := range entries {
-		name := e.Name()
-		if strings.HasPrefix(name, ".") || !slices.Contains(mediaExts, strings.ToLower(filepath.Ext(name))) {
-			continue
+	// Media first, so that screen.mp4 is "screen" and screen.srt beside
+	// it "screen (subtitles)".
+	for _, exts := range [][]string{mediaExts, subtitleExts} {
+		for _, e := range entries {
+			name := e.Name()
+			if strings.HasPrefix(name, ".") || !slices.Contains(exts, strings.ToLower(filepath.Ext(name))) {
+				continue
+			}
+			tr, err := statTrack(root, name)
+			if err != nil {
+				continue // subfolders, sockets, links out of the folder: not tracks
+			}
+			tr.Name = stem(name)
+			if f.track(tr.Name) != nil && isSubtitleFile(name) {
+				tr.Name += " (subtitles)"
+			}
+			if checkTrackName(tr.Name) != nil || f.track(tr.Name) != nil {
+				continue
+			}
+			f.tracks = append(f.tracks, tr)
 		}
-		tr, err := statTrack(root, name)
-		if err != nil {
-			continue // subfolders, sockets, links out of the folder: not tracks
-		}
-		tr.Name = stem(name)
-		if checkTrackName(tr.Name) != nil || f.track(tr.Name) != nil {
-			continue
-		}
-		f.tracks = append(f.tracks, tr)
 	}
 	return nil
+}
+
+// isSubtitleFile says a file is named as subtitles.
+func isSubtitleFile(name string) bool {
+	return slices.Contains(subtitleExts, strings.ToLower(filepath.Ext(name)))
 }
 
 // statTrack resolves file inside root, refusing anything that is not a

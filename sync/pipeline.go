@@ -86,6 +86,13 @@ type trackOutputs struct {
 	audio <-chan audioBlock
 	// thinnable says the track can show keyframes only (thin.go).
 	thinnable bool
+	// cues are the track's subtitles, nil without a subtitle stream;
+	// subtitlesOnly says they are all it holds, and all read
+	// (subtitles.go).
+	cues          *cueList
+	subtitlesOnly bool
+	// chapters are the file's chapters on the timeline.
+	chapters []Chapter
 }
 
 // stream is what every played elementary stream has in the demux loop.
@@ -203,6 +210,10 @@ type pipeline struct {
 	// video and audio are the played streams, nil when absent.
 	video *videoStream
 	audio *audioStream
+	// subtitle is the subtitle stream read, nil when absent; its cues go
+	// to cues.
+	subtitle *media.StreamInfo
+	cues     *cueList
 	// packets recycles packets.
 	packets packetPool
 	// thin is the place in the index while the track is thinned, nil
@@ -411,6 +422,11 @@ func (pl *pipeline) run() {
 	defer pl.teardown()
 
 	err := pl.open()
+	if err == nil && pl.video == nil && pl.audio == nil {
+		// Subtitles alone, all read: nothing more to do.
+		<-pl.ctx.Done()
+		return
+	}
 	if err == nil {
 		err = pl.loop()
 	}
@@ -494,7 +510,19 @@ func (pl *pipeline) open() error {
 				continue
 			}
 			pl.audio = newAudioStream(pl.streamOf(s), dec)
+		case s.Kind == media.KindSubtitle && pl.subtitle == nil:
+			pl.subtitle = &s
+			pl.cues = &cueList{}
 		}
+	}
+	if pl.video == nil && pl.audio == nil && pl.subtitle != nil {
+		if err := pl.readCues(); err != nil {
+			return err
+		}
+		pl.send(pipeEvent{kind: pipeOpened, opened: &trackOutputs{
+			streams: []media.StreamInfo{*pl.subtitle}, cues: pl.cues, subtitlesOnly: true,
+		}})
+		return nil
 	}
 	if pl.video == nil && pl.audio == nil {
 		if len(problems) == 0 {
@@ -524,6 +552,11 @@ func (pl *pipeline) open() error {
 		out.audio = a.blocks
 	}
 	out.thinnable = pl.thinnable()
+	if pl.subtitle != nil {
+		out.streams = append(out.streams, *pl.subtitle)
+		out.cues = pl.cues
+	}
+	out.chapters = pl.chapters()
 	pl.send(pipeEvent{kind: pipeOpened, opened: out})
 	return nil
 }
@@ -717,6 +750,10 @@ func (pl *pipeline) readPacket() error {
 		s = &pl.video.stream
 	case pl.audio != nil && i == pl.audio.info.Index:
 		s = &pl.audio.stream
+	case pl.subtitle != nil && i == pl.subtitle.Index:
+		pl.keepCue(p)
+		pl.packets.put(p)
+		return nil
 	default:
 		pl.packets.put(p)
 		return nil

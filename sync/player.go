@@ -158,6 +158,13 @@ type Player struct {
 	// conn is the connection's state last reported (ConnUnknown before the
 	// first look, and always for a local recording).
 	conn track.ConnState
+	// subSink shows subtitles, subText is the text it was last told,
+	// subChange when that text changes next (-1: never), and subHidden
+	// says subtitles are hidden (subtitles.go).
+	subSink   SubtitleSink
+	subText   string
+	subChange time.Duration
+	subHidden bool
 }
 
 // Open starts playing src's tracks (paused until Play): it returns at once,
@@ -186,6 +193,7 @@ func Open(ctx context.Context, src Source, o Options) (*Player, error) {
 		reqs: make(chan playerRequest), pipeEvents: make(chan pipeEvent, 16), wakeCh: make(chan struct{}, 1),
 		events: newEventQueue(o.OnEvent), openedAt: o.Now(),
 		clock: newClock(o.Now), opening: true, prerolling: true, volume: 1, speed: 1, state: StateOpening,
+		subChange: -1,
 	}
 	p.lastState.Store(int64(StateOpening))
 	p.events.push(Event{Kind: EventState, State: StateOpening})
@@ -386,6 +394,7 @@ func (p *Player) step() {
 		p.checkThinned()
 		p.checkEnded(pos)
 	}
+	p.presentSubtitle(p.clock.position())
 	p.updateClock()
 	p.measureLatency()
 	p.clockPos.Store(int64(p.clock.position()))
@@ -409,6 +418,9 @@ func (p *Player) nextWake() time.Duration {
 		wait = min(wait, audioFeedPeriod)
 	}
 	pos := p.clock.position()
+	if p.subChange >= 0 {
+		wait = min(wait, max(p.subChange-pos, 0))
+	}
 	for _, s := range p.slots {
 		v := s.video
 		switch {

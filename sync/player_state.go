@@ -14,6 +14,9 @@ func (p *Player) prerollReady(pos time.Duration) bool {
 		if !s.on || s.err != nil {
 			continue
 		}
+		if s.opened && s.subtitlesOnly {
+			continue
+		}
 		if !s.opened || s.pl == nil {
 			return false
 		}
@@ -171,7 +174,7 @@ func (p *Player) trackJoining(s *trackSlot) bool {
 
 // trackEnded says s has delivered and played all it has in this epoch.
 func (p *Player) trackEnded(s *trackSlot, pos time.Duration) bool {
-	if !s.opened {
+	if !s.opened || s.subtitlesOnly {
 		return false
 	}
 	if v := s.video; v != nil && (!v.ended || v.head != nil || pos < v.tail) {

@@ -36,6 +36,13 @@ type trackSlot struct {
 	stats TrackStats
 	// thin is its degrading to keyframes (degrade.go).
 	thin thinState
+	// cues are its subtitles, nil without; subtitlesOnly says they are
+	// all it holds, all read, with no pipeline left (subtitles.go).
+	// Both are kept when switched off.
+	cues          *cueList
+	subtitlesOnly bool
+	// chapters are its file's chapters on the timeline.
+	chapters []Chapter
 }
 
 // pruneRetired forgets pipelines that have finished stopping.
@@ -75,16 +82,7 @@ func (p *Player) startTrack(s *trackSlot) {
 // stopTrack closes s's pipeline without waiting for it, so the other tracks
 // play on; the reader is closed at once.
 func (p *Player) stopTrack(s *trackSlot) {
-	if s.pl != nil {
-		de, sk := s.pl.decodeErrors.Load(), s.pl.seeks.Load()
-		_, n := s.pl.readerStats()
-		s.stats.DecodeErrors += de
-		s.stats.Seeks += sk
-		s.stats.BytesRead += n
-		s.pl.close()
-		p.retired = append(p.retired, s.pl)
-		s.pl = nil
-	}
+	p.retirePipeline(s)
 	p.resetThin(s)
 	if s.audio != nil {
 		s.stats.SamplesMixed += s.audio.mixed
@@ -93,6 +91,27 @@ func (p *Player) stopTrack(s *trackSlot) {
 	}
 	s.video = nil
 	s.opened = false
+}
+
+// retirePipeline lets s's pipeline go, keeping its counters.
+func (p *Player) retirePipeline(s *trackSlot) {
+	if s.pl == nil {
+		return
+	}
+	de, sk := s.pl.decodeErrors.Load(), s.pl.seeks.Load()
+	_, n := s.pl.readerStats()
+	s.stats.DecodeErrors += de
+	s.stats.Seeks += sk
+	s.stats.BytesRead += n
+	s.pl.close()
+	p.retired = append(p.retired, s.pl)
+	s.pl = nil
+}
+
+// switchOff unsubscribes s.
+func (p *Player) switchOff(s *trackSlot) {
+	p.stopTrack(s)
+	s.on, s.err = false, nil
 }
 
 func (p *Player) onPipeEvent(ev pipeEvent) {
@@ -109,6 +128,14 @@ func (p *Player) onPipeEvent(ev pipeEvent) {
 	case pipeOpened:
 		o := ev.opened
 		s.opened, s.streams, s.end = true, o.streams, o.end
+		s.cues, s.chapters = o.cues, o.chapters
+		if o.subtitlesOnly {
+			// Read whole: the pipeline has nothing more to do.
+			s.subtitlesOnly = true
+			p.retirePipeline(s)
+			p.oneSubtitleTrack(s, true)
+			break
+		}
 		joining := !p.prerolling
 		if o.video != nil {
 			s.video = &videoPlayout{videoOutput: *o.video, joining: joining, shownAt: -1}

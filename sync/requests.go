@@ -66,14 +66,20 @@ func (r subscribeRequest) handle(p *Player) {
 	}
 	switch {
 	case r.on && s.on && s.err == nil:
+	case r.on && s.subtitlesOnly:
+		// Its cues were all read when it first opened.
+		s.on, s.err, s.opened = true, nil, true
 	case r.on:
 		p.stopTrack(s)
 		s.on, s.err = true, nil
 		p.startTrack(s)
 	case s.on:
-		p.stopTrack(s)
-		s.on, s.err = false, nil
+		p.switchOff(s)
 	}
+	if r.on && s.subtitlesOnly {
+		p.oneSubtitleTrack(s, false)
+	}
+	p.presentSubtitle(p.clock.position())
 	p.selectClock()
 	r.reply <- nil
 }

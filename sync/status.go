@@ -17,6 +17,10 @@ type Status struct {
 	Stats  Stats
 	// Speed is the playback speed (SetSpeed).
 	Speed float64
+	// Subtitle is the subtitle text at the position, "" when none shows.
+	Subtitle string
+	// Chapters are the recording's chapters, nil without.
+	Chapters []Chapter
 	// Seek is the number of the newest seek the player took (Seek returns
 	// it; 0 before the first): a display that asked for a newer one knows
 	// the position is from before it.
@@ -44,6 +48,8 @@ func (p *Player) publishStatus() {
 		Stats:    p.snapshotStats(),
 		Seek:     p.seeksTaken,
 		Speed:    p.speed,
+		Subtitle: p.subText,
+		Chapters: p.chapters(),
 	})
 }
 
