@@ -254,14 +254,37 @@ func TestFolderScan(t *testing.T) {
 	}
 }
 
-// TestEmptyFolderSaysSoPlainly: a folder without media is refused with
-// words that fit playing it as well as sharing it.
+// TestFolderScanTakesSubtitleFiles: subtitle files are tracks after the
+// media, named by their stem, or "STEM (subtitles)" beside a media file
+// of that stem.
+func TestFolderScanTakesSubtitleFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"screen.mp4", "screen.srt", "talk.en.vtt", "mic.srt", "mic.wav", "notes.txt"} {
+		os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644)
+	}
+	f, err := OpenFolder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tr := range f.Tracks() {
+		names = append(names, tr.Name)
+	}
+	if got, want := strings.Join(names, ","), "mic,screen,mic (subtitles),screen (subtitles),talk.en"; got != want {
+		t.Fatalf("tracks %s, want %s", got, want)
+	}
+}
+
+// TestEmptyFolderSaysSoPlainly: a folder without media, subtitles alone
+// included, is refused with words that fit playing it as well as sharing
+// it.
 func TestEmptyFolderSaysSoPlainly(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(dir, "talk.srt"), []byte("x"), 0o644)
 	_, err := OpenFolder(dir)
 	if err == nil || !strings.HasSuffix(err.Error(), dir+" holds no audio or video files") {
-		t.Fatalf("OpenFolder of a folder with only notes: %v", err)
+		t.Fatalf("OpenFolder of a folder with only notes and subtitles: %v", err)
 	}
 }
 

@@ -204,6 +204,11 @@ func (p *Player) snapshotTracks() []Track {
 		if s.audio != nil {
 			t.Stats.SamplesMixed += s.audio.mixed
 		}
+		if s.subtitlesOnly && s.on && s.opened {
+			// Read whole when it opened: it holds the whole timeline.
+			t.Stats.BufferedAhead = max(p.duration-pos, 0)
+			t.Buffered = []TimeRange{{0, p.duration}}
+		}
 		if pl := s.pl; pl != nil {
 			t.Stats.DecodeErrors += pl.decodeErrors.Load()
 			t.Stats.Seeks += pl.seeks.Load()

@@ -142,6 +142,7 @@ func (pl *pipeline) applySeek(t seekTarget) error {
 		}
 		pl.fresh = false
 	}
+	pl.recallCue(t.t - pl.offset)
 	pl.restart(t)
 	return nil
 }

@@ -62,6 +62,9 @@ func (t Track) HasVideo() bool { return t.has(media.KindVideo) }
 // HasAudio says the track plays sound (known once opened).
 func (t Track) HasAudio() bool { return t.has(media.KindAudio) }
 
+// HasSubtitles says the track has subtitles (known once opened).
+func (t Track) HasSubtitles() bool { return t.has(media.KindSubtitle) }
+
 func (t Track) has(k media.StreamKind) bool {
 	for _, s := range t.Streams {
 		if s.Kind == k {

@@ -82,13 +82,17 @@ type cueList struct {
 	longest time.Duration
 }
 
-// add keeps c, once: a stream demuxed again after a seek repeats cues.
+// add keeps c, once: a stream demuxed again after a seek repeats cues,
+// and a cue read by the index (recallCue) may come again from the
+// demuxer. Of two ends for one cue the earlier is kept: a cue whose
+// packet gave no length got defaultCueLength.
 func (l *cueList) add(c media.Cue) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	i, _ := slices.BinarySearchFunc(l.cues, c.Start, func(x media.Cue, t time.Duration) int { return cmpDuration(x.Start, t) })
 	for j := i; j < len(l.cues) && l.cues[j].Start == c.Start; j++ {
-		if l.cues[j] == c {
+		if l.cues[j].Text == c.Text {
+			l.cues[j].End = min(l.cues[j].End, c.End)
 			return
 		}
 	}
@@ -167,6 +171,55 @@ func (pl *pipeline) keepCue(p *media.Packet) {
 		c.Start += pl.offset
 		c.End += pl.offset
 		pl.cues.add(c)
+	}
+}
+
+// recallCue reads, by the file's index, the subtitle showing at fileT
+// (on the file's timeline) when it began before the keyframe a seek lands
+// on: demuxing from there never meets it. MP4's timed text is indexed,
+// one sample per cue or gap, so this is one small read, usually of bytes
+// the seek reads anyway; a subtitle stream without an index (Matroska's)
+// shows from its next cue.
+func (pl *pipeline) recallCue(fileT time.Duration) {
+	if pl.subtitle == nil {
+		return
+	}
+	i := pl.subtitle.Index
+	if pl.subIndex == nil {
+		if pl.subIndex = pl.demux.Index(i); pl.subIndex == nil {
+			pl.subIndex = []media.IndexEntry{}
+		}
+	}
+	idx := pl.subIndex
+	n, _ := slices.BinarySearchFunc(idx, fileT, func(e media.IndexEntry, t time.Duration) int {
+		if e.PTS <= t {
+			return -1
+		}
+		return 1
+	})
+	if n == 0 || idx[n-1].Size <= 2 {
+		// None before, or a gap (an empty sample).
+		return
+	}
+	ra, ok := pl.readerAt()
+	if !ok {
+		return
+	}
+	e := idx[n-1]
+	p := media.NewPacket()
+	defer p.Free()
+	if err := pl.demux.ReadIndexed(ra, i, e, p); err != nil {
+		return // the cue shows if the stream is demuxed over it
+	}
+	if c, ok := pl.demux.Cue(p); ok {
+		if n < len(idx) {
+			c.End = idx[n].PTS
+		}
+		if c.End > fileT {
+			c.Start += pl.offset
+			c.End += pl.offset
+			pl.cues.add(c)
+		}
 	}
 }
 

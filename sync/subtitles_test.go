@@ -140,8 +140,9 @@ func TestSubtitleFileBesideTheVideo(t *testing.T) {
 }
 
 // TestSubtitleStreamAndChaptersOfAVideo: a video's own subtitle stream
-// shows as the track plays, after seeks too, and its chapters are the
-// recording's, where the chapter keys go.
+// shows as the track plays, after seeks too (in an MP4, the cue a seek
+// lands inside even when it began before the keyframe), and its chapters
+// are the recording's.
 func TestSubtitleStreamAndChaptersOfAVideo(t *testing.T) {
 	for _, name := range []string{"subtitled.mp4", "subtitled.mkv"} {
 		t.Run(name, func(t *testing.T) {
@@ -159,6 +160,12 @@ func TestSubtitleStreamAndChaptersOfAVideo(t *testing.T) {
 					if c := st.Chapters[i]; c.Start != want.Start || c.Title != want.Title {
 						t.Errorf("chapter %d: %+v, want %+v", i, c, want)
 					}
+				}
+				if name == "subtitled.mp4" {
+					// The cue showing at 7 s began before the keyframe the
+					// seek lands on; MP4's index finds it.
+					p.Seek(7 * time.Second)
+					waitFor(t, 5*time.Second, "the cue at 7 s", func() bool { return p.Status().Subtitle == mediatest.Cues[2].Text })
 				}
 				p.Seek(2 * time.Second)
 				waitFor(t, 5*time.Second, "the seek", func() bool { return p.Position() == 2*time.Second && p.State() == StatePaused })
