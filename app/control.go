@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	avsync "reelay/sync"
@@ -27,6 +28,12 @@ type status struct {
 	// how media reaches this machine ("" for a local folder).
 	rtt  time.Duration
 	path string
+	// subscribed is how many Subscribe calls the engine had carried out
+	// before this snapshot: which tracks are on is the engine's word only
+	// once it has every switch the window asked for.
+	subscribed uint64
+	// chapters are the recording's chapters.
+	chapters []avsync.Chapter
 }
 
 // control carries the window's commands to the engine on a goroutine of
@@ -54,6 +61,10 @@ type control struct {
 	signal chan struct{}
 	// pollNow asks for a snapshot at once (after a seek or a toggle).
 	pollNow chan struct{}
+	// subsAsked counts Subscribe calls (UI goroutine); subsDone those
+	// the engine carried out (control goroutine).
+	subsAsked uint64
+	subsDone  atomic.Uint64
 
 	// ctx ends the goroutine; done is closed when it returned.
 	ctx    context.Context
@@ -96,13 +107,21 @@ func (c *control) StepFrame(dir int) {
 	notifyChan(c.pollNow)
 }
 
-func (c *control) Subscribe(track string, on bool) {
+// SetSubtitlesShown shows or hides the subtitles.
+func (c *control) SetSubtitlesShown(on bool) { c.push(func() { c.p.SetSubtitlesShown(on) }) }
+
+// Subscribe switches a track; it returns the switch's number, which
+// status.subscribed reaches once the engine carried it out. UI goroutine.
+func (c *control) Subscribe(track string, on bool) uint64 {
+	c.subsAsked++
 	c.push(func() {
 		if err := c.p.Subscribe(track, on); err != nil && c.onSubscribeError != nil {
 			c.onSubscribeError(track, on, err)
 		}
+		c.subsDone.Add(1)
 		notifyChan(c.pollNow)
 	})
+	return c.subsAsked
 }
 
 // Seek asks the engine for t, replacing any target it has not taken yet,
@@ -141,15 +160,10 @@ func (c *control) poll() {
 	if c.onStatus == nil || c.ctx.Err() != nil {
 		return
 	}
+	s := status{subscribed: c.subsDone.Load()}
 	st := c.p.Status()
-	s := status{
-		seekGen:  st.Seek,
-		position: st.Position,
-		duration: st.Duration,
-		state:    st.State,
-		tracks:   st.Tracks,
-		stats:    st.Stats,
-	}
+	s.seekGen, s.position, s.duration, s.state = st.Seek, st.Position, st.Duration, st.State
+	s.tracks, s.stats, s.chapters = st.Tracks, st.Stats, st.Chapters
 	if c.link != nil {
 		s.rtt, s.path = c.link()
 	}

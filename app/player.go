@@ -26,6 +26,10 @@ type Player interface {
 	// StepFrame pauses and shows the main picture's next (dir > 0) or
 	// previous picture.
 	StepFrame(dir int)
+	// SetSubtitleSink sets where the subtitle text at the position goes;
+	// SetSubtitlesShown shows or hides subtitles.
+	SetSubtitleSink(s avsync.SubtitleSink)
+	SetSubtitlesShown(on bool)
 	// Status never waits: it is the engine's latest snapshot.
 	Status() avsync.Status
 	Close() error

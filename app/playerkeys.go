@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+
+	avsync "reelay/sync"
 )
 
 // seekTo asks the engine for the picture at t, and shows t at once.
@@ -86,6 +88,30 @@ func (pv *playerView) stepSpeed(dir int) {
 	pv.updateStatus()
 }
 
+// toggleSubtitles shows or hides the subtitles, as mpv's v.
+func (pv *playerView) toggleSubtitles() {
+	pv.subsHidden = !pv.subsHidden
+	pv.ctl.SetSubtitlesShown(!pv.subsHidden)
+	if pv.subsHidden {
+		pv.showToast("Subtitles hidden")
+	} else {
+		pv.showToast("Subtitles shown")
+	}
+}
+
+// seekChapter goes to the next chapter (dir > 0) or back, where the
+// engine says the chapter keys go, and says which chapter it is.
+func (pv *playerView) seekChapter(dir int) {
+	t, ok := avsync.ChapterTarget(pv.chapters, pv.position, dir)
+	if !ok {
+		return
+	}
+	pv.seekTo(t)
+	if title := chapterAt(pv.chapters, t); title != "" {
+		pv.showToast("Chapter: " + title)
+	}
+}
+
 func (pv *playerView) toggleLayout() {
 	if pv.area.mode == layoutPiP {
 		pv.area.setMode(layoutSideBySide)
@@ -132,6 +158,12 @@ func (pv *playerView) typedKey(e *fyne.KeyEvent) {
 		pv.screenshot()
 	case fyne.KeyI:
 		pv.overlay.toggle(pv)
+	case fyne.KeyV:
+		pv.toggleSubtitles()
+	case fyne.KeyPageUp:
+		pv.seekChapter(-1)
+	case fyne.KeyPageDown:
+		pv.seekChapter(1)
 	case fyne.KeyQ:
 		pv.u.quitNow()
 	default:

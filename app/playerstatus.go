@@ -61,6 +61,11 @@ func (pv *playerView) applyStatus(s status) {
 		k := kindOf(t)
 		opened := len(t.Streams) > 0
 		changed := k != tv.kind || opened != tv.opened
+		if k == kindSubtitles && t.On != tv.on && s.subscribed >= pv.subsAsked {
+			// One subtitle track at a time: the engine switched this one
+			// as another went on.
+			tv.on, changed = t.On, true
+		}
 		tv.kind, tv.opened = k, opened
 		for _, st := range t.Streams {
 			if st.Width > 0 && st.Height > 0 {
@@ -72,6 +77,8 @@ func (pv *playerView) applyStatus(s status) {
 		}
 	}
 	pv.thinned = thinned
+	pv.chapters = s.chapters
+	pv.seek.setChapters(s.chapters)
 	pv.showConnection(s.stats.Connection)
 	if now := time.Now(); now.Sub(pv.figuresAt) >= figuresPeriod {
 		pv.figuresAt = now
@@ -120,7 +127,7 @@ func (pv *playerView) showConnection(c p2pnet.Connection) {
 		for _, tv := range pv.tracks {
 			if tv.on && tv.err != nil {
 				tv.err = nil
-				pv.ctl.Subscribe(tv.name, true)
+				pv.subsAsked = pv.ctl.Subscribe(tv.name, true)
 				pv.updateTrack(tv)
 			}
 		}

@@ -152,6 +152,13 @@ type playerView struct {
 	overlay *statsOverlay
 	// thumbs fetches the seek bar's pictures, from the first hover on.
 	thumbs *thumbnailer
+	// subs shows the subtitles; subsHidden says v hid them. subsAsked is
+	// the newest track switch asked of the engine (control.Subscribe).
+	subs       *subtitleView
+	subsHidden bool
+	subsAsked  uint64
+	// chapters are the recording's chapters, as the engine lists them.
+	chapters []avsync.Chapter
 }
 
 func newPlayerView(u *ui, src avsync.Source, link string) *playerView {
@@ -180,7 +187,9 @@ func newPlayerView(u *ui, src avsync.Source, link string) *playerView {
 		pv.tracks = append(pv.tracks, tv)
 		pv.byName[info.Name] = tv
 	}
-	pv.area = newVideoArea(tiles, func() float32 { return u.w.Canvas().Scale() })
+	pv.subs = newSubtitleView(u.do)
+	pv.subs.onChange = func(text string) { u.debug.emit("subtitle", map[string]any{"text": text}) }
+	pv.area = newVideoArea(tiles, pv.subs, func() float32 { return u.w.Canvas().Scale() })
 	pv.area.onLayout = pv.layoutChanged
 	pv.build()
 	return pv
@@ -279,6 +288,7 @@ func (pv *playerView) openEngine() {
 	for _, tv := range pv.tracks {
 		p.SetVideoSink(tv.name, tv.tile)
 	}
+	p.SetSubtitleSink(pv.subs)
 	pv.ctl.p = p
 	if r := pv.remote; r != nil {
 		pv.ctl.link = func() (time.Duration, string) { return r.RTT(), r.Path() }
@@ -327,6 +337,7 @@ func (pv *playerView) close() {
 	for _, tv := range pv.tracks {
 		tv.tile.detached.Store(true)
 	}
+	pv.subs.detached.Store(true)
 	if pv.forTimer != nil {
 		pv.forTimer.Stop()
 	}
@@ -483,7 +494,7 @@ func (pv *playerView) toggleTapped(t *trackToggle) {
 		on = true
 	}
 	tv.on, tv.err = on, nil
-	pv.ctl.Subscribe(tv.name, on)
+	pv.subsAsked = pv.ctl.Subscribe(tv.name, on)
 	pv.updateTrack(tv)
 	pv.u.debug.emit("toggle", map[string]any{"track": tv.name, "on": on})
 }

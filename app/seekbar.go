@@ -11,6 +11,8 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	avsync "reelay/sync"
 )
 
 // span is a stretch of the recording's timeline.
@@ -28,6 +30,9 @@ type seekBar struct {
 	position time.Duration
 	// buffered are the spans ready to play without waiting.
 	buffered []span
+	// chapters are the recording's chapters: a mark on the bar at each
+	// start after the first, and the title in the tooltip.
+	chapters []avsync.Chapter
 	// dragging says the handle follows the pointer; positions from the
 	// engine are not shown meanwhile.
 	dragging bool
@@ -129,12 +134,38 @@ func (s *seekBar) showTip(x float32) {
 	s.tellTip()
 }
 
-// tipText is what the tooltip says: the time under the pointer.
+// tipText is what the tooltip says: the time under the pointer, and the
+// chapter there.
 func (s *seekBar) tipText() string {
 	if !s.tipShown || s.duration <= 0 {
 		return ""
 	}
-	return formatTime(s.at(s.tipX))
+	t := s.at(s.tipX)
+	if c := chapterAt(s.chapters, t); c != "" {
+		return formatTime(t) + " · " + c
+	}
+	return formatTime(t)
+}
+
+// setChapters marks the chapters on the bar.
+func (s *seekBar) setChapters(cs []avsync.Chapter) {
+	if slices.Equal(cs, s.chapters) {
+		return
+	}
+	s.chapters = cs
+	s.Refresh()
+}
+
+// chapterAt is the title of the chapter t is in ("" for none, or an
+// untitled one).
+func chapterAt(cs []avsync.Chapter, t time.Duration) string {
+	title := ""
+	for _, c := range cs {
+		if c.Start <= t {
+			title = c.Title
+		}
+	}
+	return title
 }
 
 func (s *seekBar) tellTip() {
@@ -214,6 +245,8 @@ type seekBarRenderer struct {
 	track    *canvas.Rectangle
 	buffered []*canvas.Rectangle
 	played   *canvas.Rectangle
+	// marks are the chapters' starts, gaps cut across the bar.
+	marks []*canvas.Rectangle
 	handle   *canvas.Circle
 	// tip says the time under the pointer, on tipBg, above the bar: it
 	// is drawn outside the bar's bounds, over the video.
@@ -234,7 +267,11 @@ func (r *seekBarRenderer) Objects() []fyne.CanvasObject {
 	for _, b := range r.buffered {
 		r.objects = append(r.objects, b)
 	}
-	return append(r.objects, r.played, r.handle, r.tipBg, r.thumb, r.tip)
+	r.objects = append(r.objects, r.played)
+	for _, m := range r.marks {
+		r.objects = append(r.objects, m)
+	}
+	return append(r.objects, r.handle, r.tipBg, r.thumb, r.tip)
 }
 
 func (r *seekBarRenderer) x(t time.Duration, w float32) float32 {
@@ -264,10 +301,31 @@ func (r *seekBarRenderer) Layout(size fyne.Size) {
 	px := r.x(r.s.position, size.Width)
 	r.played.Move(fyne.NewPos(0, y))
 	r.played.Resize(fyne.NewSize(px, thick))
+	r.layoutMarks(size, y, thick)
 	const d = 14
 	r.handle.Move(fyne.NewPos(px-d/2, (size.Height-d)/2))
 	r.handle.Resize(fyne.NewSize(d, d))
 	r.layoutTip(size)
+}
+
+// layoutMarks cuts a gap across the bar at every chapter's start but
+// the first, as browser players mark chapters.
+func (r *seekBarRenderer) layoutMarks(size fyne.Size, y, thick float32) {
+	var starts []time.Duration
+	for _, c := range r.s.chapters {
+		if c.Start > 0 && c.Start < r.s.duration {
+			starts = append(starts, c.Start)
+		}
+	}
+	for len(r.marks) < len(starts) {
+		r.marks = append(r.marks, canvas.NewRectangle(theme.Color(theme.ColorNameBackground)))
+	}
+	r.marks = r.marks[:len(starts)]
+	const gap = 3
+	for i, t := range starts {
+		r.marks[i].Move(fyne.NewPos(r.x(t, size.Width)-gap/2, y))
+		r.marks[i].Resize(fyne.NewSize(gap, thick))
+	}
 }
 
 // layoutTip centres the tooltip above the pointer, moved sideways as far
@@ -329,6 +387,9 @@ func (r *seekBarRenderer) Refresh() {
 	r.played.FillColor = theme.Color(theme.ColorNamePrimary)
 	r.handle.FillColor = theme.Color(theme.ColorNameForeground)
 	r.tip.Color = theme.Color(theme.ColorNameForeground)
+	for _, m := range r.marks {
+		m.FillColor = theme.Color(theme.ColorNameBackground)
+	}
 	r.tipBg.FillColor = theme.Color(theme.ColorNameOverlayBackground)
 	r.tipBg.StrokeColor = theme.Color(theme.ColorNameSeparator)
 	r.Layout(r.s.Size())

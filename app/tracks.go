@@ -23,6 +23,9 @@ const (
 	kindScreen
 	// kindAudio is a track with sound and no picture.
 	kindAudio
+	// kindSubtitles is a file of subtitles: its words show over the
+	// pictures.
+	kindSubtitles
 )
 
 func (k trackKind) String() string {
@@ -33,13 +36,15 @@ func (k trackKind) String() string {
 		return "screen"
 	case kindAudio:
 		return "audio"
+	case kindSubtitles:
+		return "subtitles"
 	default:
 		return "unknown"
 	}
 }
 
 // hasVideo says the kind shows pictures, or may once opened.
-func (k trackKind) hasVideo() bool { return k != kindAudio }
+func (k trackKind) hasVideo() bool { return k != kindAudio && k != kindSubtitles }
 
 // icon is the theme icon that says the kind.
 func (k trackKind) icon() fyne.Resource {
@@ -50,6 +55,8 @@ func (k trackKind) icon() fyne.Resource {
 		return theme.MediaMusicIcon()
 	case kindCamera:
 		return theme.MediaVideoIcon()
+	case kindSubtitles:
+		return theme.FileTextIcon()
 	default:
 		return theme.FileVideoIcon()
 	}
@@ -71,6 +78,8 @@ func kindOf(t avsync.Track) trackKind {
 		switch {
 		case !t.HasVideo() && t.HasAudio():
 			return kindAudio
+		case !t.HasVideo() && t.HasSubtitles():
+			return kindSubtitles
 		case t.HasVideo() && has("screen", "display", "desktop", "slides", "monitor"):
 			return kindScreen
 		case t.HasVideo():
@@ -84,6 +93,8 @@ func kindOf(t avsync.Track) trackKind {
 		return kindCamera
 	case has("mic", "audio", "sound", "voice", "music"):
 		return kindAudio
+	case has("subtitle", "caption"):
+		return kindSubtitles
 	}
 	return kindUnknown
 }

@@ -334,10 +334,13 @@ type videoArea struct {
 	scale func() float32
 	// onLayout is told after every layout pass; UI goroutine.
 	onLayout func()
+	// subs shows subtitles over the pictures.
+	subs *subtitleView
 }
 
-func newVideoArea(tiles []*videoTile, scale func() float32) *videoArea {
-	a := &videoArea{tiles: tiles, byName: map[string]*videoTile{}, scale: scale, bg: canvas.NewRectangle(color.Black)}
+func newVideoArea(tiles []*videoTile, subs *subtitleView, scale func() float32) *videoArea {
+	a := &videoArea{tiles: tiles, byName: map[string]*videoTile{}, scale: scale, bg: canvas.NewRectangle(color.Black), subs: subs}
+	subs.restack = a.restack
 	a.empty = widget.NewLabel("No video track is on")
 	a.empty.Alignment = fyne.TextAlignCenter
 	for _, t := range tiles {
@@ -403,6 +406,7 @@ func (a *videoArea) restack() {
 	for _, t := range order {
 		objs = append(objs, t.bg, t.bars[0], t.bars[1], t.probe, t.img, t.badgeBg, t.badge)
 	}
+	objs = append(objs, a.subs.objects()...)
 	a.box.Objects = objs
 	a.box.Refresh()
 }
@@ -468,6 +472,10 @@ func (a *videoArea) Layout(_ []fyne.CanvasObject, size fyne.Size) {
 		for i, t := range vis {
 			a.place(t, fyne.NewPos(float32(i%cols)*cw, float32(i/cols)*ch), fyne.NewSize(cw, ch), false)
 		}
+	}
+	if a.subs.layout(size) {
+		// The first time this many lines show: their objects join.
+		defer a.restack()
 	}
 	if a.onLayout != nil {
 		a.onLayout()

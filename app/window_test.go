@@ -80,6 +80,8 @@ type fakePlayer struct {
 	onEvent  func(avsync.Event)
 	closed   bool
 	conn     p2pnet.Connection
+	subSink  avsync.SubtitleSink
+	chapters []avsync.Chapter
 }
 
 func newFakePlayer() *fakePlayer {
@@ -145,6 +147,16 @@ func (f *fakePlayer) SetVideoSink(track string, s avsync.VideoSink) {
 	f.mu.Unlock()
 }
 
+func (f *fakePlayer) SetSubtitleSink(s avsync.SubtitleSink) {
+	f.mu.Lock()
+	f.subSink = s
+	f.mu.Unlock()
+}
+
+func (f *fakePlayer) SetSubtitlesShown(on bool) {
+	f.record("subtitles " + onOff(on))
+}
+
 func (f *fakePlayer) SetVolume(v float64) {
 	f.mu.Lock()
 	f.volume = v
@@ -179,7 +191,7 @@ func (f *fakePlayer) Status() avsync.Status {
 	return avsync.Status{
 		Position: f.position, Duration: f.duration, State: avsync.StatePlaying,
 		Tracks: slices.Clone(f.tracks), Seek: uint64(len(f.seeks)),
-		Stats: avsync.Stats{Connection: f.conn},
+		Stats: avsync.Stats{Connection: f.conn}, Chapters: f.chapters,
 	}
 }
 
@@ -215,11 +227,23 @@ func (f *fakePlayer) event(ev avsync.Event) {
 }
 
 // fakeSource is a recording with a screen, a camera and a mic.
-type fakeSource struct{ name string }
+// fakeSource lists tracks by name: screen, camera and mic unless given.
+type fakeSource struct {
+	name   string
+	tracks []string
+}
 
 func (s fakeSource) Name() string { return s.name }
 func (s fakeSource) Tracks() []p2pnet.TrackInfo {
-	return []p2pnet.TrackInfo{{Name: "screen"}, {Name: "camera"}, {Name: "mic"}}
+	names := s.tracks
+	if names == nil {
+		names = []string{"screen", "camera", "mic"}
+	}
+	var out []p2pnet.TrackInfo
+	for _, n := range names {
+		out = append(out, p2pnet.TrackInfo{Name: n})
+	}
+	return out
 }
 func (s fakeSource) OpenTrack(string) (avsync.TrackReader, error) {
 	return nil, errors.New("fake source")
@@ -295,7 +319,12 @@ func (h *harness) waitFor(what string, cond func() bool) {
 // the engine to be open and the first commands applied.
 func (h *harness) openPlayer() *playerView {
 	h.t.Helper()
-	h.u.openPlayer(fakeSource{name: "Standup"}, "")
+	// The tracks the fake engine lists.
+	var names []string
+	for _, tr := range h.fp.Tracks() {
+		names = append(names, tr.Name)
+	}
+	h.u.openPlayer(fakeSource{name: "Standup", tracks: names}, "")
 	pv := h.u.player
 	h.waitFor("the engine to open and play", func() bool {
 		_, _, _, _, playing := h.fp.snapshot()
@@ -1359,7 +1388,12 @@ func TestTheStatusLineSaysTheConnectionInWords(t *testing.T) {
 		t.Errorf("the status line reads %q", got)
 	}
 
-	h.u.openPlayer(fakeSource{name: "Standup"}, "")
+	// The tracks the fake engine lists.
+	var names []string
+	for _, tr := range h.fp.Tracks() {
+		names = append(names, tr.Name)
+	}
+	h.u.openPlayer(fakeSource{name: "Standup", tracks: names}, "")
 	if got := h.u.player.networkFigures(); got != "From this computer" {
 		t.Errorf("a local folder's status line says %q", got)
 	}
@@ -1757,4 +1791,102 @@ func TestTheSeekBarShowsThePictureUnderThePointer(t *testing.T) {
 	}
 	test.MoveMouse(c, fyne.NewPos(5, 5))
 	h.waitFor("the picture to go", func() bool { return pv.seek.thumb == nil && !r.thumb.Visible() })
+}
+
+// TestSubtitlesAndChapters: the engine's subtitle text shows over the
+// bottom of the picture, a line on a band each, centred, and goes when
+// it clears; v hides and shows them; a subtitle track has its own icon
+// and no picture, and its toggle follows the engine when it switches it
+// off for another; the chapters cut the seek bar, name themselves in its
+// tooltip, and Page Down and Page Up go where the engine says.
+func TestSubtitlesAndChapters(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.fp.mu.Lock()
+	h.fp.tracks = append(h.fp.tracks,
+		avsync.Track{Name: "talk", On: true, State: avsync.StatePlaying, Streams: []media.StreamInfo{{Kind: media.KindSubtitle}}},
+		avsync.Track{Name: "talk (subtitles)", On: true, State: avsync.StatePlaying, Streams: []media.StreamInfo{{Kind: media.KindSubtitle}}})
+	h.fp.chapters = []avsync.Chapter{{Start: 0, Title: "Opening"}, {Start: 20 * time.Second, Title: "The middle"}, {Start: 45 * time.Second, Title: "Last words"}}
+	h.fp.mu.Unlock()
+	pv := h.openPlayer()
+	h.waitFor("the subtitle tracks' kind", func() bool { return pv.byName["talk"].kind == kindSubtitles })
+	talk := pv.byName["talk"]
+	if talk.tile.visible || talk.toggle.btn.Icon != kindSubtitles.icon() {
+		t.Errorf("a subtitle track has a picture (%v) or the wrong icon", talk.tile.visible)
+	}
+
+	// The engine keeps one subtitle track on: the toggle follows.
+	h.fp.mu.Lock()
+	h.fp.tracks[4].On = false
+	h.fp.mu.Unlock()
+	h.waitFor("the second subtitle track shown off", func() bool {
+		return !pv.byName["talk (subtitles)"].on && strings.Contains(pv.byName["talk (subtitles)"].toggle.btn.Text, "off")
+	})
+
+	h.fp.mu.Lock()
+	sink := h.fp.subSink
+	h.fp.mu.Unlock()
+	if sink == nil {
+		t.Fatal("the window gave the engine no subtitle sink")
+	}
+	sink.ShowSubtitle("Two lines,\nthe second one")
+	shown := func() []string {
+		var out []string
+		for i, l := range pv.subs.lines {
+			if l.Visible() && pv.subs.bands[i].Visible() {
+				out = append(out, l.Text)
+			}
+		}
+		return out
+	}
+	h.waitFor("two lines of subtitles", func() bool { return slices.Equal(shown(), []string{"Two lines,", "the second one"}) })
+	area := pv.area.box.Size()
+	for i, l := range pv.subs.lines {
+		b := pv.subs.bands[i]
+		mid := l.Position().X + l.Size().Width/2
+		if math.Abs(float64(mid-area.Width/2)) > 1 || l.Position().Y < area.Height/2 || b.Position().Y+b.Size().Height > area.Height {
+			t.Errorf("line %d at %v size %v: not centred in the lower half of the %v area", i, l.Position(), l.Size(), area)
+		}
+		if b.Position().X > l.Position().X || b.Position().X+b.Size().Width < l.Position().X+l.Size().Width {
+			t.Errorf("line %d is not on its band", i)
+		}
+		if !slices.Contains(pv.area.box.Objects, fyne.CanvasObject(l)) {
+			t.Errorf("line %d is not in the video area", i)
+		}
+	}
+	sink.ShowSubtitle("")
+	h.waitFor("the subtitles cleared", func() bool { return len(shown()) == 0 })
+
+	calls := func() []string { h.fp.mu.Lock(); defer h.fp.mu.Unlock(); return slices.Clone(h.fp.calls) }
+	h.key(fyne.KeyV)
+	h.waitFor("v to hide subtitles", func() bool { return slices.Contains(calls(), "subtitles off") })
+	h.key(fyne.KeyV)
+	h.waitFor("v to show them", func() bool { return slices.Contains(calls(), "subtitles on") })
+
+	h.waitFor("the chapters on the bar", func() bool { return len(pv.chapters) == 3 })
+	r := test.WidgetRenderer(pv.seek).(*seekBarRenderer)
+	w := pv.seek.Size().Width
+	if len(r.marks) != 2 {
+		t.Fatalf("%d chapter marks on the bar, want 2 (none at the start)", len(r.marks))
+	}
+	if x := r.marks[0].Position().X + r.marks[0].Size().Width/2; math.Abs(float64(x-w/3)) > 1 {
+		t.Errorf("the mark of the chapter at 0:20 of 1:00 is at x=%v of %v", x, w)
+	}
+	c := h.w.Canvas()
+	inset, _ := c.InteractiveArea()
+	bar := fyne.CurrentApp().Driver().AbsolutePositionForObject(pv.seek).Add(inset)
+	test.MoveMouse(c, bar.Add(fyne.NewPos(w/2, seekBarHeight/2)))
+	if r.tip.Text != "0:30 · The middle" {
+		t.Errorf("half way the tooltip says %q, want the time and the chapter", r.tip.Text)
+	}
+	test.MoveMouse(c, fyne.NewPos(c.Size().Width/2, 50))
+
+	h.key(fyne.KeyPageDown)
+	h.lastSeek(20 * time.Second)
+	h.key(fyne.KeyPageDown)
+	h.lastSeek(45 * time.Second)
+	h.key(fyne.KeyPageUp) // just into "Last words": back to "The middle"
+	h.lastSeek(20 * time.Second)
+	if !strings.Contains(pv.toast, "The middle") {
+		t.Errorf("the toast says %q after going to a chapter", pv.toast)
+	}
 }
