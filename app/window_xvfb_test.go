@@ -443,6 +443,10 @@ func TestDemoWindow(t *testing.T) {
 	}
 	log.waitFor(t, "both tracks painting", 0, 30*time.Second, painting)
 	painted := time.Since(start)
+	// The demo's subtitles reach the window from their own track.
+	log.waitFor(t, "the demo's first subtitle", 0, 30*time.Second, func(l uiLine) bool {
+		return l.Ev == "subtitle" && strings.HasPrefix(l.Text, "This is Reelay's demo")
+	})
 	t.Logf("both tracks had 3 new frames painted %v after start", painted.Round(time.Millisecond))
 	if painted > 3*time.Second {
 		t.Errorf("both tracks were painting only %v after start, want within 3 s", painted.Round(time.Millisecond))
@@ -554,6 +558,16 @@ func TestDemoWindow(t *testing.T) {
 	scr.key("BackSpace", "space")
 	_, i = log.waitFor(t, "normal speed, paused", i, 10*time.Second, func(l uiLine) bool {
 		return l.Ev == "status" && l.State == "paused" && !strings.Contains(l.StatusText, "×")
+	})
+
+	// v hides the subtitles and shows them again.
+	scr.key("v")
+	_, i = log.waitFor(t, "subtitles hidden", i, 10*time.Second, func(l uiLine) bool {
+		return l.Ev == "status" && strings.Contains(l.StatusText, "Subtitles hidden")
+	})
+	scr.key("v")
+	_, i = log.waitFor(t, "subtitles shown", i, 10*time.Second, func(l uiLine) bool {
+		return l.Ev == "status" && strings.Contains(l.StatusText, "Subtitles shown")
 	})
 
 	// . and , step a picture (an exact seek each, paused); i shows the
