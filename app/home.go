@@ -289,7 +289,7 @@ func (u *ui) watchDemo() {
 	}, func(err error) {
 		u.showHome()
 		u.showError("Could not start the demo", err)
-	}, func(rem Remote, link string) { u.openPlayer(rem, link) })
+	}, func(rem Remote, link string) { u.openPlayer(rem, link, "") })
 }
 
 // connect shows message while open reaches a recording in the
@@ -385,7 +385,7 @@ func (u *ui) watch(link string) {
 		if !u.o.Demo || link != u.o.Link {
 			u.rememberLink(link, rem.Name())
 		}
-		u.openPlayer(rem, link)
+		u.openPlayer(rem, link, "")
 	})
 }
 
@@ -410,15 +410,20 @@ func (u *ui) playFolder(dir string) {
 				u.showError("Could not play the folder", err)
 				return
 			}
-			u.openPlayer(src, "")
+			// The folder is remembered by its whole path (resume.go).
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				abs = dir
+			}
+			u.openPlayer(src, "", abs)
 		})
 	}()
 }
 
 // openPlayer shows the player on src; UI goroutine.
-func (u *ui) openPlayer(src avsync.Source, link string) {
+func (u *ui) openPlayer(src avsync.Source, link, folder string) {
 	u.leave()
-	u.player = newPlayerView(u, src, link)
+	u.player = newPlayerView(u, src, link, folder)
 	u.player.show()
 }
 

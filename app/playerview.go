@@ -61,8 +61,10 @@ type playerView struct {
 	// src is what the engine plays; remote is src when it is a link.
 	src    avsync.Source
 	remote Remote
-	// link is the link being watched, "" for a local folder.
-	link string
+	// link is the link being watched, "" for a local folder; folder is
+	// the local folder played, "" for a link.
+	link   string
+	folder string
 	// ctx ends the engine and the control; cancel ends it.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -161,10 +163,10 @@ type playerView struct {
 	chapters []avsync.Chapter
 }
 
-func newPlayerView(u *ui, src avsync.Source, link string) *playerView {
+func newPlayerView(u *ui, src avsync.Source, link, folder string) *playerView {
 	ctx, cancel := context.WithCancel(u.ctx)
 	pv := &playerView{
-		u: u, src: src, link: link, ctx: ctx, cancel: cancel, opened: make(chan struct{}),
+		u: u, src: src, link: link, folder: folder, ctx: ctx, cancel: cancel, opened: make(chan struct{}),
 		byName: map[string]*trackView{}, playing: true, state: avsync.StateOpening,
 		vol: u.a.Preferences().FloatWithFallback(prefVolume, 1), speed: 1,
 	}

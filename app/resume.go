@@ -9,10 +9,10 @@ import (
 	p2pnet "reelay/net"
 )
 
-// Resume where you left off: the position each shared recording was left
-// at is kept in the preferences, by its sharer and token (the addresses
-// in a link change, the recording does not), and the player opens there
-// the next time. A recording watched to its end, or left in its first or
+// Resume where you left off: the position each recording was left at is
+// kept in the preferences, a shared one by its sharer and token (the
+// addresses in a link change, the recording does not), a folder on this
+// machine by its path, and the player opens there the next time. A recording watched to its end, or left in its first or
 // last seconds, starts from the beginning.
 
 // prefResume is the preferences key of the positions.
@@ -32,9 +32,12 @@ type resumePoint struct {
 	At  int64   `json:"at"`
 }
 
-// resumeKey names the recording the player shows, "" for none to keep (a
-// local folder, the built-in demo, whose link lives as long as the window).
+// resumeKey names the recording the player shows, "" for none to keep
+// (the built-in demo, whose link lives as long as the window).
 func (pv *playerView) resumeKey() string {
+	if pv.folder != "" {
+		return "folder:" + pv.folder
+	}
 	if _, demo := pv.remote.(*demoRemote); demo || (pv.u.o.Demo && pv.link == pv.u.o.Link) {
 		return ""
 	}

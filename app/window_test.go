@@ -324,7 +324,7 @@ func (h *harness) openPlayer() *playerView {
 	for _, tr := range h.fp.Tracks() {
 		names = append(names, tr.Name)
 	}
-	h.u.openPlayer(fakeSource{name: "Standup", tracks: names}, "")
+	h.u.openPlayer(fakeSource{name: "Standup", tracks: names}, "", "")
 	pv := h.u.player
 	h.waitFor("the engine to open and play", func() bool {
 		_, _, _, _, playing := h.fp.snapshot()
@@ -1321,6 +1321,46 @@ func TestResumeWhereYouLeftOff(t *testing.T) {
 	}
 }
 
+// TestResumeAFolderWhereYouLeftOff: a recording folder on this machine
+// opens where it was left, by its whole path.
+func TestResumeAFolderWhereYouLeftOff(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "screen.mp4"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, Options{})
+	play := func(path string) *playerView {
+		h.u.playFolder(path)
+		h.waitFor("the player", func() bool { return h.u.player != nil })
+		pv := h.u.player
+		h.waitFor("the engine", func() bool {
+			select {
+			case <-pv.opened:
+				return true
+			default:
+				return false
+			}
+		})
+		h.fp.event(avsync.Event{Kind: avsync.EventDuration, Duration: 60 * time.Second})
+		h.waitFor("the duration", func() bool { return pv.duration == 60*time.Second })
+		return pv
+	}
+	pv := play(dir)
+	if seeks, _, _, _, _ := h.fp.snapshot(); len(seeks) != 0 {
+		t.Errorf("a folder never played opened with seeks %v", seeks)
+	}
+	h.fp.mu.Lock()
+	h.fp.position = 21 * time.Second
+	h.fp.mu.Unlock()
+	h.waitFor("the position", func() bool { return pv.position == 21*time.Second })
+	h.u.showHome()
+
+	// The same folder by another path.
+	t.Chdir(filepath.Dir(dir))
+	play(filepath.Join(".", filepath.Base(dir)))
+	h.lastSeek(21 * time.Second)
+}
+
 // TestTheTitleNamesWhatTheWindowShows: the title puts the recording
 // first, as players do, so a narrow taskbar still tells windows apart;
 // the demo's own name does not repeat the app's.
@@ -1393,7 +1433,7 @@ func TestTheStatusLineSaysTheConnectionInWords(t *testing.T) {
 	for _, tr := range h.fp.Tracks() {
 		names = append(names, tr.Name)
 	}
-	h.u.openPlayer(fakeSource{name: "Standup", tracks: names}, "")
+	h.u.openPlayer(fakeSource{name: "Standup", tracks: names}, "", "")
 	if got := h.u.player.networkFigures(); got != "From this computer" {
 		t.Errorf("a local folder's status line says %q", got)
 	}
@@ -1753,7 +1793,7 @@ func TestTheSeekBarShowsThePictureUnderThePointer(t *testing.T) {
 	}
 	src := avsync.FolderSource(folder)
 	h := newHarness(t, Options{})
-	h.u.openPlayer(src, "")
+	h.u.openPlayer(src, "", "")
 	pv := h.u.player
 	h.waitFor("the engine to open and play", func() bool {
 		_, _, _, _, playing := h.fp.snapshot()
