@@ -182,9 +182,11 @@ type pipeline struct {
 	thinRate atomic.Int64
 
 	// decodeErrors counts packets that failed to decode; seeks counts seeks
-	// worked on (coalesced ones are not).
-	decodeErrors atomic.Int64
-	seeks        atomic.Int64
+	// worked on (coalesced ones are not); framesDecoded counts the
+	// pictures decoded.
+	decodeErrors  atomic.Int64
+	seeks         atomic.Int64
+	framesDecoded atomic.Int64
 
 	// Owned by run.
 

@@ -122,6 +122,7 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 	// picture is the one at the target however far before it.
 	alone := false
 	onFrame := func(vf *media.VideoFrame) error {
+		pl.framesDecoded.Add(1)
 		pts := vf.PTS + pl.offset
 		dur := vf.Duration
 		if dur <= 0 {

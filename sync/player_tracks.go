@@ -80,6 +80,7 @@ func (p *Player) stopTrack(s *trackSlot) {
 		_, n := s.pl.readerStats()
 		s.stats.DecodeErrors += de
 		s.stats.Seeks += sk
+		s.stats.FramesDecoded += s.pl.framesDecoded.Load()
 		s.stats.BytesRead += n
 		s.pl.close()
 		p.retired = append(p.retired, s.pl)
@@ -180,6 +181,7 @@ func (p *Player) snapshotTracks() []Track {
 		if pl := s.pl; pl != nil {
 			t.Stats.DecodeErrors += pl.decodeErrors.Load()
 			t.Stats.Seeks += pl.seeks.Load()
+			t.Stats.FramesDecoded += pl.framesDecoded.Load()
 			rs, n := pl.readerStats()
 			t.Stats.BytesRead += n
 			t.Stats.Reader = rs
