@@ -6,9 +6,9 @@ import "time"
 // next or the previous picture of the main picture (the largest), every
 // other track at that time. Both are exact seeks: forward to the picture
 // decoded after the one shown (or the one shown plus its duration), back
-// to just before the one shown, whose frame is then the one before it
-// (and the position within it). A step back decodes from the keyframe
-// before it, as any seek does.
+// to just before the one shown (its sample before), whose frame is then
+// the one before it (and the position within it). A step back decodes
+// from the keyframe before it, as any seek does.
 
 // StepFrame pauses and steps one picture forward (dir > 0) or back (dir <
 // 0) in the main picture; without a picture it does nothing.
@@ -43,7 +43,16 @@ func (r stepRequest) handle(p *Player) {
 	case v.shownAt <= 0:
 		return
 	default:
-		t = v.shownAt - time.Nanosecond
+		t = stepBackTarget(v.shownAt)
 	}
 	p.seekTo(t, p.opts.Now())
+}
+
+// stepBackTarget is where a step back from the picture at pts places the
+// clock: the last audio sample before it, in the picture before. A
+// nanosecond before it would not do: the audio clock goes on from the
+// nearest sample, which may be pts itself, and the picture stepped from
+// would show again.
+func stepBackTarget(pts time.Duration) time.Duration {
+	return sampleTime(sampleAt(pts) - 1)
 }
