@@ -212,9 +212,11 @@ type pipeline struct {
 	thin *thinning
 	// urgent is what the reader was last told (SetUrgent).
 	urgent bool
-	// epoch and target are the seek being played.
+	// epoch and target are the seek being played; keep is what its
+	// decoder keeps before the target for stepping (stepcache.go).
 	epoch  uint64
 	target time.Duration
+	keep   stepKeep
 	// stopDecode ends the current decode goroutines; decodeWG waits for
 	// them.
 	stopDecode context.CancelFunc
@@ -764,7 +766,7 @@ func (pl *pipeline) startDecoders() {
 	pl.stopDecode = cancel
 	if v := pl.video; v != nil {
 		pl.decodeWG.Add(1)
-		go pl.decodeVideo(ctx, v, pl.epoch, pl.target)
+		go pl.decodeVideo(ctx, v, pl.epoch, pl.target, pl.keep)
 	}
 	if a := pl.audio; a != nil {
 		pl.decodeWG.Add(1)

@@ -87,6 +87,12 @@ func (p *Player) stopTrack(s *trackSlot) {
 		s.pl = nil
 	}
 	p.resetThin(s)
+	if p.steps.slot == s || p.steps.joinSlot == s {
+		p.steps.drop()
+	}
+	if p.steps.parked == s {
+		p.steps.parked = nil
+	}
 	if s.audio != nil {
 		s.stats.SamplesMixed += s.audio.mixed
 		p.mix.remove(s.audio)
@@ -121,6 +127,7 @@ func (p *Player) onPipeEvent(ev pipeEvent) {
 			p.openAudio()
 		}
 	case pipeFailed:
+		p.steps.drop()
 		p.stopTrack(s)
 		s.err = ev.err
 	case pipeNotice:
