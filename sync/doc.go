@@ -36,6 +36,15 @@
 // ResumeLevel, and more when the measured bandwidth falls short of the
 // media's rate (readyToPlay). The whole path is in seek.go.
 //
+// # Frame stepping
+//
+// A step is an exact seek (step.go). A step back keeps the main
+// picture's pictures its seek decodes from the keyframe, so the next
+// steps back, and forward again, show them at once without seeking the
+// main picture; the other tracks follow by a seek of their own. The cache
+// is bounded, and dropped by play, seeks and whatever may make it stale
+// (stepcache.go).
+//
 // # A slow link
 //
 // A track's reads are urgent until it has a little buffered (the sharer

@@ -189,9 +189,11 @@ type pipeline struct {
 	thinRate atomic.Int64
 
 	// decodeErrors counts packets that failed to decode; seeks counts seeks
-	// worked on (coalesced ones are not).
-	decodeErrors atomic.Int64
-	seeks        atomic.Int64
+	// worked on (coalesced ones are not); framesDecoded counts the
+	// pictures decoded.
+	decodeErrors  atomic.Int64
+	seeks         atomic.Int64
+	framesDecoded atomic.Int64
 
 	// Owned by run.
 
@@ -224,9 +226,11 @@ type pipeline struct {
 	thin *thinning
 	// urgent is what the reader was last told (SetUrgent).
 	urgent bool
-	// epoch and target are the seek being played.
+	// epoch and target are the seek being played; keep is what its
+	// decoder keeps before the target for stepping (stepcache.go).
 	epoch  uint64
 	target time.Duration
+	keep   stepKeep
 	// stopDecode ends the current decode goroutines; decodeWG waits for
 	// them.
 	stopDecode context.CancelFunc
@@ -802,7 +806,7 @@ func (pl *pipeline) startDecoders() {
 	pl.stopDecode = cancel
 	if v := pl.video; v != nil {
 		pl.decodeWG.Add(1)
-		go pl.decodeVideo(ctx, v, pl.epoch, pl.target)
+		go pl.decodeVideo(ctx, v, pl.epoch, pl.target, pl.keep)
 	}
 	if a := pl.audio; a != nil {
 		pl.decodeWG.Add(1)

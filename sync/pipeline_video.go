@@ -32,6 +32,11 @@ type videoFrame struct {
 	img *image.RGBA
 	// pts is when it is shown on the timeline; dur is how long.
 	pts, dur time.Duration
+	// src is the decoded size img was converted from.
+	src image.Point
+	// before are the pictures a step's decoder kept before this one, its
+	// first (stepcache.go); their buffers are no pool's.
+	before []cachedPicture
 	// end marks the end of the stream in this epoch; img is nil.
 	end bool
 }
@@ -83,13 +88,16 @@ func (v *videoStream) drain() {
 // showing at target (the latest starting at or before it, the last frame
 // for a target past the stream's end); earlier frames
 // are decoded and discarded, and only the last two before target are
-// converted, in case they turn out to be that frame.
-func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint64, target time.Duration) {
+// converted, in case they turn out to be that frame. A step's seek keeps
+// more of them (keep): they go to the player with the first frame.
+func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint64, target time.Duration, keep stepKeep) {
 	defer pl.decodeWG.Done()
 	if v.end > 0 && target >= v.end {
 		// Past the stream's end the picture showing is its last.
 		target = v.end - 1
 	}
+	// run holds the pictures kept before the target, nil when none are.
+	run := keep.run(pl.opts.VideoSize(pl.name, v.info.Width, v.info.Height))
 	var cand *videoFrame // the latest frame at or before target, converted
 	defer func() {
 		if cand != nil {
@@ -110,6 +118,16 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 			return ctx.Err()
 		}
 	}
+	// emitCand delivers the frame at the target, with the pictures kept
+	// before it.
+	emitCand := func() error {
+		c := cand
+		cand = nil
+		if run != nil {
+			c.before, run = run.pics, nil
+		}
+		return emit(c)
+	}
 	take := func() (*image.RGBA, error) {
 		select {
 		case img := <-v.pool:
@@ -122,37 +140,49 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 	// picture is the one at the target however far before it.
 	alone := false
 	onFrame := func(vf *media.VideoFrame) error {
+		pl.framesDecoded.Add(1)
 		pts := vf.PTS + pl.offset
 		dur := vf.Duration
 		if dur <= 0 {
 			dur = fallbackFrameDuration
 		}
+		src := image.Pt(vf.Width, vf.Height)
 		if !passed {
 			if pts <= target {
-				if pts+2*dur <= target && !alone {
+				if alone {
+					// Keyframes read by themselves are no run of
+					// consecutive pictures to step through.
+					run = nil
+				}
+				if pts+2*dur <= target && !alone && !run.reaches(pts, dur, target) {
 					return nil
 				}
-				if cand == nil {
+				switch {
+				case cand == nil:
 					img, err := take()
 					if err != nil {
 						return err
 					}
 					cand = &videoFrame{epoch: epoch, img: img}
+				case run != nil:
+					// The picture before this one is kept; this one is
+					// converted into a buffer the run let go (never
+					// shown), or a new one, in its place in the pool.
+					img := run.push(cachedPicture{img: cand.img, pts: cand.pts, dur: cand.dur, src: cand.src})
+					cand = &videoFrame{epoch: epoch, img: img}
 				}
 				img, err := pl.convert(v, vf, cand.img)
 				if err != nil {
 					v.pool <- img
-					cand = nil
+					cand, run = nil, nil
 					return err
 				}
-				cand.img, cand.pts, cand.dur = img, pts, dur
+				cand.img, cand.pts, cand.dur, cand.src = img, pts, dur, src
 				return nil
 			}
 			passed = true
 			if cand != nil {
-				c := cand
-				cand = nil
-				if err := emit(c); err != nil {
+				if err := emitCand(); err != nil {
 					return err
 				}
 			}
@@ -166,14 +196,19 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 			v.pool <- img
 			return err
 		}
-		return emit(&videoFrame{epoch: epoch, img: img, pts: pts, dur: dur})
+		return emit(&videoFrame{epoch: epoch, img: img, pts: pts, dur: dur, src: src})
 	}
 	if !pl.decodePackets(ctx, &v.stream, "video", func(e queuedPacket) (produced bool, err error) {
 		alone = e.alone
 		// A picture well before the target is decoded only for those
-		// after it: one nothing refers to need not be decoded at all.
-		v.dec.SkipHidden(!passed && !alone && e.pkt != nil && e.pkt.HasPTS() &&
-			e.pkt.PTS()+pl.offset+2*frameDur(e.pkt) <= target)
+		// after it: one nothing refers to need not be decoded at all,
+		// unless a step keeps it.
+		if !passed && !alone && e.pkt != nil && e.pkt.HasPTS() {
+			pts, dur := e.pkt.PTS()+pl.offset, frameDur(e.pkt)
+			v.dec.SkipHidden(pts+2*dur <= target && !run.reaches(pts, dur, target))
+		} else {
+			v.dec.SkipHidden(false)
+		}
 		err = v.dec.Decode(e.pkt, func(vf *media.VideoFrame) error {
 			produced = true
 			return onFrame(vf)
@@ -189,19 +224,19 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 			if err == nil && !passed && cand != nil {
 				// The seek's picture is the keyframe at or before it.
 				passed = true
-				c := cand
-				cand = nil
-				err = emit(c)
+				err = emitCand()
 			}
+		}
+		if err != nil {
+			// A picture may be missing: what is kept would skip it.
+			run = nil
 		}
 		return produced, err
 	}) {
 		return
 	}
 	if cand != nil {
-		c := cand
-		cand = nil
-		if emit(c) != nil {
+		if emitCand() != nil {
 			return
 		}
 	}

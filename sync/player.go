@@ -111,6 +111,9 @@ type Player struct {
 	replayStart  int64
 	// epoch is the seek generation; outputs of older ones are dropped.
 	epoch uint64
+	// steps are the main picture's pictures kept for frame stepping, and
+	// the track parked on one of them (stepcache.go).
+	steps stepCache
 	// wantPlay is the user's intent: Play or Pause.
 	wantPlay bool
 	// opening holds until the first frames after Open are ready.
@@ -376,7 +379,7 @@ func (p *Player) step() {
 	p.selectClock()
 	pos := p.clock.position()
 	for _, s := range p.slots {
-		if s.video != nil {
+		if s.video != nil && s != p.steps.parked {
 			p.receiveVideo(s)
 		}
 	}
@@ -385,7 +388,7 @@ func (p *Player) step() {
 	}
 	if !p.prerolling {
 		for _, s := range p.slots {
-			if s.video != nil {
+			if s.video != nil && s != p.steps.parked {
 				p.presentVideo(s, pos)
 			}
 		}
@@ -424,7 +427,7 @@ func (p *Player) nextWake() time.Duration {
 	for _, s := range p.slots {
 		v := s.video
 		switch {
-		case v == nil:
+		case v == nil || s == p.steps.parked:
 		case v.head != nil:
 			wait = min(wait, max(v.head.pts-pos, 0))
 		case v.ended && v.tail > pos:

@@ -11,7 +11,7 @@ import (
 // the buffer afterwards (readyToPlay).
 func (p *Player) prerollReady(pos time.Duration) bool {
 	for _, s := range p.slots {
-		if !s.on || s.err != nil {
+		if !s.on || s.err != nil || s == p.steps.parked {
 			continue
 		}
 		if s.opened && s.subtitlesOnly {
@@ -43,7 +43,7 @@ func (p *Player) finishPreroll(pos time.Duration) {
 			// ahead.
 			s.pl.allowReadahead()
 		}
-		if v := s.video; v != nil && v.head != nil && v.head.pts <= pos+v.head.dur/2 {
+		if v := s.video; v != nil && s != p.steps.parked && v.head != nil && v.head.pts <= pos+v.head.dur/2 {
 			p.show(s, v.head)
 		}
 	}
@@ -197,7 +197,7 @@ func (p *Player) checkEnded(pos time.Duration) {
 		if !s.on || s.err != nil {
 			continue
 		}
-		if !s.opened {
+		if !s.opened || s == p.steps.parked {
 			return
 		}
 		v, a := s.video, s.audio

@@ -84,6 +84,12 @@ func (p *Player) startTrack(s *trackSlot) {
 func (p *Player) stopTrack(s *trackSlot) {
 	p.retirePipeline(s)
 	p.resetThin(s)
+	if p.steps.slot == s || p.steps.joinSlot == s {
+		p.steps.drop()
+	}
+	if p.steps.parked == s {
+		p.steps.parked = nil
+	}
 	if s.audio != nil {
 		s.stats.SamplesMixed += s.audio.mixed
 		p.mix.remove(s.audio)
@@ -102,6 +108,7 @@ func (p *Player) retirePipeline(s *trackSlot) {
 	_, n := s.pl.readerStats()
 	s.stats.DecodeErrors += de
 	s.stats.Seeks += sk
+	s.stats.FramesDecoded += s.pl.framesDecoded.Load()
 	s.stats.BytesRead += n
 	s.pl.close()
 	p.retired = append(p.retired, s.pl)
@@ -147,6 +154,7 @@ func (p *Player) onPipeEvent(ev pipeEvent) {
 			p.openAudio()
 		}
 	case pipeFailed:
+		p.steps.drop()
 		p.stopTrack(s)
 		s.err = ev.err
 	case pipeNotice:
@@ -212,6 +220,7 @@ func (p *Player) snapshotTracks() []Track {
 		if pl := s.pl; pl != nil {
 			t.Stats.DecodeErrors += pl.decodeErrors.Load()
 			t.Stats.Seeks += pl.seeks.Load()
+			t.Stats.FramesDecoded += pl.framesDecoded.Load()
 			rs, n := pl.readerStats()
 			t.Stats.BytesRead += n
 			t.Stats.Reader = rs

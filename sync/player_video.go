@@ -10,9 +10,10 @@ type videoPlayout struct {
 	videoOutput
 	// head is the next frame to show, taken from frames.
 	head *videoFrame
-	// shown are the buffers shown last and before; the window may still be
-	// reading them, so they go back to the pool only once two newer frames
-	// were shown.
+	// shown are the pool's buffers shown last and before (nil for none, or
+	// for a picture of the step cache, which is no pool's); the window may
+	// still be reading them, so they go back to the pool only once two
+	// newer frames were shown.
 	shown [2]*image.RGBA
 	// ended says the end of the stream arrived in this epoch.
 	ended bool
@@ -22,8 +23,10 @@ type videoPlayout struct {
 	// tail is where the last frame received in this epoch ends.
 	tail time.Duration
 	// shownAt and shownDur are the time and duration of the picture on
-	// screen (shownAt -1 before the first), for frame stepping.
+	// screen (shownAt -1 before the first), for frame stepping; shownSrc
+	// is the decoded size it was converted from, for the step cache.
 	shownAt, shownDur time.Duration
+	shownSrc          image.Point
 }
 
 // release gives a frame's buffer back to the track's pool.
@@ -83,17 +86,28 @@ func (p *Player) presentVideo(s *trackSlot, pos time.Duration) {
 // show hands f to the track's sink and keeps it, and the frame before it,
 // out of the pool.
 func (p *Player) show(s *trackSlot, f *videoFrame) {
+	s.video.head = nil
+	p.showPicture(s, f.img, f.pts, f.dur, f.src, true)
+	f.img = nil
+	p.stepShown(s, f)
+}
+
+// showPicture hands img to the track's sink; pooled says it is a buffer of
+// the track's pool, kept out of it until two newer pictures were shown (a
+// picture of the step cache is no pool's, and never goes in one).
+func (p *Player) showPicture(s *trackSlot, img *image.RGBA, pts, dur time.Duration, src image.Point, pooled bool) {
 	v := s.video
-	v.head = nil
 	if s.sink != nil {
-		s.sink.Show(f.img, f.pts)
+		s.sink.Show(img, pts)
 	}
 	if old := v.shown[1]; old != nil {
 		v.pool <- old
 	}
-	v.shown[1], v.shown[0] = v.shown[0], f.img
-	v.shownAt, v.shownDur = f.pts, f.dur
-	f.img = nil
+	if !pooled {
+		img = nil
+	}
+	v.shown[1], v.shown[0] = v.shown[0], img
+	v.shownAt, v.shownDur, v.shownSrc = pts, dur, src
 	v.joining = false
 	s.stats.FramesPresented++
 	if p.stats.FirstFrame == 0 {

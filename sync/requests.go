@@ -15,8 +15,15 @@ type playerRequest interface {
 type playRequest struct{}
 
 func (playRequest) handle(p *Player) {
-	if p.ended {
+	switch {
+	case p.ended:
 		p.seekTo(0, p.opts.Now())
+	case p.steps.parked != nil:
+		// The main picture shows a picture kept for stepping; its
+		// pipeline is elsewhere until it seeks to the position.
+		p.seekTo(p.clock.position(), p.opts.Now())
+	default:
+		p.steps.drop()
 	}
 	p.wantPlay = true
 	p.setActive(true)
@@ -70,10 +77,12 @@ func (r subscribeRequest) handle(p *Player) {
 		// Its cues were all read when it first opened.
 		s.on, s.err, s.opened = true, nil, true
 	case r.on:
+		p.steps.drop()
 		p.stopTrack(s)
 		s.on, s.err = true, nil
 		p.startTrack(s)
 	case s.on:
+		p.steps.drop()
 		p.switchOff(s)
 	}
 	if r.on && s.subtitlesOnly {

@@ -20,6 +20,9 @@ type seekTarget struct {
 	t time.Duration
 	// epoch is the player's seek generation, stamped on every output.
 	epoch uint64
+	// keep is what the video decoder keeps before t for a frame step
+	// (stepcache.go).
+	keep stepKeep
 }
 
 // Seek moves to t (clamped to the recording): every subscribed track shows
@@ -53,8 +56,29 @@ func (p *Player) takeSeek() {
 }
 
 // seekTo starts a seek to t: the clock holds at t while every track
-// prerolls its first frame there.
+// prerolls its first frame there. The pictures kept for stepping are
+// dropped.
 func (p *Player) seekTo(t time.Duration, at time.Time) {
+	p.steps.drop()
+	p.seekTracks(t, at, stepSeek{})
+}
+
+// stepSeek says how a seek treats the main picture when it is a frame
+// step's (stepcache.go); the zero value seeks every track and keeps
+// nothing.
+type stepSeek struct {
+	// main is the main picture's track.
+	main *trackSlot
+	// cached says main shows a picture of the step cache: its pipeline is
+	// left where it is, parked, and its outputs aside until the next seek
+	// of every track.
+	cached bool
+	// keep is what main's decoder keeps before t, when it seeks.
+	keep stepKeep
+}
+
+// seekTracks starts a seek to t of every track but a parked main picture.
+func (p *Player) seekTracks(t time.Duration, at time.Time, st stepSeek) {
 	t = max(t, 0)
 	if p.duration > 0 {
 		t = min(t, p.duration)
@@ -68,7 +92,18 @@ func (p *Player) seekTo(t time.Duration, at time.Time) {
 	p.out = p.out[:0]
 	p.mix.reset(p.epoch, sampleAt(t))
 	p.forgetAudio()
+	p.steps.parked = nil
+	if st.cached {
+		p.steps.parked = st.main
+		if a := st.main.audio; a != nil {
+			// Its sound is of another time: the mix goes on without it.
+			a.joining = true
+		}
+	}
 	for _, s := range p.slots {
+		if s == p.steps.parked {
+			continue
+		}
 		if v := s.video; v != nil {
 			if v.head != nil {
 				v.release(v.head)
@@ -77,7 +112,11 @@ func (p *Player) seekTo(t time.Duration, at time.Time) {
 			v.ended, v.joining, v.tail = false, false, 0
 		}
 		if s.pl != nil {
-			s.pl.seek(seekTarget{t: t, epoch: p.epoch})
+			target := seekTarget{t: t, epoch: p.epoch}
+			if s == st.main {
+				target.keep = st.keep
+			}
+			s.pl.seek(target)
 		}
 	}
 	p.prerolling, p.ended = true, false
@@ -154,7 +193,7 @@ func (pl *pipeline) restart(t seekTarget) {
 		s.seen, s.last, s.skipping = false, 0, false
 	}
 	pl.eof, pl.readFailures = false, 0
-	pl.epoch, pl.target = t.epoch, t.t
+	pl.epoch, pl.target, pl.keep = t.epoch, t.t, t.keep
 	pl.publishLevel()
 	pl.seeks.Add(1)
 	pl.startDecoders()

@@ -40,6 +40,7 @@ func (q speedRequest) handle(p *Player) {
 		return
 	}
 	p.speed = r
+	p.steps.drop()
 	for _, s := range p.slots {
 		if s.pl != nil {
 			s.pl.setSpeed(r)

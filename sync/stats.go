@@ -92,6 +92,10 @@ type TrackStats struct {
 	BufferedAhead time.Duration
 	// DecodeErrors counts packets that failed to decode.
 	DecodeErrors int64
+	// FramesDecoded counts the pictures the decoder put out, those
+	// discarded on the way to a seek's target included: what seeking and
+	// stepping cost in decoding.
+	FramesDecoded int64
 	// Seeks counts the seeks the track worked on; seeks superseded before
 	// they started are not counted.
 	Seeks int64

@@ -65,3 +65,73 @@ func TestStepFrame(t *testing.T) {
 		}
 	})
 }
+
+// TestStepBackOnTheAudioClock: with sound, the clock is the audio
+// device's, which goes on from a whole sample; a step back still shows the
+// picture before the one stepped from, and stays there.
+func TestStepBackOnTheAudioClock(t *testing.T) {
+	path := mediatest.Fixture(t, "av.mp4")
+	ref := decodeVideoRef(t, path, 0, 0, false)
+	src := FolderSource(folderOf(t, map[string]string{"av.mp4": path}, ""))
+	synctest.Test(t, func(t *testing.T) {
+		p, _, recs := openTest(t, src, Options{})
+		waitState(t, p, StatePaused, 5*time.Second)
+		seekAndWait(t, p, 4517*time.Millisecond)
+		at := refIndex(ref, p.Position())
+		for i := range 3 {
+			stepAndWait(t, p, -1)
+			at--
+			time.Sleep(100 * time.Millisecond)
+			shown := recs["av"].all()
+			pos := p.Position()
+			if last := shown[len(shown)-1]; last.pts != ref[at].pts || pos < ref[at].pts || pos >= ref[at+1].pts {
+				t.Errorf("step back %d: the picture is %v at %v, want %v", i, last.pts, pos, ref[at].pts)
+			}
+		}
+	})
+}
+
+// stepAndWait steps dir and waits until the step is done: the player took
+// it (every step is a seek of the tracks not served from the cache) and is
+// paused, and everything in the bubble settled.
+func stepAndWait(t *testing.T, p *Player, dir int) {
+	t.Helper()
+	n := len(p.Stats().SeekLatencies)
+	p.StepFrame(dir)
+	waitFor(t, 5*time.Second, "the step", func() bool { return len(p.Stats().SeekLatencies) > n && p.State() == StatePaused })
+	synctest.Wait()
+}
+
+// seekAndWait seeks to t and waits until the player is paused there.
+func seekAndWait(t *testing.T, p *Player, to time.Duration) {
+	t.Helper()
+	n := len(p.Stats().SeekLatencies)
+	p.Seek(to)
+	waitFor(t, 5*time.Second, "the seek", func() bool {
+		return len(p.Stats().SeekLatencies) > n && p.Position() == to && p.State() == StatePaused
+	})
+	synctest.Wait()
+}
+
+// trackStats are the counters of the track named name.
+func trackStats(t *testing.T, p *Player, name string) TrackStats {
+	t.Helper()
+	for _, tr := range p.Tracks() {
+		if tr.Name == name {
+			return tr.Stats
+		}
+	}
+	t.Fatalf("no track %q", name)
+	return TrackStats{}
+}
+
+// refIndex is the index of the frame showing at pos.
+func refIndex(ref []refFrame, pos time.Duration) int {
+	i := 0
+	for j, f := range ref {
+		if f.pts <= pos {
+			i = j
+		}
+	}
+	return i
+}
