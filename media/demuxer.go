@@ -38,9 +38,9 @@ const (
 	DefaultAnalyzeDuration = time.Second
 )
 
-// avioBufferSize is the AVIOContext buffer, and so the usual read size asked
+// ReadSize is the AVIOContext buffer, and so the usual read size asked
 // of the reader: big enough that a remote reader sees few calls.
-const avioBufferSize = 64 << 10
+const ReadSize = 64 << 10
 
 // OpenStats is the I/O a Demuxer did while opening (probing) its input.
 type OpenStats struct {
@@ -117,7 +117,7 @@ func OpenDemuxer(r io.ReadSeeker, o DemuxerOptions) (_ *Demuxer, err error) {
 	if d.fc = astiav.AllocFormatContext(); d.fc == nil {
 		return nil, errors.New("media: opening demuxer failed: allocating format context failed")
 	}
-	if d.ioc, err = astiav.AllocIOContext(avioBufferSize, false, d.rd.read, d.rd.seek, nil); err != nil {
+	if d.ioc, err = astiav.AllocIOContext(ReadSize, false, d.rd.read, d.rd.seek, nil); err != nil {
 		return nil, fmt.Errorf("media: opening demuxer failed: %w", err)
 	}
 	d.fc.SetPb(d.ioc)

@@ -11,6 +11,7 @@ import (
 	stdnet "net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"reelay/net/track"
@@ -127,6 +128,12 @@ type fetch struct {
 	first, count int64
 	// off is the first byte asked for.
 	off int64
+	// prio is the priority it was asked at, sent when.
+	prio Priority
+	sent time.Time
+	// got is how many bytes of the answer have arrived; the fetch's
+	// goroutine writes it.
+	got atomic.Int64
 	// buf receives the answer; its length is the request's length.
 	buf []byte
 	// ctx ends the request: cancel resets its stream.
@@ -249,6 +256,9 @@ type RangeReader struct {
 	extents     []extent
 	extentBytes int64
 	extentSeq   uint64
+	// prefetches are sparse requests in flight for bytes a read is about
+	// to want (Prefetch, the tail): a read within one waits for it.
+	prefetches []*prefetch
 	// rank orders the track's requests against the recording's other
 	// tracks at the sharer (0 first); the player sets it (SetRank).
 	rank int
@@ -542,7 +552,7 @@ func (r *RangeReader) read(p []byte, off int64, full bool) (int, error) {
 	want := min(int64(len(p)), r.size-off)
 	bs := int64(r.o.BlockSize)
 	if r.sparse {
-		n, err := r.readSparse(p[:want], off)
+		n, err := r.readSparse(p[:want], off, full)
 		if err == nil && n < len(p) && full {
 			err = io.EOF
 		}
@@ -636,11 +646,18 @@ func (r *RangeReader) waitBlock(idx int64) (*block, error) {
 			return nil, errRangeReaderClosed
 		}
 		ch := r.changed
+		// While it waits, the scheduler looks again now and then, to ask
+		// again for a block whose request sits queued (upgrade).
+		recheck := max(r.stats.RTT/2, 10*time.Millisecond)
 		r.mu.Unlock()
+		t := time.NewTimer(recheck)
 		select {
 		case <-ch:
 		case <-r.ctx.Done():
+		case <-t.C:
+			r.kick()
 		}
+		t.Stop()
 		r.mu.Lock()
 	}
 	return b, nil
@@ -744,6 +761,9 @@ func (r *RangeReader) schedule() {
 		waiting := make([]int64, 0, len(r.wanted))
 		served := false
 		for idx, b := range r.wanted {
+			if b.state == blockFetching {
+				r.upgrade(idx)
+			}
 			switch b.state {
 			case blockMissing:
 				waiting = append(waiting, idx)
@@ -842,6 +862,40 @@ func (r *RangeReader) schedule() {
 	}
 }
 
+// upgrade asks again, at the priority of a blocked read, for block idx
+// when a reader waits on it and its request went out less urgent (read
+// ahead, then reached) and still sits queued at the sharer: the sharer
+// serves a viewer's answers strictly by priority, so a queued read-ahead
+// answer the player now waits for would wait behind every more urgent one,
+// another track's included (a camera's block reached during a seek waited
+// 1.5 s behind the screen's way to its target). A request is taken as
+// queued when none of its answer has arrived a round trip and a margin
+// after it was sent: one being written would have begun arriving (only a
+// fetcher that reports arrival as it streams can tell). The cancelled
+// request's block is missing again, to be asked for with the blocked
+// reads. It is called with mu held.
+func (r *RangeReader) upgrade(idx int64) {
+	rtt := r.stats.RTT
+	if _, streams := r.f.(streamingFetcher); !streams || rtt <= 0 {
+		return
+	}
+	want := RequestPriority(r.readNeed(), r.rank)
+	for f := range r.fetches {
+		if f.cancelled || idx < f.first || idx >= f.first+f.count {
+			continue
+		}
+		if f.prio.serveOrder() > want.serveOrder() && f.got.Load() == 0 && r.timeNow().Sub(f.sent) >= rtt+upgradeMargin {
+			r.cancelFetch(f)
+			r.stats.Upgraded++
+		}
+		return
+	}
+}
+
+// upgradeMargin is how much later than a round trip a request's first
+// byte may come while the sharer is already writing it.
+const upgradeMargin = 20 * time.Millisecond
+
 // awaited reports whether a reader is blocked on one of f's blocks.
 func (r *RangeReader) awaited(f *fetch) bool {
 	for idx := f.first; idx < f.first+f.count; idx++ {
@@ -861,7 +915,7 @@ func (r *RangeReader) startFetch(first, count int64, need Need) *fetch {
 	n := min(count*bs, r.size-off)
 	prio := RequestPriority(need, r.rank)
 	ctx, cancel := context.WithCancel(r.ctx)
-	f := &fetch{first: first, count: count, off: off, buf: make([]byte, n), ctx: ctx, cancel: cancel, reads: r.reads}
+	f := &fetch{first: first, count: count, off: off, buf: make([]byte, n), ctx: ctx, cancel: cancel, reads: r.reads, prio: prio, sent: r.timeNow()}
 	for idx := first; idx < first+count; idx++ {
 		b := r.blocks[idx]
 		if b == nil {
@@ -883,6 +937,7 @@ func (r *RangeReader) startFetch(first, count int64, need Need) *fetch {
 			// goroutine touches it.
 			done := int64(0)
 			n, ttfb, err = sf.fetchRangeStreaming(f.ctx, f.off, f.buf, prio, func(got int) {
+				f.got.Store(int64(got))
 				if k := int64(got) / bs; k > done {
 					done = k
 					r.arrived(f, k)
@@ -961,11 +1016,7 @@ func (r *RangeReader) finish(res fetchResult) {
 		err = io.ErrUnexpectedEOF
 	}
 	if err == nil {
-		if r.stats.RTT == 0 {
-			r.stats.RTT = res.ttfb
-		} else {
-			r.stats.RTT += (res.ttfb - r.stats.RTT) / 8
-		}
+		r.noteRTT(res.ttfb)
 	}
 	if err != nil {
 		err = fmt.Errorf("net: reading range %d+%d failed: %w", f.off, len(f.buf), err)
@@ -990,6 +1041,18 @@ func (r *RangeReader) finish(res fetchResult) {
 	r.broadcast()
 }
 
+// noteRTT smooths a request's time to first byte into Stats.RTT, as
+// TCP's SRTT. It is called with mu held.
+func (r *RangeReader) noteRTT(ttfb time.Duration) {
+	switch {
+	case ttfb <= 0:
+	case r.stats.RTT == 0:
+		r.stats.RTT = ttfb
+	default:
+		r.stats.RTT += (ttfb - r.stats.RTT) / 8
+	}
+}
+
 // readNeed is how soon a read's block is needed: now, unless the player
 // said it is not urgent. It is called with mu held.
 func (r *RangeReader) readNeed() Need {
@@ -1009,42 +1072,160 @@ func (r *RangeReader) noteBusy() {
 // all of p, else by one request for exactly p's bytes, sent from the
 // reading goroutine without holding mu. It is called with mu held, and
 // returns with it held.
-func (r *RangeReader) readSparse(p []byte, off int64) (int, error) {
-	if r.copyCached(p, off) || r.copyExtent(p, off) == len(p) {
-		r.stats.CacheHits++
-		return len(p), nil
+func (r *RangeReader) readSparse(p []byte, off int64, full bool) (int, error) {
+	if r.o.PrefetchTail && r.reads == 0 && off == 0 && r.size > 4*minTail {
+		// The first read, at the head: the tail goes with it, as in the
+		// blocks (PrefetchTail), at the priority of what is needed soon,
+		// so it takes the link only once the head is on its way.
+		r.prefetchLocked(r.size-minTail, minTail, NeedSoon)
 	}
+	r.reads++
+	// held is how much of p, from its start, the extents hold.
+	held := 0
+	for {
+		if r.copyCached(p, off) {
+			r.stats.CacheHits++
+			return len(p), nil
+		}
+		held = r.copyExtent(p, off)
+		if held == len(p) || (held > 0 && !full) {
+			// A Read may be short: a demuxer asks again for the rest
+			// only if it needs it.
+			r.stats.CacheHits++
+			return held, nil
+		}
+		if r.prefetchHolding(off+int64(held)) == nil {
+			break
+		}
+		// The next byte is asked for already: its answer is on the way.
+		ch := r.changed
+		r.mu.Unlock()
+		select {
+		case <-ch:
+		case <-r.ctx.Done():
+		}
+		r.mu.Lock()
+		if r.ctx.Err() != nil {
+			return 0, errRangeReaderClosed
+		}
+	}
+	// The rest is asked for.
+	rest, at := p[held:], off+int64(held)
 	r.stats.CacheMisses++
 	r.stats.Requests++
 	r.direct++
 	r.noteBusy()
 	prio := RequestPriority(NeedNow, r.rank)
 	r.mu.Unlock()
-	n, ttfb, err := r.f.fetchRange(r.ctx, off, p, prio)
+	n, ttfb, err := r.f.fetchRange(r.ctx, at, rest, prio)
 	r.mu.Lock()
 	r.direct--
 	r.noteBusy()
 	r.stats.BytesFetched += int64(n)
 	r.meter.add(r.timeNow(), int64(n))
 	r.bw.add(r.timeNow(), int64(n))
-	if err == nil && ttfb > 0 {
-		if r.stats.RTT == 0 {
-			r.stats.RTT = ttfb
-		} else {
-			r.stats.RTT += (ttfb - r.stats.RTT) / 8
-		}
+	if err == nil {
+		r.noteRTT(ttfb)
 	}
 	switch {
 	case r.ctx.Err() != nil:
-		return n, errRangeReaderClosed
+		return held + n, errRangeReaderClosed
 	case err != nil:
-		return n, fmt.Errorf("net: reading range %d+%d failed: %w", off, len(p), err)
-	case n < len(p):
-		return n, io.ErrUnexpectedEOF
+		return held + n, fmt.Errorf("net: reading range %d+%d failed: %w", at, len(rest), err)
+	case n < len(rest):
+		return held + n, io.ErrUnexpectedEOF
 	}
-	r.addExtent(off, p[:n])
-	return n, nil
+	r.addExtent(at, rest[:n])
+	return len(p), nil
 }
+
+// prefetch is a sparse request in flight for bytes [off, off+n).
+type prefetch struct{ off, n int64 }
+
+// Prefetch asks at once, in one request, for bytes [off, off+n) the
+// player is about to read, when they are not held already: while sparse,
+// a read within them then waits for that answer instead of asking for its
+// own piece a round trip after the last (a demuxer reads a first picture
+// and the packets its decoder needs after it in several reads, each
+// waiting for the one before; the index tells the player where they all
+// lie). Outside sparse reading it does nothing: the readahead window
+// fetches what follows the reads by itself.
+func (r *RangeReader) Prefetch(off, n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sparse && r.ctx.Err() == nil {
+		r.prefetchLocked(off, n, NeedNow)
+	}
+}
+
+// prefetchLocked sends the request Prefetch asks for, need saying how
+// soon, unless the bytes are held or asked for. It is called with mu held.
+func (r *RangeReader) prefetchLocked(off, n int64, need Need) {
+	off = max(off, 0)
+	n = min(n, r.size-off)
+	// What the extents hold already (a header read's tail) is not asked
+	// again.
+	held := r.extentHeld(off, n)
+	off, n = off+held, min(n-held, maxRequestSize)
+	if n <= 0 || r.prefetchCovering(off, n) != nil {
+		return
+	}
+	pf := &prefetch{off: off, n: n}
+	r.prefetches = append(r.prefetches, pf)
+	r.stats.Requests++
+	r.stats.Prefetched += n
+	r.direct++
+	r.noteBusy()
+	prio := RequestPriority(need, r.rank)
+	r.fetchers.Go(func() {
+		buf := make([]byte, n)
+		got, ttfb, err := r.f.fetchRange(r.ctx, off, buf, prio)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.prefetches = slices.DeleteFunc(r.prefetches, func(x *prefetch) bool { return x == pf })
+		r.direct--
+		r.noteBusy()
+		r.stats.BytesFetched += int64(got)
+		r.meter.add(r.timeNow(), int64(got))
+		r.bw.add(r.timeNow(), int64(got))
+		if err == nil && got == len(buf) && r.ctx.Err() == nil {
+			r.noteRTT(ttfb)
+			r.addExtent(off, buf)
+		}
+		// Readers waiting for it look again, and ask themselves if it
+		// failed.
+		r.broadcast()
+	})
+}
+
+// prefetchCovering is the prefetch in flight that holds all of [off,
+// off+n), nil if none. It is called with mu held.
+func (r *RangeReader) prefetchCovering(off, n int64) *prefetch {
+	for _, pf := range r.prefetches {
+		if pf.off <= off && off+n <= pf.off+pf.n {
+			return pf
+		}
+	}
+	return nil
+}
+
+// extentHeld is how many bytes from off, up to n, the extents hold. It
+// is called with mu held.
+func (r *RangeReader) extentHeld(off, n int64) int64 {
+	i, found := slices.BinarySearchFunc(r.extents, off, func(e extent, off int64) int { return cmp.Compare(e.off, off) })
+	if !found {
+		i--
+	}
+	if i < 0 {
+		return 0
+	}
+	e := r.extents[i]
+	return min(max(e.off+int64(len(e.data))-off, 0), n)
+}
+
+// prefetchHolding is a prefetch in flight that holds byte off, nil if
+// none. It is called with mu held.
+func (r *RangeReader) prefetchHolding(off int64) *prefetch { return r.prefetchCovering(off, 1) }
 
 // maxExtentBytes bounds the bytes kept from sparse reads.
 const maxExtentBytes = 16 << 20

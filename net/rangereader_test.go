@@ -1120,3 +1120,138 @@ func TestRangeReaderKeepsWhatSparseReadsFetched(t *testing.T) {
 		}
 	})
 }
+
+// TestRangeReaderPrefetchServesTheReadsThatFollow: while sparse, the
+// first read at the head sends the tail with it, less urgent; a Prefetch
+// is one request, less what a read already brought, and the demuxer's
+// reads within it wait for it rather than each asking a round trip after
+// the last; a Read at its end is short rather than asking for more, and
+// a ReadAt past it asks only for the rest.
+func TestRangeReaderPrefetchServesTheReadsThatFollow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const read = 64 << 10
+		data := randomBytes(13, 16<<20)
+		size := int64(len(data))
+		f := &fakeFetcher{data: data, latency: 50 * time.Millisecond, rate: 10 << 20}
+		r := newRangeReader(f, size, RangeReaderOptions{PrefetchTail: true})
+		defer r.Close()
+		r.SetSparse(true)
+
+		p := make([]byte, read)
+		if n, err := r.Read(p); err != nil || !bytes.Equal(p[:n], data[:n]) {
+			t.Fatalf("head Read: %d, %v", n, err)
+		}
+		synctest.Wait()
+		log := f.requests()
+		if len(log) != 2 || log[0].off != 0 || log[0].n != read || log[1].off != size-minTail || log[1].n != minTail || log[1].prio != RequestPriority(NeedSoon, 1) {
+			t.Fatalf("the head read sent %+v, want the head and the tail (%d+%d) as soon", log, size-minTail, minTail)
+		}
+
+		// A first picture's packets, which the head read began.
+		const end = 500_048
+		start := time.Now()
+		r.Prefetch(48, end-48)
+		synctest.Wait()
+		log = f.requests()
+		if len(log) != 3 || log[2].off != read || log[2].off+int64(log[2].n) != end || log[2].prio != RequestPriority(NeedNow, 1) {
+			t.Fatalf("Prefetch(48, %d) sent %+v, want one urgent request for %d..%d", end-48, log[2:], read, end)
+		}
+		at := int64(read)
+		for at < end {
+			n, err := r.Read(p)
+			if err != nil || !bytes.Equal(p[:n], data[at:at+int64(n)]) {
+				t.Fatalf("Read at %d: %d, %v", at, n, err)
+			}
+			if at+int64(n) > end {
+				t.Fatalf("Read at %d returned %d bytes, past the prefetch's end %d", at, n, end)
+			}
+			at += int64(n)
+		}
+		transfer := time.Duration(end-read) * time.Second / (10 << 20)
+		if took := time.Since(start); took > f.latency+transfer+time.Millisecond {
+			t.Errorf("reading the prefetched bytes took %v, want one request's %v", took, f.latency+transfer)
+		}
+		if got := len(f.requests()); got != 3 {
+			t.Errorf("reads within the prefetch sent %d requests more", got-3)
+		}
+		if s := r.Stats(); s.Prefetched != minTail+end-read {
+			t.Errorf("Stats.Prefetched %d, want %d", s.Prefetched, minTail+end-read)
+		}
+
+		// A ReadAt running past the prefetched bytes asks for the rest.
+		q := make([]byte, 100_000)
+		if n, err := r.ReadAt(q, end-20_000); err != nil || !bytes.Equal(q[:n], data[end-20_000:end+80_000]) {
+			t.Fatalf("ReadAt across the prefetch's end: %d, %v", n, err)
+		}
+		if log = f.requests(); len(log) != 4 || log[3].off != end || log[3].n != 80_000 {
+			t.Errorf("a ReadAt across the prefetch's end sent %+v, want %d+%d", log[3:], end, 80_000)
+		}
+	})
+}
+
+// TestRangeReaderAsksAgainForAQueuedBlockItWaitsOn: a read that comes to
+// wait on a block whose read-ahead request sits queued at the sharer
+// (nothing of it arrived a round trip after it went out) asks for it
+// again, urgently, and the queued one is cancelled; a request already
+// arriving is left alone.
+func TestRangeReaderAsksAgainForAQueuedBlockItWaitsOn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const bs = 64 << 10
+		data := randomBytes(17, 4<<20)
+		// The sharer serves urgent requests and holds the read-ahead
+		// (busy with another track's urgent answers).
+		f := &fakeFetcher{data: data, latency: 20 * time.Millisecond}
+		var held sync.Map
+		f.hold = func(off int64, n int) bool { _, ok := held.Load(off); return ok }
+		for off := int64(bs); off < 8*bs; off += bs {
+			held.Store(off, true)
+		}
+		r := newRangeReader(streamingFake{f}, int64(len(data)), RangeReaderOptions{BlockSize: bs, Readahead: 512 << 10, InFlight: 8, MaxRequest: bs})
+		defer r.Close()
+		r.SetByteRate(256<<10, 2*time.Second)
+		readSequentially(t, r, data, 0, bs)
+		synctest.Wait()
+		ahead := 0
+		for _, q := range f.requests() {
+			if q.off == bs && q.prio != RequestPriority(NeedNow, 1) {
+				ahead++
+			}
+		}
+		if ahead != 1 {
+			t.Fatalf("no read-ahead request for the second block: %+v", f.requests())
+		}
+		// Reached: what the read waits on sits queued.
+		held.Delete(int64(bs))
+		start := time.Now()
+		readSequentially(t, r, data, bs, bs)
+		if took := time.Since(start); took > 3*f.latency+upgradeMargin+10*time.Millisecond {
+			t.Errorf("the read waited %v on its queued block, want about a round trip to notice and one to ask again", took)
+		}
+		var cancelled, urgent bool
+		for _, q := range f.requests() {
+			if q.off == bs {
+				cancelled = cancelled || (q.cancelled && q.prio != RequestPriority(NeedNow, 1))
+				urgent = urgent || (!q.cancelled && q.prio == RequestPriority(NeedNow, 1))
+			}
+		}
+		if !cancelled || !urgent {
+			t.Errorf("the second block: queued request cancelled %v, asked again urgently %v: %+v", cancelled, urgent, f.requests())
+		}
+		if s := r.Stats(); s.Upgraded != 1 {
+			t.Errorf("Stats.Upgraded %d, want 1", s.Upgraded)
+		}
+	})
+}
+
+// streamingFake is a fakeFetcher that reports its answer's arrival, as
+// the network's fetcher does, when the answer comes: a held request
+// reports nothing.
+type streamingFake struct{ *fakeFetcher }
+
+func (f streamingFake) fetchRangeStreaming(ctx context.Context, off int64, dst []byte, prio Priority, arrived func(n int)) (int, time.Duration, error) {
+	n, ttfb, err := f.fetchRange(ctx, off, dst, prio)
+	if n > 0 {
+		arrived(n)
+	}
+	return n, ttfb, err
+}

@@ -216,9 +216,9 @@ type pipeline struct {
 	// to cues.
 	subtitle *media.StreamInfo
 	cues     *cueList
-	// subIndex is the subtitle stream's index, read at the first seek
-	// (empty without one).
-	subIndex []media.IndexEntry
+	// indexes are the streams' indexes, by stream, read when first
+	// needed (prefetch.go).
+	indexes map[int][]media.IndexEntry
 	// packets recycles packets.
 	packets packetPool
 	// thin is the place in the index while the track is thinned, nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"reelay/media"
 	"reelay/media/mediatest"
 	p2pnet "reelay/net"
 )
@@ -105,5 +106,40 @@ func TestBufferedRangesFollowTheCacheAndTheSeeks(t *testing.T) {
 		if want := []TimeRange{{tr.Start, tr.End}}; !slices.Equal(tr.Buffered, want) || tr.End <= tr.Start {
 			t.Errorf("local %s: buffered %v, want %v", tr.Name, tr.Buffered, want)
 		}
+	}
+}
+
+// TestAFirstPictureIsAskedForInOneRequest: opening a remote MP4 whose
+// first keyframe is large, the pipeline asks for the packets its first
+// picture and sound need in one request, from the file's index, and the
+// demuxer's reads within them wait for it: the track opens in the
+// header's and the tail's requests and that one, not a round trip per
+// piece the demuxer reads.
+func TestAFirstPictureIsAskedForInOneRequest(t *testing.T) {
+	dir := t.TempDir()
+	path := mediatest.Fixture(t, "noisy-tail.mp4")
+	if err := os.Link(path, filepath.Join(dir, "screen.mp4")); err != nil {
+		t.Fatal(err)
+	}
+	d := mediatest.OpenDemuxer(t, path)
+	v := d.Index(mediatest.FirstStream(d, media.KindVideo))
+	if v[0].Size < 2*media.ReadSize {
+		t.Fatalf("the fixture's first keyframe is %d bytes, want one the demuxer reads in several pieces", v[0].Size)
+	}
+	// The picture's packets from the keyframe and the decoder's lead.
+	want := v[prefetchLead].Pos + v[prefetchLead].Size - v[0].Pos
+
+	rec := shareLoopback(t, dir)
+	p, _, _ := openTest(t, rec.Source(), Options{})
+	waitState(t, p, StatePaused, 10*time.Second)
+	st := p.Tracks()[0].Stats.Reader
+	if st == nil {
+		t.Fatal("no network figures")
+	}
+	t.Logf("reader %+v", st)
+	// The picture less what the header's read brought, and the tail's
+	// 64 KiB.
+	if got := st.Prefetched; got < want-media.ReadSize || got > want+media.ReadSize {
+		t.Errorf("prefetched %d bytes, want about the first picture's %d", got, want)
 	}
 }

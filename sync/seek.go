@@ -154,6 +154,7 @@ func (pl *pipeline) applySeek(t seekTarget) error {
 	if pl.thin != nil {
 		return pl.seekThinned(t)
 	}
+	pl.prefetchFor(t.t - pl.offset)
 	fileT := t.t - pl.offset
 	if pl.audio != nil {
 		fileT -= audioSeekPreroll

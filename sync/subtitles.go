@@ -185,12 +185,7 @@ func (pl *pipeline) recallCue(fileT time.Duration) {
 		return
 	}
 	i := pl.subtitle.Index
-	if pl.subIndex == nil {
-		if pl.subIndex = pl.demux.Index(i); pl.subIndex == nil {
-			pl.subIndex = []media.IndexEntry{}
-		}
-	}
-	idx := pl.subIndex
+	idx := pl.indexOf(i)
 	n, _ := slices.BinarySearchFunc(idx, fileT, func(e media.IndexEntry, t time.Duration) int {
 		if e.PTS <= t {
 			return -1

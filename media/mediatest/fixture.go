@@ -75,6 +75,10 @@ var recipes = map[string][]string{
 	"wav.wav": lavfi([]string{"sine=frequency=440:sample_rate=44100:duration=10"}, "-c:a pcm_s16le"),
 	"flac.flac": lavfi([]string{"aevalsrc=0.4*sin(2*PI*440*t)|0.4*sin(2*PI*660*t):s=44100:d=10"},
 		"-c:a flac"),
+	// A screen share as the home-link benchmark's: noise makes every
+	// keyframe a few hundred kB, the index is at the end.
+	"noisy-tail.mp4": lavfi([]string{"testsrc2=size=1280x720:rate=30:duration=10,noise=alls=20:allf=t+u", tone},
+		"-c:v libx264 -preset veryfast -b:v 6M -maxrate 6M -bufsize 6M -g 60 -pix_fmt yuv420p -c:a aac -b:a 64k"),
 	// For the decode benchmark.
 	"1080p.mp4": lavfi([]string{"testsrc2=size=1920x1080:rate=30:duration=10"}, x264, "-movflags +faststart"),
 

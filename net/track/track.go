@@ -45,6 +45,12 @@ type ReaderStats struct {
 	InFlight int
 	// Cancelled counts requests cancelled before their answer was complete.
 	Cancelled int64
+	// Upgraded counts read-ahead requests asked again as urgent: a read
+	// came to wait for them while they sat queued at the sharer.
+	Upgraded int64
+	// Prefetched counts the bytes asked for ahead of sparse reads: the
+	// packets a first picture needs, and a file's tail while it opens.
+	Prefetched int64
 	// Throughput is bytes per second received over the last 2 s.
 	Throughput float64
 	// Bandwidth is bytes per second received while requests were in flight,

@@ -1,0 +1,113 @@
+package sync
+
+import (
+	"time"
+
+	"reelay/media"
+)
+
+// Asking for a first picture's bytes at once. A track opens reading
+// exactly what its demuxer reads (sparse), and the demuxer reads the
+// packets a picture needs one after another: the keyframe, then the
+// pictures its decoder wants before it shows the first (a decoder with
+// B-frames holds a few back), and the sound beside them, each read a round
+// trip after the one before. Where the file's index locates every packet
+// (MP4), the pipeline asks for all of them in one request before the
+// demuxer's first read (a reader without Prefetch is not asked).
+
+// prefetcher is a TrackReader that can be asked for bytes ahead of the
+// reads that will want them (net's RangeReader while sparse).
+type prefetcher interface{ Prefetch(off, n int64) }
+
+// Bounds of what is asked for a first picture.
+const (
+	// prefetchLead is how many of a picture's packets past its target
+	// are asked for: the most a decoder holds back with B-frames (x264's
+	// defaults hold two, its slower presets up to four).
+	prefetchLead = 4
+	// prefetchAudio is how much sound past the target is asked for, with
+	// the preroll before it.
+	prefetchAudio = 250 * time.Millisecond
+	// maxPrefetch bounds one request: a span larger than this (streams
+	// stored far apart, a long way from a keyframe to its target) is left
+	// to the demuxer's own reads.
+	maxPrefetch = 4 << 20
+)
+
+// prefetchFor asks the reader for the bytes of the packets the picture
+// and sound at fileT (on the file's timeline) need, in one request.
+func (pl *pipeline) prefetchFor(fileT time.Duration) {
+	ra, ok := pl.readerAt()
+	if !ok {
+		return
+	}
+	pf, ok := ra.(*countingReader).r.(prefetcher)
+	if !ok {
+		return
+	}
+	lo, hi := int64(-1), int64(-1)
+	add := func(e media.IndexEntry) {
+		if lo < 0 || e.Pos < lo {
+			lo = e.Pos
+		}
+		hi = max(hi, e.Pos+e.Size)
+	}
+	if v := pl.video; v != nil {
+		idx := pl.indexOf(v.info.Index)
+		// The last keyframe at or before fileT, else the first.
+		key := -1
+		for i, e := range idx {
+			switch {
+			case !e.Key:
+			case key < 0 || e.PTS <= fileT:
+				key = i
+			}
+			if key >= 0 && e.Key && e.PTS > fileT {
+				break
+			}
+		}
+		if key >= 0 {
+			// In decoding order from the keyframe: every packet up to the
+			// last one shown by fileT, and the decoder's lead after it.
+			last := key
+			for i := key; i < len(idx); i++ {
+				if idx[i].PTS <= fileT {
+					last = i
+				}
+				if idx[i].Key && i > key {
+					break
+				}
+			}
+			for i := key; i < len(idx) && i <= last+prefetchLead; i++ {
+				add(idx[i])
+			}
+		}
+	}
+	if a := pl.audio; a != nil {
+		for _, e := range pl.indexOf(a.info.Index) {
+			if e.PTS >= fileT-audioSeekPreroll && e.PTS <= fileT+prefetchAudio {
+				add(e)
+			}
+		}
+	}
+	if lo < 0 {
+		return
+	}
+	if hi-lo <= maxPrefetch {
+		pf.Prefetch(lo, hi-lo)
+	}
+}
+
+// indexOf is stream i's index (media.Demuxer.Index), read once; empty
+// when the file's index does not locate packets.
+func (pl *pipeline) indexOf(i int) []media.IndexEntry {
+	if pl.indexes == nil {
+		pl.indexes = map[int][]media.IndexEntry{}
+	}
+	idx, ok := pl.indexes[i]
+	if !ok {
+		idx = pl.demux.Index(i)
+		pl.indexes[i] = idx
+	}
+	return idx
+}
