@@ -25,6 +25,7 @@ import (
 	"reelay/app/cli"
 	"reelay/app/report"
 	"reelay/assets"
+	"reelay/media/mediatest"
 	"reelay/net/leakcheck"
 )
 
@@ -1014,4 +1015,38 @@ func TestFullscreenControlsStepAsideInTheRealWindow(t *testing.T) {
 	log.mu.Unlock()
 	scr.key("Escape")
 	log.waitFor(t, "leaving fullscreen", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "fullscreen" && !l.Fullscreen })
+}
+
+// TestChaptersAndSubtitlesInTheRealWindow: a local recording with a
+// subtitle stream and chapters, in the real window with real keys: the
+// cues reach the window as it plays, Page Down goes to the next chapter
+// and Page Up, just into it, back to the one before.
+func TestChaptersAndSubtitlesInTheRealWindow(t *testing.T) {
+	needDisplay(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	if err := os.Link(mediatest.Subtitled(t, "subtitled.mp4"), filepath.Join(dir, "talk.mp4")); err != nil {
+		t.Fatal(err)
+	}
+	display := startXvfb(t, 1366, 768)
+	home := t.TempDir()
+	log := startWindow(ctx, t, append(os.Environ(), "REELAY_CLI_MAIN=1", "DISPLAY="+display,
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home), dir)
+	_, i := log.waitFor(t, "playing", 0, 60*time.Second, func(l uiLine) bool { return l.Ev == "status" && l.State == "playing" })
+	scr := &screen{t: t, dir: t.TempDir(), display: display}
+	scr.findWindow(10 * time.Second)
+	_, i = log.waitFor(t, "the first cue", i, 10*time.Second, func(l uiLine) bool {
+		return l.Ev == "subtitle" && l.Text == mediatest.Cues[0].Text
+	})
+	scr.key("Next")
+	seeked, i := log.waitFor(t, "the next chapter", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "seeked" })
+	if want := mediatest.Chapters[1].Start.Milliseconds(); seeked.PosMs != want {
+		t.Errorf("Page Down went to %d ms, want the next chapter's start, %d ms", seeked.PosMs, want)
+	}
+	scr.key("Prior")
+	back, _ := log.waitFor(t, "back a chapter", i, 10*time.Second, func(l uiLine) bool { return l.Ev == "seeked" })
+	if back.PosMs != 0 {
+		t.Errorf("Page Up just into a chapter went to %d ms, want the one before, at 0", back.PosMs)
+	}
 }
