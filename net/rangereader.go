@@ -257,7 +257,7 @@ type RangeReader struct {
 	extentBytes int64
 	extentSeq   uint64
 	// prefetches are sparse requests in flight for bytes a read is about
-	// to want (Prefetch, the tail): a read within one waits for it.
+	// to want (Prefetch): a read within one waits for it.
 	prefetches []*prefetch
 	// rank orders the track's requests against the recording's other
 	// tracks at the sharer (0 first); the player sets it (SetRank).
@@ -893,8 +893,10 @@ func (r *RangeReader) upgrade(idx int64) {
 }
 
 // upgradeMargin is how much later than a round trip a request's first
-// byte may come while the sharer is already writing it.
-const upgradeMargin = 20 * time.Millisecond
+// byte may come while the sharer is already writing it: a busy sharer
+// (many viewers, a slow disk) takes a while to begin an answer, and
+// asking again then only adds a request.
+const upgradeMargin = 50 * time.Millisecond
 
 // awaited reports whether a reader is blocked on one of f's blocks.
 func (r *RangeReader) awaited(f *fetch) bool {
@@ -1073,13 +1075,6 @@ func (r *RangeReader) noteBusy() {
 // reading goroutine without holding mu. It is called with mu held, and
 // returns with it held.
 func (r *RangeReader) readSparse(p []byte, off int64, full bool) (int, error) {
-	if r.o.PrefetchTail && r.reads == 0 && off == 0 && r.size > 4*minTail {
-		// The first read, at the head: the tail goes with it, as in the
-		// blocks (PrefetchTail), at the priority of what is needed soon,
-		// so it takes the link only once the head is on its way.
-		r.prefetchLocked(r.size-minTail, minTail, NeedSoon)
-	}
-	r.reads++
 	// held is how much of p, from its start, the extents hold.
 	held := 0
 	for {
@@ -1154,13 +1149,13 @@ func (r *RangeReader) Prefetch(off, n int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.sparse && r.ctx.Err() == nil {
-		r.prefetchLocked(off, n, NeedNow)
+		r.prefetchLocked(off, n)
 	}
 }
 
-// prefetchLocked sends the request Prefetch asks for, need saying how
-// soon, unless the bytes are held or asked for. It is called with mu held.
-func (r *RangeReader) prefetchLocked(off, n int64, need Need) {
+// prefetchLocked sends the request Prefetch asks for, unless the bytes are
+// held or asked for. It is called with mu held.
+func (r *RangeReader) prefetchLocked(off, n int64) {
 	off = max(off, 0)
 	n = min(n, r.size-off)
 	// What the extents hold already (a header read's tail) is not asked
@@ -1176,7 +1171,7 @@ func (r *RangeReader) prefetchLocked(off, n int64, need Need) {
 	r.stats.Prefetched += n
 	r.direct++
 	r.noteBusy()
-	prio := RequestPriority(need, r.rank)
+	prio := RequestPriority(NeedNow, r.rank)
 	r.fetchers.Go(func() {
 		buf := make([]byte, n)
 		got, ttfb, err := r.f.fetchRange(r.ctx, off, buf, prio)

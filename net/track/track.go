@@ -49,7 +49,7 @@ type ReaderStats struct {
 	// came to wait for them while they sat queued at the sharer.
 	Upgraded int64
 	// Prefetched counts the bytes asked for ahead of sparse reads: the
-	// packets a first picture needs, and a file's tail while it opens.
+	// packets a first picture needs.
 	Prefetched int64
 	// Throughput is bytes per second received over the last 2 s.
 	Throughput float64
