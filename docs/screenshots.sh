@@ -37,7 +37,9 @@ for size in 1280x720 1920x1080; do
   sleep 1
   home="$work/home-$size"
   mkdir -p "$home"
-  run() { HOME=$home XDG_CONFIG_HOME=$home/config REELAY_NO_DHT=1 REELAY_UI_DEBUG=1 "$reelay" "$@"; }
+  # Always run in the background: exec makes $! the app itself, so kill
+  # stops it (a function's subshell would die and leave it running).
+  run() { HOME=$home XDG_CONFIG_HOME=$home/config REELAY_NO_DHT=1 REELAY_UI_DEBUG=1 exec "$reelay" "$@"; }
 
   # Home, the first time.
   run >"$work/home.log" 2>&1 &
@@ -68,10 +70,16 @@ for size in 1280x720 1920x1080; do
   sleep 5
   bar=$(grep -ao '"seekbar":\[[0-9,]*\]' "$work/demo.log" | tail -1 | grep -ao '[0-9][0-9,]*')
   IFS=, read -r x y w h <<<"$bar"
-  xdotool mousemove $((x + w * 3 / 5)) $((y + h / 2))
-  sleep 0.3
-  xdotool mousemove $((x + w * 3 / 5 + 2)) $((y + h / 2))
-  sleep 1.5
+  # Hover until the tooltip holds its picture (taller than the time alone).
+  for _ in $(seq 20); do
+    xdotool mousemove $((x + w * 3 / 5)) $((y + h / 2))
+    sleep 0.2
+    xdotool mousemove $((x + w * 3 / 5 + 2)) $((y + h / 2))
+    sleep 0.3
+    tip=$(grep -ao '"tip":\[[0-9,]*\]' "$work/demo.log" | tail -1 | grep -ao '[0-9][0-9,]*' || true)
+    [ -n "$tip" ] && [ "$(cut -d, -f4 <<<"$tip")" -gt 40 ] && break
+  done
+  sleep 0.5
   import -window root "$out/player-$size.png"
   kill "$app"
   wait "$app" 2>/dev/null || true
