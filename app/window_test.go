@@ -340,6 +340,25 @@ func (h *harness) key(name fyne.KeyName) {
 	h.w.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: name})
 }
 
+// playerOpened waits for the player asked for to show, its engine to
+// open and a minute's duration to reach it.
+func (h *harness) playerOpened() *playerView {
+	h.t.Helper()
+	h.waitFor("the player", func() bool { return h.u.player != nil })
+	pv := h.u.player
+	h.waitFor("the engine", func() bool {
+		select {
+		case <-pv.opened:
+			return true
+		default:
+			return false
+		}
+	})
+	h.fp.event(avsync.Event{Kind: avsync.EventDuration, Duration: 60 * time.Second})
+	h.waitFor("the duration", func() bool { return pv.duration == 60*time.Second })
+	return pv
+}
+
 // lastSeek waits for the engine to have been asked for want last.
 func (h *harness) lastSeek(want time.Duration) {
 	h.t.Helper()
@@ -1277,19 +1296,7 @@ func TestResumeWhereYouLeftOff(t *testing.T) {
 	link := testLink(t)
 	watch := func() *playerView {
 		h.u.watch(link)
-		h.waitFor("the player", func() bool { return h.u.player != nil })
-		pv := h.u.player
-		h.waitFor("the engine", func() bool {
-			select {
-			case <-pv.opened:
-				return true
-			default:
-				return false
-			}
-		})
-		h.fp.event(avsync.Event{Kind: avsync.EventDuration, Duration: 60 * time.Second})
-		h.waitFor("the duration", func() bool { return pv.duration == 60*time.Second })
-		return pv
+		return h.playerOpened()
 	}
 	leaveAt := func(pv *playerView, pos time.Duration) {
 		h.fp.mu.Lock()
@@ -1331,19 +1338,7 @@ func TestResumeAFolderWhereYouLeftOff(t *testing.T) {
 	h := newHarness(t, Options{})
 	play := func(path string) *playerView {
 		h.u.playFolder(path)
-		h.waitFor("the player", func() bool { return h.u.player != nil })
-		pv := h.u.player
-		h.waitFor("the engine", func() bool {
-			select {
-			case <-pv.opened:
-				return true
-			default:
-				return false
-			}
-		})
-		h.fp.event(avsync.Event{Kind: avsync.EventDuration, Duration: 60 * time.Second})
-		h.waitFor("the duration", func() bool { return pv.duration == 60*time.Second })
-		return pv
+		return h.playerOpened()
 	}
 	pv := play(dir)
 	if seeks, _, _, _, _ := h.fp.snapshot(); len(seeks) != 0 {

@@ -1207,15 +1207,11 @@ func (r *RangeReader) prefetchCovering(off, n int64) *prefetch {
 // extentHeld is how many bytes from off, up to n, the extents hold. It
 // is called with mu held.
 func (r *RangeReader) extentHeld(off, n int64) int64 {
-	i, found := slices.BinarySearchFunc(r.extents, off, func(e extent, off int64) int { return cmp.Compare(e.off, off) })
-	if !found {
-		i--
-	}
-	if i < 0 {
+	e, ok := r.extentAt(off)
+	if !ok {
 		return 0
 	}
-	e := r.extents[i]
-	return min(max(e.off+int64(len(e.data))-off, 0), n)
+	return min(e.off+int64(len(e.data))-off, n)
 }
 
 // prefetchHolding is a prefetch in flight that holds byte off, nil if
@@ -1265,19 +1261,25 @@ func (r *RangeReader) addExtent(off int64, data []byte) {
 // copyExtent copies into p what the extent holding off holds from off on,
 // and returns how many bytes. It is called with mu held.
 func (r *RangeReader) copyExtent(p []byte, off int64) int {
+	e, ok := r.extentAt(off)
+	if !ok {
+		return 0
+	}
+	return copy(p, e.data[off-e.off:])
+}
+
+// extentAt is the extent that holds byte off, if one does. It is called
+// with mu held.
+func (r *RangeReader) extentAt(off int64) (extent, bool) {
 	// The last extent starting at or before off.
 	i, found := slices.BinarySearchFunc(r.extents, off, func(e extent, off int64) int { return cmp.Compare(e.off, off) })
 	if !found {
 		i--
 	}
-	if i < 0 {
-		return 0
+	if i < 0 || off >= r.extents[i].off+int64(len(r.extents[i].data)) {
+		return extent{}, false
 	}
-	e := r.extents[i]
-	if off >= e.off+int64(len(e.data)) {
-		return 0
-	}
-	return copy(p, e.data[off-e.off:])
+	return r.extents[i], true
 }
 
 // copyCached copies p's bytes from ready blocks if they hold all of them.
