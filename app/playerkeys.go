@@ -99,6 +99,41 @@ func (pv *playerView) toggleSubtitles() {
 	}
 }
 
+// cycleSubtitles switches to the next subtitle track, and after the last
+// to none, as mpv's j.
+func (pv *playerView) cycleSubtitles() {
+	var subs []*trackView
+	cur := -1
+	for _, tv := range pv.tracks {
+		if tv.kind == kindSubtitles {
+			if tv.on && cur < 0 {
+				cur = len(subs)
+			}
+			subs = append(subs, tv)
+		}
+	}
+	if len(subs) == 0 {
+		return
+	}
+	if cur >= 0 {
+		// The engine keeps one subtitle track on: switching the next on
+		// switches this one off, but the last goes off by itself.
+		subs[cur].on = false
+		if cur == len(subs)-1 {
+			pv.subsAsked = pv.ctl.Subscribe(subs[cur].name, false)
+		}
+		pv.updateTrack(subs[cur])
+	}
+	if next := cur + 1; next < len(subs) {
+		subs[next].on, subs[next].err = true, nil
+		pv.subsAsked = pv.ctl.Subscribe(subs[next].name, true)
+		pv.updateTrack(subs[next])
+		pv.showToast("Subtitles: " + subs[next].name)
+		return
+	}
+	pv.showToast("Subtitles off")
+}
+
 // seekChapter goes to the next chapter (dir > 0) or back, where the
 // engine says the chapter keys go, and says which chapter it is.
 func (pv *playerView) seekChapter(dir int) {
@@ -160,6 +195,8 @@ func (pv *playerView) typedKey(e *fyne.KeyEvent) {
 		pv.overlay.toggle(pv)
 	case fyne.KeyV:
 		pv.toggleSubtitles()
+	case fyne.KeyJ:
+		pv.cycleSubtitles()
 	case fyne.KeyPageUp:
 		pv.seekChapter(-1)
 	case fyne.KeyPageDown:

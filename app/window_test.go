@@ -131,9 +131,14 @@ func (f *fakePlayer) Seek(t time.Duration) uint64 {
 func (f *fakePlayer) Subscribe(track string, on bool) error {
 	f.mu.Lock()
 	f.subs = append(f.subs, track+"="+onOff(on))
-	for i := range f.tracks {
-		if f.tracks[i].Name == track {
+	subtitles := func(t avsync.Track) bool { return t.HasSubtitles() && !t.HasVideo() && !t.HasAudio() }
+	for i, t := range f.tracks {
+		switch {
+		case t.Name == track:
 			f.tracks[i].On = on
+		case on && subtitles(t) && slices.ContainsFunc(f.tracks, func(x avsync.Track) bool { return x.Name == track && subtitles(x) }):
+			// As the engine: one subtitle track on at a time.
+			f.tracks[i].On = false
 		}
 	}
 	f.mu.Unlock()
@@ -1890,6 +1895,23 @@ func TestSubtitlesAndChapters(t *testing.T) {
 	}
 	sink.ShowSubtitle("")
 	h.waitFor("the subtitles cleared", func() bool { return len(shown()) == 0 })
+
+	// j goes through the subtitle tracks and then none.
+	h.key(fyne.KeyJ)
+	h.waitFor("j to the second subtitle track", func() bool {
+		_, subs, _, _, _ := h.fp.snapshot()
+		return slices.Contains(subs, "talk (subtitles)=on") && pv.byName["talk (subtitles)"].on && !pv.byName["talk"].on
+	})
+	h.key(fyne.KeyJ)
+	h.waitFor("j to none", func() bool {
+		_, subs, _, _, _ := h.fp.snapshot()
+		return slices.Contains(subs, "talk (subtitles)=off") && !pv.byName["talk (subtitles)"].on && !pv.byName["talk"].on
+	})
+	h.key(fyne.KeyJ)
+	h.waitFor("j to the first again", func() bool {
+		_, subs, _, _, _ := h.fp.snapshot()
+		return subs[len(subs)-1] == "talk=on" && pv.byName["talk"].on
+	})
 
 	calls := func() []string { h.fp.mu.Lock(); defer h.fp.mu.Unlock(); return slices.Clone(h.fp.calls) }
 	h.key(fyne.KeyV)

@@ -48,14 +48,22 @@ import (
 )
 
 func init() {
-	// FFmpeg logs warnings for every damaged packet to stderr; a player
-	// reports errors through return values instead.
-	astiav.SetLogLevel(astiav.LogLevelError)
+	// FFmpeg prints a line to stderr for every damaged packet, every file
+	// it cannot read and every parser that trips; a player reports errors
+	// through return values instead, in words for its user.
+	astiav.SetLogLevel(astiav.LogLevelFatal)
 }
 
-// SetFFmpegLogLevel changes how much FFmpeg itself prints to stderr. It
-// defaults to errors only.
-func SetFFmpegLogLevel(l astiav.LogLevel) { astiav.SetLogLevel(l) }
+// LogFFmpeg has FFmpeg print its own warnings and errors to stderr (on),
+// or only what is fatal (off, the default): for finding out what a file
+// holds that Reelay's errors do not say.
+func LogFFmpeg(on bool) {
+	if on {
+		astiav.SetLogLevel(astiav.LogLevelWarning)
+	} else {
+		astiav.SetLogLevel(astiav.LogLevelFatal)
+	}
+}
 
 func cframe(f *astiav.Frame) *C.AVFrame { return (*C.AVFrame)(f.UnsafePointer()) }
 

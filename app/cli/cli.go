@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"reelay/media"
 )
 
 // command is one subcommand: its name, a one-line summary and its body.
@@ -54,6 +56,8 @@ func Main(args []string) int {
 	defer stop()
 	e := &env{stdout: os.Stdout, stderr: os.Stderr}
 	e.log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: logLevel()}))
+	// With REELAY_DEBUG, FFmpeg's own warnings too.
+	media.LogFFmpeg(logLevel() == slog.LevelDebug)
 	return run(ctx, e, args)
 }
 
