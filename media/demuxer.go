@@ -224,6 +224,7 @@ func (d *Demuxer) loadStreams() {
 		case astiav.MediaTypeVideo:
 			info.Kind = KindVideo
 			info.Width, info.Height = cp.Width(), cp.Height()
+			info.Delay = videoDelay(s)
 			if fr := s.AvgFrameRate(); fr.Num() > 0 && fr.Den() > 0 {
 				info.FrameRate = fr.Float64()
 			} else if fr := d.fc.GuessFrameRate(s, nil); fr.Num() > 0 && fr.Den() > 0 {

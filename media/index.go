@@ -20,6 +20,8 @@ static int reelay_index_entry(AVStream *st, int i, int64_t *pos, int64_t *ts, in
 
 static int reelay_stream_index(AVStream *st) { return st->index; }
 
+static int reelay_video_delay(AVStream *st) { return st->codecpar->video_delay; }
+
 // reelay_packet_fill gives pkt a copy of data, with the zeroed padding
 // decoders may read past the end.
 static int reelay_packet_fill(AVPacket *pkt, const void *data, int size) {
@@ -70,6 +72,10 @@ func avPacket(q *astiav.Packet) *C.AVPacket {
 func avStream(s *astiav.Stream) *C.AVStream {
 	return *(**C.AVStream)(unsafe.Pointer(s))
 }
+
+// videoDelay is the stream's video_delay, which go-astiav v0.16.0 does not
+// expose.
+func videoDelay(s *astiav.Stream) int { return int(C.reelay_video_delay(avStream(s))) }
 
 // Index lists the packets of stream i in decoding order, from the
 // container's index, when the index gives each one's bytes: MP4 and

@@ -49,6 +49,10 @@ type StreamInfo struct {
 	Width, Height int
 	// FrameRate is a video stream's average frames per second (0 if unknown).
 	FrameRate float64
+	// Delay is how many pictures a video stream's decoder takes in before
+	// it shows the first (B-frames), as the container tells (MP4's
+	// composition offsets); 0 without B-frames or when it does not say.
+	Delay int
 	// SampleRate and Channels describe an audio stream as stored.
 	SampleRate, Channels int
 	// BitRate is the stream's bits per second (0 if unknown).

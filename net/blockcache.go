@@ -1,6 +1,9 @@
 package net
 
-import "container/list"
+import (
+	"container/list"
+	"time"
+)
 
 // blockState says where a block of the track is.
 type blockState int
@@ -25,8 +28,10 @@ type block struct {
 	// be handed out of the lock.
 	data []byte
 	// waiters counts readers blocked on it: it is not evicted nor its fetch
-	// cancelled while they wait.
-	waiters int
+	// cancelled while they wait; waitedFrom is when the first of them
+	// began to wait.
+	waiters    int
+	waitedFrom time.Time
 	// failSeq is bumped each time a fetch of the block fails, so a waiting
 	// reader can tell that the fetch it waited on failed.
 	failSeq uint64

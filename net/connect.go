@@ -347,7 +347,11 @@ func (d *dialer) goAttempt(ctx context.Context, source string, addrs []ma.Multia
 			if addrs == nil && !slices.ContainsFunc(d.h.Peerstore().Addrs(d.id), func(a ma.Multiaddr) bool { return !isRelayAddr(a) }) {
 				err = errors.New("no direct address")
 			} else {
-				err = d.h.Connect(network.WithForceDirectDial(ctx, "reelay: media needs a direct path"), peer.AddrInfo{ID: d.id, Addrs: addrs})
+				// The swarm's dial, not the host's Connect: Connect then
+				// waits for the identify exchange, a round trip the first
+				// request does not need (openStream).
+				d.h.Peerstore().AddAddrs(d.id, addrs, peerstore.TempAddrTTL)
+				_, err = d.h.Network().DialPeer(network.WithForceDirectDial(ctx, "reelay: media needs a direct path"), d.id)
 			}
 		} else {
 			if hp && mayLearnPublicAddr(d.h) {

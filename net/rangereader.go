@@ -128,9 +128,8 @@ type fetch struct {
 	first, count int64
 	// off is the first byte asked for.
 	off int64
-	// prio is the priority it was asked at, sent when.
+	// prio is the priority it was asked at.
 	prio Priority
-	sent time.Time
 	// got is how many bytes of the answer have arrived; the fetch's
 	// goroutine writes it.
 	got atomic.Int64
@@ -625,6 +624,9 @@ func (r *RangeReader) waitBlock(idx int64) (*block, error) {
 		b = &block{idx: idx}
 		r.blocks[idx] = b
 	}
+	if b.waiters == 0 {
+		b.waitedFrom = r.timeNow()
+	}
 	b.waiters++
 	r.wanted[idx] = b
 	defer func() {
@@ -823,7 +825,7 @@ func (r *RangeReader) schedule() {
 	}
 	var missing []int64
 	for idx := first; idx < end; idx++ {
-		if b := r.blocks[idx]; b == nil || b.state == blockMissing {
+		if b := r.blocks[idx]; (b == nil || b.state == blockMissing) && !r.extentHolds(idx) {
 			missing = append(missing, idx)
 		}
 	}
@@ -870,8 +872,9 @@ func (r *RangeReader) schedule() {
 // another track's included (a camera's block reached during a seek waited
 // 1.5 s behind the screen's way to its target). A request is taken as
 // queued when none of its answer has arrived a round trip and a margin
-// after it was sent: one being written would have begun arriving (only a
-// fetcher that reports arrival as it streams can tell). The cancelled
+// after the read began to wait: the next answer of a track read in order
+// follows the one before at once, and one being written would have begun
+// arriving (only a fetcher that reports arrival as it streams can tell). The cancelled
 // request's block is missing again, to be asked for with the blocked
 // reads. It is called with mu held.
 func (r *RangeReader) upgrade(idx int64) {
@@ -880,11 +883,15 @@ func (r *RangeReader) upgrade(idx int64) {
 		return
 	}
 	want := RequestPriority(r.readNeed(), r.rank)
+	b := r.blocks[idx]
+	if b == nil || r.timeNow().Sub(b.waitedFrom) < rtt+upgradeMargin {
+		return
+	}
 	for f := range r.fetches {
 		if f.cancelled || idx < f.first || idx >= f.first+f.count {
 			continue
 		}
-		if f.prio.serveOrder() > want.serveOrder() && f.got.Load() == 0 && r.timeNow().Sub(f.sent) >= rtt+upgradeMargin {
+		if f.prio.serveOrder() > want.serveOrder() && f.got.Load() == 0 {
 			r.cancelFetch(f)
 			r.stats.Upgraded++
 		}
@@ -917,7 +924,7 @@ func (r *RangeReader) startFetch(first, count int64, need Need) *fetch {
 	n := min(count*bs, r.size-off)
 	prio := RequestPriority(need, r.rank)
 	ctx, cancel := context.WithCancel(r.ctx)
-	f := &fetch{first: first, count: count, off: off, buf: make([]byte, n), ctx: ctx, cancel: cancel, reads: r.reads, prio: prio, sent: r.timeNow()}
+	f := &fetch{first: first, count: count, off: off, buf: make([]byte, n), ctx: ctx, cancel: cancel, reads: r.reads, prio: prio}
 	for idx := first; idx < first+count; idx++ {
 		b := r.blocks[idx]
 		if b == nil {
@@ -1089,10 +1096,21 @@ func (r *RangeReader) readSparse(p []byte, off int64, full bool) (int, error) {
 			r.stats.CacheHits++
 			return held, nil
 		}
-		if r.prefetchHolding(off+int64(held)) == nil {
+		at := off + int64(held)
+		pf := r.prefetchHolding(at)
+		if pf == nil {
 			break
 		}
-		// The next byte is asked for already: its answer is on the way.
+		// The next byte is asked for already: what of the answer has
+		// arrived serves at once, a Read returning short with it.
+		if m := pf.copyArrived(p[held:], at); m > 0 {
+			held += m
+			if held == len(p) || !full {
+				r.stats.CacheHits++
+				return held, nil
+			}
+			continue
+		}
 		ch := r.changed
 		r.mu.Unlock()
 		select {
@@ -1134,8 +1152,22 @@ func (r *RangeReader) readSparse(p []byte, off int64, full bool) (int, error) {
 	return len(p), nil
 }
 
-// prefetch is a sparse request in flight for bytes [off, off+n).
-type prefetch struct{ off, n int64 }
+// prefetch is a sparse request in flight for bytes [off, off+n); the
+// first got of them have arrived into buf (guarded by the reader's mu).
+type prefetch struct {
+	off, n int64
+	buf    []byte
+	got    int64
+}
+
+// copyArrived copies into p what has arrived of the answer from byte at
+// on, and returns how many bytes. It is called with mu held.
+func (pf *prefetch) copyArrived(p []byte, at int64) int {
+	if at < pf.off || at >= pf.off+pf.got {
+		return 0
+	}
+	return copy(p, pf.buf[at-pf.off:pf.got])
+}
 
 // Prefetch asks at once, in one request, for bytes [off, off+n) the
 // player is about to read, when they are not held already: while sparse,
@@ -1165,7 +1197,7 @@ func (r *RangeReader) prefetchLocked(off, n int64) {
 	if n <= 0 || r.prefetchCovering(off, n) != nil {
 		return
 	}
-	pf := &prefetch{off: off, n: n}
+	pf := &prefetch{off: off, n: n, buf: make([]byte, n)}
 	r.prefetches = append(r.prefetches, pf)
 	r.stats.Requests++
 	r.stats.Prefetched += n
@@ -1173,8 +1205,21 @@ func (r *RangeReader) prefetchLocked(off, n int64) {
 	r.noteBusy()
 	prio := RequestPriority(NeedNow, r.rank)
 	r.fetchers.Go(func() {
-		buf := make([]byte, n)
-		got, ttfb, err := r.f.fetchRange(r.ctx, off, buf, prio)
+		buf := pf.buf
+		var got int
+		var ttfb time.Duration
+		var err error
+		if sf, ok := r.f.(streamingFetcher); ok {
+			// Reads wait only for their own bytes, not the whole answer.
+			got, ttfb, err = sf.fetchRangeStreaming(r.ctx, off, buf, prio, func(n int) {
+				r.mu.Lock()
+				pf.got = int64(n)
+				r.broadcast()
+				r.mu.Unlock()
+			})
+		} else {
+			got, ttfb, err = r.f.fetchRange(r.ctx, off, buf, prio)
+		}
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.prefetches = slices.DeleteFunc(r.prefetches, func(x *prefetch) bool { return x == pf })
@@ -1183,9 +1228,13 @@ func (r *RangeReader) prefetchLocked(off, n int64) {
 		r.stats.BytesFetched += int64(got)
 		r.meter.add(r.timeNow(), int64(got))
 		r.bw.add(r.timeNow(), int64(got))
-		if err == nil && got == len(buf) && r.ctx.Err() == nil {
+		if err == nil && got == len(buf) {
 			r.noteRTT(ttfb)
-			r.addExtent(off, buf)
+		}
+		if got > 0 && r.ctx.Err() == nil {
+			// What arrived is the file's bytes, whatever became of the
+			// rest.
+			r.addExtent(off, buf[:got])
 		}
 		// Readers waiting for it look again, and ask themselves if it
 		// failed.
@@ -1202,6 +1251,15 @@ func (r *RangeReader) prefetchCovering(off, n int64) *prefetch {
 		}
 	}
 	return nil
+}
+
+// extentHolds says the extents hold all of block idx: sparse reads or a
+// prefetch brought it, and reads take it from there. It is called with
+// mu held.
+func (r *RangeReader) extentHolds(idx int64) bool {
+	bs := int64(r.o.BlockSize)
+	n := min(bs, r.size-idx*bs)
+	return r.extentHeld(idx*bs, n) == n
 }
 
 // extentHeld is how many bytes from off, up to n, the extents hold. It

@@ -1254,3 +1254,57 @@ func (f streamingFake) fetchRangeStreaming(ctx context.Context, off int64, dst [
 	}
 	return n, ttfb, err
 }
+
+// halvesFetcher answers after latency with the first half of what is
+// asked, and the rest one more latency later, telling as it goes, as a
+// stream does.
+type halvesFetcher struct {
+	data    []byte
+	latency time.Duration
+}
+
+func (f halvesFetcher) fetchRange(ctx context.Context, off int64, dst []byte, prio Priority) (int, time.Duration, error) {
+	return f.fetchRangeStreaming(ctx, off, dst, prio, func(int) {})
+}
+
+func (f halvesFetcher) fetchRangeStreaming(ctx context.Context, off int64, dst []byte, _ Priority, arrived func(n int)) (int, time.Duration, error) {
+	n := copy(dst, f.data[off:])
+	for _, part := range []int{n / 2, n} {
+		select {
+		case <-time.After(f.latency):
+		case <-ctx.Done():
+			return 0, 0, ctx.Err()
+		}
+		arrived(part)
+	}
+	return n, f.latency, nil
+}
+
+// TestRangeReaderPrefetchServesWhatHasArrived: a read within a prefetch
+// whose first half has arrived is served then, not when the whole answer
+// is in: a first picture's keyframe decodes while the pictures after it
+// are still on their way.
+func TestRangeReaderPrefetchServesWhatHasArrived(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		data := randomBytes(19, 4<<20)
+		f := halvesFetcher{data: data, latency: 50 * time.Millisecond}
+		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{})
+		defer r.Close()
+		r.SetSparse(true)
+		r.Prefetch(0, 1<<20)
+		start := time.Now()
+		p := make([]byte, 64<<10)
+		if n, err := r.ReadAt(p, 100_000); err != nil || !bytes.Equal(p[:n], data[100_000:100_000+n]) {
+			t.Fatalf("ReadAt in the first half: %d, %v", n, err)
+		}
+		if took := time.Since(start); took != f.latency {
+			t.Errorf("a read in the first half waited %v, want the first half's %v", took, f.latency)
+		}
+		if n, err := r.ReadAt(p, 900_000); err != nil || !bytes.Equal(p[:n], data[900_000:900_000+n]) {
+			t.Fatalf("ReadAt in the second half: %d, %v", n, err)
+		}
+		if took := time.Since(start); took != 2*f.latency {
+			t.Errorf("a read in the second half came %v after the prefetch, want %v", took, 2*f.latency)
+		}
+	})
+}

@@ -345,7 +345,7 @@ func (r *Recording) exchange(ctx context.Context, req request, resp *response, b
 		r.progress.Store(time.Now().UnixNano())
 	}
 	defer r.inflight.Add(-1)
-	st, err := r.h.NewStream(network.WithNoDial(ctx, "reelay: the recording reconnects by itself"), r.link.Peer, ProtocolID)
+	st, err := openStream(network.WithNoDial(ctx, "reelay: the recording reconnects by itself"), r.h, r.link.Peer)
 	if err != nil {
 		return err
 	}

@@ -21,13 +21,11 @@ type prefetcher interface{ Prefetch(off, n int64) }
 
 // Bounds of what is asked for a first picture.
 const (
-	// prefetchLead is how many of a picture's packets past its target
-	// are asked for: the most a decoder holds back with B-frames (x264's
-	// defaults hold two, its slower presets up to four).
-	prefetchLead = 4
 	// prefetchAudio is how much sound past the target is asked for, with
-	// the preroll before it.
-	prefetchAudio = 250 * time.Millisecond
+	// the preroll before it: the sound's first block there. More would
+	// reach far into a file whose pictures are large, as the sound lies
+	// between them.
+	prefetchAudio = 50 * time.Millisecond
 	// maxPrefetch bounds one request: a span larger than this (streams
 	// stored far apart, a long way from a keyframe to its target) is left
 	// to the demuxer's own reads.
@@ -78,7 +76,7 @@ func (pl *pipeline) prefetchFor(fileT time.Duration) {
 					break
 				}
 			}
-			for i := key; i < len(idx) && i <= last+prefetchLead; i++ {
+			for i := key; i < len(idx) && i <= last+v.info.Delay; i++ {
 				add(idx[i])
 			}
 		}
