@@ -246,8 +246,8 @@ type seekBarRenderer struct {
 	buffered []*canvas.Rectangle
 	played   *canvas.Rectangle
 	// marks are the chapters' starts, gaps cut across the bar.
-	marks []*canvas.Rectangle
-	handle   *canvas.Circle
+	marks  []*canvas.Rectangle
+	handle *canvas.Circle
 	// tip says the time under the pointer, on tipBg, above the bar: it
 	// is drawn outside the bar's bounds, over the video.
 	tip   *canvas.Text
