@@ -149,7 +149,7 @@ func TestFirstAudioTrackJoinsWithoutFreezingThePicture(t *testing.T) {
 	p.SetVideoSink("sync-camera", cam)
 	waitState(t, p, StatePaused, 5*time.Second)
 	p.Play()
-	time.Sleep(time.Second)
+	time.Sleep(500 * time.Millisecond)
 	worstGap := func(from time.Time) time.Duration {
 		fr := cam.all()
 		var worst time.Duration
@@ -160,6 +160,13 @@ func TestFirstAudioTrackJoinsWithoutFreezingThePicture(t *testing.T) {
 		}
 		return worst
 	}
+	// The cadence on this machine now, without a switch: a loaded machine
+	// spaces frames unevenly, and a freeze is a frame or more beyond that.
+	steadyFrom := time.Now()
+	time.Sleep(time.Second)
+	frame := 33334 * time.Microsecond
+	bar := max(2*frame, worstGap(steadyFrom)+frame)
+	t.Logf("steady playing: largest gap %v; a freeze is a gap over %v", worstGap(steadyFrom), bar)
 	for i, what := range []string{"first time, latency estimated", "again, latency measured"} {
 		at := time.Now()
 		if err := p.Subscribe("sync-mic", true); err != nil {
@@ -172,7 +179,7 @@ func TestFirstAudioTrackJoinsWithoutFreezingThePicture(t *testing.T) {
 		if st.Clock != ClockAudio {
 			t.Errorf("clock %v after the mic joined", st.Clock)
 		}
-		if i == 1 && gap > 2*33334*time.Microsecond {
+		if i == 1 && gap > bar {
 			t.Errorf("the camera froze %v when the mic joined", gap)
 		}
 		at = time.Now()
@@ -182,7 +189,7 @@ func TestFirstAudioTrackJoinsWithoutFreezingThePicture(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 		gap = worstGap(at)
 		t.Logf("mic off: largest gap %v; clock %v", gap, p.Stats().Clock)
-		if gap > 2*33334*time.Microsecond {
+		if gap > bar {
 			t.Errorf("the camera froze %v when the mic left", gap)
 		}
 	}
