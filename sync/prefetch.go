@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"slices"
 	"time"
 
 	"reelay/media"
@@ -35,11 +36,7 @@ const (
 // prefetchFor asks the reader for the bytes of the packets the picture
 // and sound at fileT (on the file's timeline) need, in one request.
 func (pl *pipeline) prefetchFor(fileT time.Duration) {
-	ra, ok := pl.readerAt()
-	if !ok {
-		return
-	}
-	pf, ok := ra.(*countingReader).r.(prefetcher)
+	pf, ok := pl.prefetcher()
 	if !ok {
 		return
 	}
@@ -52,30 +49,26 @@ func (pl *pipeline) prefetchFor(fileT time.Duration) {
 	}
 	if v := pl.video; v != nil {
 		idx := pl.indexOf(v.info.Index)
-		// The last keyframe at or before fileT, else the first.
-		key := -1
-		for i, e := range idx {
-			switch {
-			case !e.Key:
-			case key < 0 || e.PTS <= fileT:
-				key = i
+		// The index runs in decoding order, its times rising: the last
+		// packet at or before fileT, then the keyframe it decodes from
+		// (the first keyframe when fileT is before it).
+		n, _ := slices.BinarySearchFunc(idx, fileT, func(e media.IndexEntry, t time.Duration) int {
+			if e.PTS <= t {
+				return -1
 			}
-			if key >= 0 && e.Key && e.PTS > fileT {
-				break
-			}
+			return 1
+		})
+		key := max(n-1, 0)
+		for key > 0 && !idx[key].Key {
+			key--
 		}
-		if key >= 0 {
+		for key < len(idx) && !idx[key].Key {
+			key++
+		}
+		if key < len(idx) {
 			// In decoding order from the keyframe: every packet up to the
 			// last one shown by fileT, and the decoder's lead after it.
-			last := key
-			for i := key; i < len(idx); i++ {
-				if idx[i].PTS <= fileT {
-					last = i
-				}
-				if idx[i].Key && i > key {
-					break
-				}
-			}
+			last := max(n-1, key)
 			for i := key; i < len(idx) && i <= last+v.info.Delay; i++ {
 				add(idx[i])
 			}
@@ -94,6 +87,17 @@ func (pl *pipeline) prefetchFor(fileT time.Duration) {
 	if hi-lo <= maxPrefetch {
 		pf.Prefetch(lo, hi-lo)
 	}
+}
+
+// prefetcher is the track's reader when it takes Prefetch.
+func (pl *pipeline) prefetcher() (prefetcher, bool) {
+	pl.readerMu.Lock()
+	defer pl.readerMu.Unlock()
+	if pl.reader == nil {
+		return nil, false
+	}
+	pf, ok := pl.reader.r.(prefetcher)
+	return pf, ok
 }
 
 // indexOf is stream i's index (media.Demuxer.Index), read once; empty

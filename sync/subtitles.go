@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -89,7 +90,7 @@ type cueList struct {
 func (l *cueList) add(c media.Cue) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	i, _ := slices.BinarySearchFunc(l.cues, c.Start, func(x media.Cue, t time.Duration) int { return cmpDuration(x.Start, t) })
+	i, _ := slices.BinarySearchFunc(l.cues, c.Start, func(x media.Cue, t time.Duration) int { return cmp.Compare(x.Start, t) })
 	for j := i; j < len(l.cues) && l.cues[j].Start == c.Start; j++ {
 		if l.cues[j].Text == c.Text {
 			l.cues[j].End = min(l.cues[j].End, c.End)
@@ -126,16 +127,6 @@ func (l *cueList) at(t time.Duration) (text string, change time.Duration) {
 	}
 	slices.Reverse(lines)
 	return strings.Join(lines, "\n"), change
-}
-
-func cmpDuration(a, b time.Duration) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // readCues reads every cue of a subtitle track's file, placing them at
