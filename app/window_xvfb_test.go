@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	gosync "sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -135,6 +136,8 @@ type uiLog struct {
 	mu    gosync.Mutex
 	lines []uiLine
 	all   bytes.Buffer
+	// ended is set when the app's output ends: it has exited.
+	ended bool
 }
 
 func (l *uiLog) read(r io.Reader) {
@@ -151,6 +154,9 @@ func (l *uiLog) read(r io.Reader) {
 		}
 		l.mu.Unlock()
 	}
+	l.mu.Lock()
+	l.ended = true
+	l.mu.Unlock()
 }
 
 // waitFor returns the first line from index from on that matches, and the
@@ -167,8 +173,11 @@ func (l *uiLog) waitFor(t *testing.T, what string, from int, timeout time.Durati
 				return line, i + 1
 			}
 		}
-		n := len(l.lines)
+		n, ended := len(l.lines), l.ended
 		l.mu.Unlock()
+		if ended {
+			t.Fatalf("the app exited before %s (%d debug lines)", what, n)
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %v waiting for %s (%d debug lines)", timeout, what, n)
 		}
@@ -786,30 +795,76 @@ func TestWindowRidesOutASharerRestart(t *testing.T) {
 }
 
 // startXvfb starts an X server of its own with a screen of w×h and
-// returns its display; it stops with the test.
+// returns its display once a client can connect to it; it stops with the
+// test. A server that does not take connections is stopped and started
+// again, and its own words are in the failure.
 func startXvfb(t *testing.T, w, h int) string {
 	t.Helper()
-	r, wr, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", w, h), "-nolisten", "tcp")
-	cmd.ExtraFiles = []*os.File{wr}
-	if err := cmd.Start(); err != nil {
-		wr.Close()
+	if _, err := exec.LookPath("Xvfb"); err != nil {
 		t.Skipf("no Xvfb: %v", err)
 	}
+	var tried []string
+	for range 3 {
+		display, stop, err := tryXvfb(w, h)
+		if err == nil {
+			t.Cleanup(stop)
+			return display
+		}
+		tried = append(tried, err.Error())
+	}
+	t.Fatalf("Xvfb did not start:\n%s", strings.Join(tried, "\n"))
+	return ""
+}
+
+// tryXvfb starts one X server and waits until xdpyinfo can connect to it.
+// stop ends it with SIGTERM, so it removes its lock file and socket: a
+// killed server leaves both for the next one to find.
+func tryXvfb(w, h int) (display string, stop func(), err error) {
+	r, wr, err := os.Pipe()
+	if err != nil {
+		return "", nil, err
+	}
+	defer r.Close()
+	var out bytes.Buffer
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", fmt.Sprintf("%dx%dx24", w, h), "-nolisten", "tcp", "-noreset")
+	cmd.ExtraFiles = []*os.File{wr}
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		wr.Close()
+		return "", nil, err
+	}
 	wr.Close()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	stop = func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	}
+	fail := func(what string) (string, func(), error) {
+		stop()
+		return "", nil, fmt.Errorf("%s; Xvfb said: %s", what, strings.TrimSpace(out.String()))
+	}
 	line, err := bufio.NewReader(r).ReadString('\n')
 	if err != nil {
-		t.Fatalf("Xvfb did not say its display: %v", err)
+		return fail("it did not say its display")
 	}
-	return ":" + strings.TrimSpace(line)
+	display = ":" + strings.TrimSpace(line)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if exec.Command("xdpyinfo", "-display", display).Run() == nil {
+			return display, stop, nil
+		}
+		select {
+		case <-exited:
+			return fail("it exited on " + display)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fail("no client could connect to " + display)
 }
 
 // TestThePlayerFitsASmallScreen: on a 1366×768 screen the player's window
