@@ -81,8 +81,8 @@ type Index struct {
 	// cluster has been seen.
 	Header int64
 	// Points are the join points in file order, each within a whole unit
-	// (below Whole), at least half a second apart (a second with no
-	// video). The slice is shared with the Scanner, which never changes
+	// (below Whole), rising in time at least half a second apart (a
+	// second with no video), so a viewer finds a time by binary search. The slice is shared with the Scanner, which never changes
 	// the elements it returned: the caller may keep it but not modify it.
 	Points []Point
 	// Whole is the end of the last whole fragment, cluster or packet (or
@@ -106,20 +106,20 @@ type Index struct {
 // Scanner indexes one file as it grows. Its zero value is not ready: use
 // NewScanner. A Scanner is not safe for concurrent use.
 type Scanner struct {
-	kind    kind    // the container family recognised, kindNone until then
-	seen    int64   // the size passed to the previous Scan, to notice a file that shrank
-	points  []Point // the join points found, appended to only
-	header  int64   // Index.Header
-	whole   int64   // Index.Whole
-	end     time.Duration
-	endSet  bool // end holds a time (it may legitimately be 0 or negative)
-	done    bool // Index.Finished
-	video   bool // the indexed track is video: points half a second apart, else a second
-	scratch [64]byte
-	buf     []byte // reused for moof, Tracks and TS reads, at most maxRead
-	mp4     mp4State
-	mkv     mkvState
-	ts      tsState
+	kind    kind          // the container family recognised, kindNone until then
+	seen    int64         // the size passed to the previous Scan, to notice a file that shrank
+	points  []Point       // Index.Points, appended to only, so the slices returned stay as they were
+	header  int64         // Index.Header
+	whole   int64         // Index.Whole
+	end     time.Duration // Index.End
+	endSet  bool          // end holds a time (it may be 0 or negative: times are the container's own)
+	done    bool          // Index.Finished
+	video   bool          // the indexed track is video: points half a second apart, else a second
+	scratch [64]byte      // header reads, without an allocation each
+	buf     []byte        // moof, Info, Tracks and TS packet reads, reused, at most maxRead
+	mp4     mp4State      // where the MP4 walk stands
+	mkv     mkvState      // where the Matroska walk stands
+	ts      tsState       // where the MPEG-TS walk stands
 }
 
 // kind is the container family the first bytes show, before the Format can
@@ -264,14 +264,16 @@ func (s *Scanner) detect(r io.ReaderAt, size int64) error {
 	return nil
 }
 
-// addPoint appends a join point unless it comes too soon after the last.
+// addPoint appends a join point unless it comes too soon after the last
+// (or before it: a timeline that jumps back has no points until it passes
+// the last one's time, so points rise in time as in offset).
 func (s *Scanner) addPoint(off int64, t time.Duration) {
 	if n := len(s.points); n > 0 {
 		gap := audioGap
 		if s.video {
 			gap = videoGap
 		}
-		if last := s.points[n-1].Time; t >= last && t-last < gap {
+		if last := s.points[n-1].Time; t < last || t-last < gap {
 			return
 		}
 	}
