@@ -55,8 +55,10 @@ var made struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if made.dir != "" {
-		os.RemoveAll(made.dir)
+	for _, dir := range []string{made.dir, bench.dir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
