@@ -98,25 +98,22 @@ func BenchmarkScan(b *testing.B) {
 				report(b, b.N)
 			})
 			b.Run("grown1s", func(b *testing.B) {
+				// Each round scans on from a copy of a scanner that has
+				// seen all but the last second (the copies' appends to the
+				// shared points go past what the original holds).
+				at := NewScanner()
+				if _, err := at.Scan(f, grown); err != nil {
+					b.Fatal(err)
+				}
+				c.reads.Store(0)
+				c.bytes.Store(0)
 				b.ReportAllocs()
-				var reads, bytes int64
-				for i := 0; i < b.N; i++ {
-					b.StopTimer()
-					s := NewScanner()
-					if _, err := s.Scan(f, grown); err != nil {
-						b.Fatal(err)
-					}
-					c.reads.Store(0)
-					c.bytes.Store(0)
-					b.StartTimer()
+				for b.Loop() {
+					s := *at
 					if _, err := s.Scan(c, size); err != nil {
 						b.Fatal(err)
 					}
-					reads += c.reads.Load()
-					bytes += c.bytes.Load()
 				}
-				c.reads.Store(reads)
-				c.bytes.Store(bytes)
 				report(b, b.N)
 			})
 			b.Run("unchanged", func(b *testing.B) {
