@@ -66,6 +66,15 @@ func (r *RangeReader) install(f *fetch, k int64) {
 		b := r.blocks[idx]
 		lo := f.installed * bs
 		hi := min(lo+bs, int64(len(f.buf)))
+		if hi-lo < min(bs, r.size-idx*bs) {
+			// Asked for when the track ended inside the block; it has
+			// grown since: the block is fetched again, whole.
+			b.state = blockMissing
+			if b.waiters == 0 {
+				delete(r.blocks, idx)
+			}
+			continue
+		}
 		b.data = f.buf[lo:hi:hi]
 		b.answer = a
 		b.state = blockReady
@@ -89,13 +98,18 @@ func (r *RangeReader) evict() {
 		prev := e.Prev()
 		b := e.Value.(*block)
 		if b.waiters == 0 && (b.idx < first || b.idx >= end) {
-			r.lru.Remove(e)
-			delete(r.blocks, b.idx)
-			if b.answer.cached--; b.answer.cached == 0 {
-				r.cached -= b.answer.size
-			}
+			r.uncache(b)
 		}
 		e = prev
+	}
+}
+
+// uncache drops a ready block from the cache. It is called with mu held.
+func (r *RangeReader) uncache(b *block) {
+	r.lru.Remove(b.lru)
+	delete(r.blocks, b.idx)
+	if b.answer.cached--; b.answer.cached == 0 {
+		r.cached -= b.answer.size
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
@@ -22,6 +23,16 @@ const (
 	MethodGet = "stream.get"
 	// MethodReadRange returns raw bytes of one track.
 	MethodReadRange = "stream.read_range"
+	// MethodWatch answers with the recording as stream.get does once it
+	// differs from the revision the viewer names (a live track grew or
+	// finished, a track appeared), or after watchHold with no change: a
+	// long poll, so growth reaches viewers without their asking every
+	// few milliseconds.
+	MethodWatch = "stream.watch"
+	// MethodJoin answers where a demuxer begins reading a track the
+	// sharer indexes (a live track) to reach a time: the join point at or
+	// before it.
+	MethodJoin = "stream.join"
 )
 
 const (
@@ -59,6 +70,11 @@ type request struct {
 	// (read_range only, optional; sent only to a sharer whose stream.get
 	// said it honours priorities).
 	Priority Priority `json:"priority,omitempty"`
+	// Rev is the recording's revision the viewer knows (watch only).
+	Rev uint64 `json:"rev,omitempty"`
+	// At is the container's time to join a track at, in seconds (join
+	// only).
+	At float64 `json:"at,omitempty"`
 }
 
 type response struct {
@@ -66,6 +82,8 @@ type response struct {
 	Recording *recordingInfo `json:"recording,omitempty"`
 	// Length is how many raw bytes follow the header (read_range only).
 	Length int64 `json:"length,omitempty"`
+	// Join is where to begin reading (join only).
+	Join *joinInfo `json:"join,omitempty"`
 }
 
 // recordingInfo is what stream.get returns. It never carries a file path or
@@ -78,6 +96,11 @@ type recordingInfo struct {
 	Tracks    []trackInfo `json:"tracks"`
 	// Priorities says the sharer orders its answers by request priority.
 	Priorities bool `json:"priorities,omitempty"`
+	// Watch says the sharer answers stream.watch; Rev is the revision of
+	// this answer, which changes whenever a track grows, finishes or
+	// appears.
+	Watch bool   `json:"watch,omitempty"`
+	Rev   uint64 `json:"rev,omitempty"`
 }
 
 type trackInfo struct {
@@ -85,8 +108,21 @@ type trackInfo struct {
 	Size int64  `json:"size"`
 	// Start is the track's offset on the recording's timeline, in seconds.
 	Start float64 `json:"start,omitempty"`
-	// Version changes whenever the file's content may have changed.
+	// Version names the file's content as first shared; the sharer
+	// answers changed once a request's version is not what it serves. A
+	// file that only grows keeps its version.
 	Version string `json:"version"`
+	// Live says the file is still being written: Size is what existed at
+	// this answer, and more will follow.
+	Live bool `json:"live,omitempty"`
+	// First and End are the container's times, in seconds, of the first
+	// join point and of the end of the newest whole data, for a track the
+	// sharer indexes (one that is or was live); stream.join then answers.
+	First float64 `json:"first,omitempty"`
+	End   float64 `json:"end,omitempty"`
+	// Unfinished says the file cannot be played until its recorder
+	// finishes it (an MP4 whose index comes at the end).
+	Unfinished bool `json:"unfinished,omitempty"`
 }
 
 // writeFrame writes one length-prefixed JSON header.
@@ -152,9 +188,23 @@ func decodeRequest(r *bufio.Reader) (request, error) {
 		return request{}, errors.New("request without a token")
 	}
 	switch req.Method {
+	case MethodJoin:
+		if req.Track == "" {
+			return request{}, errors.New("stream.join without a track")
+		}
+		if req.Offset != 0 || req.Length != 0 || req.Version != "" || req.Priority != 0 || req.Rev != 0 {
+			return request{}, errors.New("stream.join takes a token, a track and a time")
+		}
+		if math.IsNaN(req.At) || math.IsInf(req.At, 0) {
+			return request{}, fmt.Errorf("time %v to join at", req.At)
+		}
 	case MethodGet:
-		if req.Track != "" || req.Offset != 0 || req.Length != 0 || req.Version != "" || req.Priority != 0 {
+		if req.Track != "" || req.Offset != 0 || req.Length != 0 || req.Version != "" || req.Priority != 0 || req.Rev != 0 || req.At != 0 {
 			return request{}, errors.New("stream.get takes only a token")
+		}
+	case MethodWatch:
+		if req.Track != "" || req.Offset != 0 || req.Length != 0 || req.Version != "" || req.Priority != 0 || req.At != 0 {
+			return request{}, errors.New("stream.watch takes only a token and a revision")
 		}
 	case MethodReadRange:
 		if req.Track == "" {
@@ -174,6 +224,9 @@ func decodeRequest(r *bufio.Reader) (request, error) {
 		}
 		if req.Priority > maxPriority {
 			return request{}, fmt.Errorf("priority %d, want 0..%d", req.Priority, maxPriority)
+		}
+		if req.Rev != 0 || req.At != 0 {
+			return request{}, errors.New("stream.read_range takes no revision or time")
 		}
 	default:
 		return request{}, fmt.Errorf("unknown method %q", req.Method)

@@ -172,11 +172,12 @@ type fetchResult struct {
 type RangeReader struct {
 	// f fetches ranges of the track.
 	f rangeFetcher
-	// size is the track's length in bytes.
+	// size is the track's length in bytes; it grows while the track is
+	// live (grow), under mu.
 	size int64
 	// o holds the options with defaults applied.
 	o RangeReaderOptions
-	// nblocks is the number of blocks of the track.
+	// nblocks is the number of blocks of the track (under mu).
 	nblocks int64
 	// timeNow is the clock of the throughput meter, replaceable in tests.
 	timeNow func() time.Time
@@ -234,6 +235,9 @@ type RangeReader struct {
 	rateKnown bool
 	// inactive stops readahead: only blocked reads are served.
 	inactive bool
+	// live says the track is still being written: a read at its end
+	// waits for it to grow rather than meeting io.EOF.
+	live bool
 	// sparse asks for exactly what each read misses, outside the blocks
 	// (SetSparse); direct counts those requests in flight.
 	sparse bool
@@ -329,9 +333,61 @@ func newRangeReader(f rangeFetcher, size int64, o RangeReaderOptions) *RangeRead
 	return r
 }
 
-// Size returns the track's length in bytes.
+// Size returns the track's length in bytes, what exists of it so far
+// while it is live.
 func (r *RangeReader) Size() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return r.size
+}
+
+// Live says the track is still being written: Size grows, and a read at
+// its end waits for more.
+func (r *RangeReader) Live() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.live
+}
+
+// grow tells the reader its track now holds size bytes, and whether more
+// will follow. The block that held the old end was cut short; it is
+// dropped from the cache, to be fetched whole when next read. Reads
+// waiting at the end go on, or meet io.EOF once the track finished.
+func (r *RangeReader) grow(size int64, live bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if size > r.size {
+		bs := int64(r.o.BlockSize)
+		if r.size%bs != 0 {
+			if b := r.blocks[r.size/bs]; b != nil && b.state == blockReady {
+				r.uncache(b)
+			}
+		}
+		r.size, r.nblocks = size, (size+bs-1)/bs
+	}
+	r.live = live
+	r.broadcast()
+	r.kick()
+}
+
+// waitGrowth waits, with mu held, until a live track grows past off or
+// finishes, or the reader is closed.
+func (r *RangeReader) waitGrowth(off int64) error {
+	if off >= r.size && r.live {
+	}
+	for off >= r.size && r.live {
+		ch := r.changed
+		r.mu.Unlock()
+		select {
+		case <-ch:
+		case <-r.ctx.Done():
+		}
+		r.mu.Lock()
+		if r.ctx.Err() != nil {
+			return errRangeReaderClosed
+		}
+	}
+	return nil
 }
 
 // ReadAt reads len(p) bytes at off, waiting for them to arrive, with the
@@ -544,6 +600,9 @@ func (r *RangeReader) read(p []byte, off int64, full bool) (int, error) {
 	}
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if err := r.waitGrowth(off); err != nil {
+		return 0, err
 	}
 	if off >= r.size {
 		return 0, io.EOF

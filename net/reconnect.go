@@ -74,6 +74,10 @@ func (r *Recording) startRun() {
 	r.next = make(chan struct{})
 	r.conn = Connection{State: ConnConnected, Since: time.Now()}
 	go r.run()
+	if r.info.Watch {
+		r.followDone = make(chan struct{})
+		go r.follow()
+	}
 }
 
 // run watches the connection and reconnects when it is lost: on a closed
@@ -221,31 +225,7 @@ func (r *Recording) check(ctx context.Context) error {
 	case resp.Recording == nil:
 		return nil
 	}
-	now := map[string]trackInfo{}
-	for _, t := range resp.Recording.Tracks {
-		now[t.Name] = t
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, t := range r.tracks {
-		if r.stale[t.Name] != nil {
-			continue
-		}
-		var err error
-		switch n, ok := now[t.Name]; {
-		case !ok:
-			err = fmt.Errorf("net: the sharer no longer has track %q: %w", t.Name, ErrNotFound)
-		case n.Size != t.Size || n.Version != t.Version:
-			err = fmt.Errorf("net: track %q changed on the sharer's disk since the recording was opened: %w", t.Name, ErrChanged)
-		default:
-			continue
-		}
-		if r.stale == nil {
-			r.stale = map[string]error{}
-		}
-		r.stale[t.Name] = err
-		r.log.Info("a track changed on the sharer", "track", t.Name, "err", err)
-	}
+	r.apply(resp.Recording)
 	return nil
 }
 

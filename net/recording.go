@@ -31,7 +31,8 @@ type Recording struct {
 	h    host.Host
 	link Link
 	info recordingInfo
-	// tracks is info.Tracks in the form the rest of Reelay uses.
+	// tracks is info.Tracks in the form the rest of Reelay uses, kept up
+	// to date as live tracks grow and tracks appear (under mu).
 	tracks []TrackInfo
 	// log reports the first track bytes and the connection's ups and downs.
 	log *slog.Logger
@@ -76,6 +77,14 @@ type Recording struct {
 	stale map[string]error
 	// ended is why fetches can no longer be served at all, once run ended.
 	ended error
+	// rev is the sharer's revision of the recording last applied.
+	rev uint64
+	// readers are the track readers opened, told when their track grows.
+	readers []*RangeReader
+	// updated is closed and replaced at each change apply takes in.
+	updated chan struct{}
+	// followDone is closed when follow returned; nil when it never ran.
+	followDone chan struct{}
 }
 
 // Dial connects to the sharer named by l and asks for the recording.
@@ -112,13 +121,10 @@ func DialWith(ctx context.Context, h host.Host, l Link, o DialOptions) (*Recordi
 		if t.Size < 0 || t.Start < 0 || checkTrackName(t.Name) != nil {
 			return nil, fmt.Errorf("net: the sharer sent a malformed track %q", t.Name)
 		}
-		r.tracks = append(r.tracks, TrackInfo{
-			Name:    t.Name,
-			Size:    t.Size,
-			Start:   time.Duration(t.Start * float64(time.Second)),
-			Version: t.Version,
-		})
+		r.tracks = append(r.tracks, trackOf(t))
 	}
+	r.rev = r.info.Rev
+	r.updated = make(chan struct{})
 	r.startRun()
 	st := r.steps
 	o.Logger.Info("reached the sharer", "peer", shortID(l.Peer), "path", st.Path.String(), "found", st.Found,
@@ -161,11 +167,23 @@ func (r *Recording) Name() string { return r.info.Name }
 // Link is the link this recording was opened with.
 func (r *Recording) Link() Link { return r.link }
 
-// Tracks lists the recording's tracks in the sharer's order.
-func (r *Recording) Tracks() []TrackInfo { return append([]TrackInfo(nil), r.tracks...) }
+// Tracks lists the recording's tracks in the sharer's order, those that
+// appeared since Dial last.
+func (r *Recording) Tracks() []TrackInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]TrackInfo(nil), r.tracks...)
+}
 
 // Track finds a track by name.
 func (r *Recording) Track(name string) (TrackInfo, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.track(name)
+}
+
+// track is Track with mu held.
+func (r *Recording) track(name string) (TrackInfo, bool) {
 	for _, t := range r.tracks {
 		if t.Name == name {
 			return t, true
@@ -183,11 +201,20 @@ func (r *Recording) RTT() time.Duration { return r.h.Peerstore().LatencyEWMA(r.l
 // what retrying cannot fix: an answer such as not_found or changed, or the
 // recording closed.
 func (r *Recording) OpenTrack(name string, o RangeReaderOptions) (*RangeReader, error) {
-	t, ok := r.Track(name)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.track(name)
 	if !ok {
 		return nil, fmt.Errorf("net: the recording has no track %q", name)
 	}
-	return newRangeReader(trackFetcher{r: r, track: t.Name, size: t.Size, version: t.Version}, t.Size, o), nil
+	if t.Live {
+		// A live track's end is where it is being written, not an index.
+		o.PrefetchTail = false
+	}
+	rr := newRangeReader(trackFetcher{r: r, track: t.Name, version: t.Version}, t.Size, o)
+	rr.grow(t.Size, t.Live)
+	r.readers = append(r.readers, rr)
+	return rr, nil
 }
 
 // ReadRange reads up to len(dst) bytes of track at off in one request,
@@ -211,6 +238,9 @@ func (r *Recording) Close() error {
 	if r.cancel != nil {
 		r.cancel()
 		<-r.done
+		if r.followDone != nil {
+			<-r.followDone
+		}
 	}
 	return r.h.Network().ClosePeer(r.link.Peer)
 }
@@ -219,7 +249,6 @@ func (r *Recording) Close() error {
 type trackFetcher struct {
 	r     *Recording
 	track string
-	size  int64
 	// version is the track's content version from Dial, sent with every
 	// request so the sharer refuses bytes of a changed file.
 	version string
@@ -240,7 +269,7 @@ func (f trackFetcher) fetchRange(ctx context.Context, off int64, dst []byte, pri
 // continuing after the bytes already received; the fetch then takes as
 // long as the outage.
 func (f trackFetcher) fetchRangeStreaming(ctx context.Context, off int64, dst []byte, prio Priority, arrived func(n int)) (int, time.Duration, error) {
-	if off >= f.size {
+	if t, ok := f.r.Track(f.track); ok && off >= t.Size {
 		return 0, 0, io.EOF
 	}
 	retry := newBackoff(f.r.o.ReconnectMin, f.r.o.ReconnectMax)
@@ -341,10 +370,14 @@ func (r *Recording) readRange(ctx context.Context, track, version string, off in
 // dials: without a connection it fails at once, and the recording's run
 // reconnects.
 func (r *Recording) exchange(ctx context.Context, req request, resp *response, body func(*bufio.Reader) error) error {
-	if r.inflight.Add(1) == 1 {
-		r.progress.Store(time.Now().UnixNano())
+	// A watch waits for the sharer by design: it is no request for the
+	// stall watchdog to wait on.
+	if req.Method != MethodWatch {
+		if r.inflight.Add(1) == 1 {
+			r.progress.Store(time.Now().UnixNano())
+		}
+		defer r.inflight.Add(-1)
 	}
-	defer r.inflight.Add(-1)
 	st, err := openStream(network.WithNoDial(ctx, "reelay: the recording reconnects by itself"), r.h, r.link.Peer)
 	if err != nil {
 		return err

@@ -43,6 +43,9 @@ type SharerOptions struct {
 	// RequestTimeout bounds one exchange from request to last byte. It
 	// defaults to 30 s.
 	RequestTimeout time.Duration
+	// LiveQuiet is how long a file that grew while shared may stop growing
+	// before it counts as finished. It defaults to 6 s.
+	LiveQuiet time.Duration
 }
 
 func (o *SharerOptions) setDefaults() {
@@ -97,15 +100,6 @@ type Sharer struct {
 	closed  bool
 }
 
-type share struct {
-	folder *Folder
-	mu     sync.Mutex
-	// files are opened on first read and kept for the share's lifetime.
-	files map[string]*os.File
-	// changed remembers the tracks already logged as changed on disk.
-	changed map[string]bool
-}
-
 // serving is one request under way.
 type serving struct {
 	// sh is the share it asks for, nil until its request is read.
@@ -123,7 +117,8 @@ type viewer struct {
 	active int
 	// since is when viewing began, for the share view.
 	since time.Time
-	// bytes and reqs count what the peer was served and asked for.
+	// bytes and reqs count what the peer was served and asked for (its
+	// watches for changes aside).
 	bytes int64
 	reqs  int64
 	// rate measures the bytes sent over the last 2 s.
@@ -198,7 +193,7 @@ func (s *Sharer) ShareWithToken(dir, token string) (Link, error) {
 		return Link{}, errors.New("net: sharer is closed")
 	}
 	if key := sha256.Sum256([]byte(token)); s.shares[key] == nil {
-		s.shares[key] = &share{folder: f, files: map[string]*os.File{}, changed: map[string]bool{}}
+		s.shares[key] = newShare(dir, f, s.o.LiveQuiet)
 	}
 	return Link{Peer: s.h.ID(), Addrs: linkAddrs(s.h.Addrs()), Token: token}, nil
 }
@@ -330,7 +325,6 @@ func (s *Sharer) admit(st network.Stream, cancel context.CancelFunc) bool {
 		return false
 	}
 	v.active++
-	v.reqs++
 	s.streams[st] = &serving{cancel: cancel}
 	s.handlers.Add(1)
 	return true
@@ -338,7 +332,8 @@ func (s *Sharer) admit(st network.Stream, cancel context.CancelFunc) bool {
 
 // attach finds the share a request names and ties the request to it, so
 // Unshare can end it. A peer off the allow-list finds nothing.
-func (s *Sharer) attach(st network.Stream, token string) *share {
+func (s *Sharer) attach(st network.Stream, req request) *share {
+	token := req.Token
 	id := st.Conn().RemotePeer()
 	s.mu.Lock()
 	sh := s.shares[sha256.Sum256([]byte(token))]
@@ -352,6 +347,9 @@ func (s *Sharer) attach(st network.Stream, token string) *share {
 	}
 	sv.sh = sh
 	v := s.peers[id]
+	if req.Method != MethodWatch {
+		v.reqs++
+	}
 	first := !v.viewing
 	if first {
 		v.viewing = true
@@ -427,7 +425,7 @@ func (s *Sharer) handleStream(st network.Stream) {
 		return
 	}
 	st.SetReadDeadline(deadline)
-	sh := s.attach(st, req.Token)
+	sh := s.attach(st, req)
 	if sh == nil {
 		// Same answer for a wrong token, an unknown recording and a peer
 		// off the allow-list.
@@ -440,6 +438,10 @@ func (s *Sharer) handleStream(st network.Stream) {
 		err = writeFrame(st, response{Recording: sh.info()})
 	case MethodReadRange:
 		err = s.serveRange(ctx, st, sh, req)
+	case MethodWatch:
+		err = s.serveWatch(ctx, st, sh, req)
+	case MethodJoin:
+		err = s.serveJoin(st, sh, req)
 	}
 	if err != nil {
 		s.o.Logger.Debug("request failed", "peer", id, "method", req.Method, "err", err)
@@ -452,35 +454,87 @@ func (s *Sharer) handleStream(st network.Stream) {
 // errShareClosed is what a request finds once its share was stopped.
 var errShareClosed = errors.New("the recording is no longer shared")
 
+// serveWatch answers a stream.watch once the recording differs from the
+// revision the viewer knows, or after watchHold with none.
+func (s *Sharer) serveWatch(ctx context.Context, st network.Stream, sh *share, req request) error {
+	wait := watchHold
+	if d, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(d)*3/4)
+	}
+	hold := time.NewTimer(wait)
+	defer hold.Stop()
+	// The viewer sends nothing more; a read ends when it resets the
+	// stream or its connection closes, and the wait with it.
+	gone, stop := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(gone)
+		var b [1]byte
+		for {
+			_, err := st.Read(b[:])
+			if errors.Is(err, io.EOF) {
+				// Closed for writing: the viewer still waits for the answer.
+				select {
+				case <-stop:
+				case <-ctx.Done():
+				}
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		st.SetReadDeadline(time.Now())
+		<-gone
+	}()
+	for {
+		rev, next := sh.changes()
+		if rev != req.Rev {
+			break
+		}
+		select {
+		case <-next:
+			continue
+		case <-hold.C:
+		case <-sh.closed:
+			return writeFrame(st, response{Error: errorf(CodeNotFound, "no such recording")})
+		case <-gone:
+			return errors.New("the viewer went away")
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		break
+	}
+	return writeFrame(st, response{Recording: sh.info()})
+}
+
 // serveRange answers a read_range. Errors found before the header is sent
 // become typed answers; a failure after it resets the stream, so the viewer
 // never takes a short body for data.
 func (s *Sharer) serveRange(ctx context.Context, st network.Stream, sh *share, req request) error {
-	t := sh.folder.track(req.Track)
-	if t == nil {
+	f, t, err := sh.open(req.Track)
+	switch {
+	case errors.Is(err, errNoTrack):
 		return writeFrame(st, response{Error: errorf(CodeNotFound, "no such track")})
-	}
-	if req.Version != "" && req.Version != t.Version {
-		return writeFrame(st, response{Error: errorf(CodeChanged, "track %q is at version %s, not %s: open the recording again", t.Name, t.Version, req.Version)})
-	}
-	f, err := sh.open(t)
-	if errors.Is(err, errShareClosed) {
+	case errors.Is(err, errShareClosed):
 		return writeFrame(st, response{Error: errorf(CodeNotFound, "no such recording")})
-	}
-	if err != nil {
-		s.o.Logger.Warn("opening track failed", "track", t.Name, "err", err)
+	case err != nil:
+		s.o.Logger.Warn("opening track failed", "track", req.Track, "err", err)
 		return writeFrame(st, response{Error: errorf(CodeInternal, "track unreadable")})
 	}
-	if err := sh.unchanged(t, f, true); errors.Is(err, os.ErrClosed) {
-		return writeFrame(st, response{Error: errorf(CodeNotFound, "no such recording")})
-	} else if err != nil {
-		s.noteChanged(sh, t, err)
-		return writeFrame(st, response{Error: errorf(CodeChanged, "track %q changed on the sharer's disk since it was shared", t.Name)})
+	if req.Version != "" && req.Version != t.version {
+		return writeFrame(st, response{Error: errorf(CodeChanged, "track %q is at version %s, not %s: open the recording again", t.name, t.version, req.Version)})
 	}
-	if req.Offset >= t.Size {
-		return writeFrame(st, response{Error: errorf(CodeOutOfRange, "offset %d at or past the end (%d bytes)", req.Offset, t.Size)})
+	if t.err != nil {
+		s.noteChanged(sh, t.name, t.err)
+		return writeFrame(st, response{Error: errorf(CodeChanged, "track %q changed on the sharer's disk since it was shared", t.name)})
 	}
-	n := min(req.Length, t.Size-req.Offset)
+	if req.Offset >= t.size {
+		return writeFrame(st, response{Error: errorf(CodeOutOfRange, "offset %d at or past the end (%d bytes)", req.Offset, t.size)})
+	}
+	n := min(req.Length, t.size-req.Offset)
 	bp := s.bufPool.Get().(*[]byte)
 	defer s.bufPool.Put(bp)
 	buf := *bp
@@ -491,14 +545,14 @@ func (s *Sharer) serveRange(ctx context.Context, st network.Stream, sh *share, r
 	}
 	defer st.Scope().ReleaseMemory(len(buf))
 	id := st.Conn().RemotePeer()
-	turn := s.writes.begin(id, req.Priority, t.Name, req.Offset)
+	turn := s.writes.begin(id, req.Priority, t.name, req.Offset)
 	defer turn.end()
 	if err := writeFrame(st, response{Length: n}); err != nil {
 		return err
 	}
 	for off, end := req.Offset, req.Offset+n; off < end; {
 		chunk := buf[:min(int64(len(buf)), end-off)]
-		if err := s.readChunk(ctx, sh, t, f, chunk, off); err != nil {
+		if err := s.readChunk(ctx, sh, t.name, f, chunk, off); err != nil {
 			return err
 		}
 		for rest := chunk; len(rest) > 0; {
@@ -521,7 +575,7 @@ func (s *Sharer) serveRange(ctx context.Context, st network.Stream, sh *share, r
 // file did not change under it: a write updates the modification time
 // before the data, so a chunk holding new bytes is caught here and its
 // request reset, never sent.
-func (s *Sharer) readChunk(ctx context.Context, sh *share, t *folderTrack, f *os.File, chunk []byte, off int64) error {
+func (s *Sharer) readChunk(ctx context.Context, sh *share, name string, f *os.File, chunk []byte, off int64) error {
 	select {
 	case s.diskSem <- struct{}{}:
 	case <-ctx.Done():
@@ -531,86 +585,27 @@ func (s *Sharer) readChunk(ctx context.Context, sh *share, t *folderTrack, f *os
 	<-s.diskSem
 	switch {
 	case errors.Is(err, io.EOF):
-		err = fmt.Errorf("track %q shrank while being read", t.Name)
+		err = fmt.Errorf("track %q shrank while being read", name)
 	case err != nil:
 		return err // the share was stopped, or the disk failed
 	default:
-		err = sh.unchanged(t, f, false)
+		err = sh.check(name, f)
 	}
-	if err != nil && !errors.Is(err, os.ErrClosed) {
-		s.noteChanged(sh, t, err)
+	if err != nil && !errors.Is(err, os.ErrClosed) && !errors.Is(err, errShareClosed) {
+		s.noteChanged(sh, name, err)
 	}
 	return err
 }
 
 // noteChanged logs a track found changed, once per share.
-func (s *Sharer) noteChanged(sh *share, t *folderTrack, err error) {
+func (s *Sharer) noteChanged(sh *share, name string, err error) {
 	sh.mu.Lock()
-	first := sh.changed != nil && !sh.changed[t.Name]
+	first := sh.changed != nil && !sh.changed[name]
 	if first {
-		sh.changed[t.Name] = true
+		sh.changed[name] = true
 	}
 	sh.mu.Unlock()
 	if first {
-		s.o.Logger.Warn("a shared track changed on disk; viewers get an error until it is shared again", "track", t.Name, "err", err)
+		s.o.Logger.Warn("a shared track changed on disk; viewers get an error until it is shared again", "track", name, "err", err)
 	}
-}
-
-func (sh *share) info() *recordingInfo {
-	ri := &recordingInfo{Name: sh.folder.Name(), MaxLength: MaxReadLength, Priorities: true}
-	for _, t := range sh.folder.Tracks() {
-		ri.Tracks = append(ri.Tracks, trackInfo{Name: t.Name, Size: t.Size, Start: t.Start.Seconds(), Version: t.Version})
-	}
-	return ri
-}
-
-func (sh *share) open(t *folderTrack) (*os.File, error) {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if sh.files == nil {
-		return nil, errShareClosed
-	}
-	if f := sh.files[t.Name]; f != nil {
-		return f, nil
-	}
-	f, err := os.Open(t.path)
-	if err != nil {
-		return nil, err
-	}
-	sh.files[t.Name] = f
-	return f, nil
-}
-
-func (sh *share) close() {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	for _, f := range sh.files {
-		f.Close()
-	}
-	sh.files = nil
-}
-
-// unchanged checks that f still holds the bytes that were shared: the
-// same size and modification time (the content version) as when the
-// share began. withPath also checks that the track's path still names f,
-// so a file replaced by another counts as changed. Each is one stat call.
-func (sh *share) unchanged(t *folderTrack, f *os.File, withPath bool) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if v := fileVersion(fi); v != t.Version {
-		return fmt.Errorf("version %s, shared as %s", v, t.Version)
-	}
-	if !withPath {
-		return nil
-	}
-	pi, err := os.Stat(t.path)
-	if err != nil {
-		return err
-	}
-	if !os.SameFile(fi, pi) {
-		return errors.New("replaced by another file")
-	}
-	return nil
 }

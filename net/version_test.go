@@ -61,7 +61,7 @@ func TestReadRangeVersion(t *testing.T) {
 }
 
 // TestChangedFileIsRefused: once a shared file is written to, shrunk,
-// grown, replaced or removed, every read of its track is refused with
+// rewritten and grown, replaced or removed, every read of its track is refused with
 // changed, whatever version the request names; the other tracks go on.
 func TestChangedFileIsRefused(t *testing.T) {
 	for name, change := range map[string]func(path string) error{
@@ -75,13 +75,19 @@ func TestChangedFileIsRefused(t *testing.T) {
 			return err
 		},
 		"shrunk": func(path string) error { return os.Truncate(path, 100<<10) },
-		"grown": func(path string) error {
-			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		"rewritten and grown": func(path string) error {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
 			if err != nil {
 				return err
 			}
 			defer f.Close()
-			_, err = f.Write([]byte("more"))
+			if _, err := f.WriteAt(bytes.Repeat([]byte{0x55}, 16<<10), 60<<10); err != nil {
+				return err
+			}
+			_, err = f.Seek(0, io.SeekEnd)
+			if err == nil {
+				_, err = f.Write([]byte("more"))
+			}
 			return err
 		},
 		"replaced": func(path string) error {

@@ -19,8 +19,37 @@ type Info struct {
 	// Start is where the track begins on the recording's common timeline.
 	Start time.Duration
 	// Version changes whenever the file may have changed, so a cache can
-	// tell old bytes from new.
+	// tell old bytes from new. A file that only grows keeps its version.
 	Version string
+	// Live says the file is still being written: Size grows, and reads
+	// past it wait for more.
+	Live bool
+	// First and End are the container's own times of the track's first
+	// join point and of the end of its newest whole data, for a track
+	// whose sharer indexes it as it is written (End is zero otherwise):
+	// the track spans End-First of the timeline from Start, and grows.
+	First, End time.Duration
+	// Unfinished says the file can be played only once its recorder
+	// finishes it: an MP4 whose index is written at the end, still being
+	// recorded.
+	Unfinished bool
+}
+
+// JoinPoint is where a demuxer can begin reading a track that is being
+// written (or was) to reach a time: the place the sharer's index of the
+// file gives, with what to show the demuxer before it.
+type JoinPoint struct {
+	// Offset is where the demuxer starts reading.
+	Offset int64
+	// Time is the container's time of the first picture decoded there.
+	Time time.Duration
+	// Header is how many bytes from the start the demuxer reads first:
+	// the file's header and stream descriptions. 0 when it starts
+	// reading at Offset, as for MPEG-TS.
+	Header int64
+	// Filler is what the demuxer is shown at Header: an element it skips
+	// that reaches Offset. Empty when Header is 0 or Offset.
+	Filler []byte
 }
 
 // Reader is one track's bytes, as a player reads them: a file on this

@@ -1,0 +1,138 @@
+package net
+
+import (
+	"bufio"
+	"fmt"
+	"time"
+)
+
+// follow keeps the recording up to date while it is open: it asks the
+// sharer with stream.watch, a long poll answered when a live track grew
+// or finished or a track appeared, and applies each answer. It runs only
+// for a sharer that answers stream.watch, and ends with Close.
+func (r *Recording) follow() {
+	defer close(r.followDone)
+	retry := newBackoff(r.o.ReconnectMin, r.o.ReconnectMax)
+	for {
+		_, next, err := r.awaitConnected(r.ctx, "")
+		if err != nil {
+			return
+		}
+		r.mu.Lock()
+		rev := r.rev
+		r.mu.Unlock()
+		var resp response
+		err = r.exchange(r.ctx, request{Method: MethodWatch, Token: r.link.Token, Rev: rev}, &resp, func(*bufio.Reader) error { return nil })
+		if err == nil && resp.Recording != nil {
+			r.apply(resp.Recording)
+			retry.reset()
+			continue
+		}
+		if r.ctx.Err() != nil {
+			return
+		}
+		r.log.Debug("watching the recording failed", "err", err)
+		if !r.waitRetry(r.ctx, next, retry.next()) {
+			return
+		}
+	}
+}
+
+// apply takes in the recording as the sharer now describes it: a track
+// that grew is read to its new end, one that finished reads to its end as
+// any other, a new track joins the list, and a track whose version or
+// bytes are not the ones opened is changed from then on. It tells the
+// readers of grown tracks and whoever waits on Updated.
+func (r *Recording) apply(ri *recordingInfo) {
+	now := map[string]trackInfo{}
+	for _, t := range ri.Tracks {
+		now[t.Name] = t
+	}
+	r.mu.Lock()
+	changed := ri.Rev != r.rev
+	r.rev = ri.Rev
+	for i, t := range r.tracks {
+		if r.stale[t.Name] != nil {
+			continue
+		}
+		var err error
+		switch n, ok := now[t.Name]; {
+		case !ok:
+			err = fmt.Errorf("net: the sharer no longer has track %q: %w", t.Name, ErrNotFound)
+		case n.Version != t.Version || n.Size < t.Size:
+			err = fmt.Errorf("net: track %q changed on the sharer's disk since the recording was opened: %w", t.Name, ErrChanged)
+		case n.Size != t.Size || n.Live != t.Live || n.End != t.End.Seconds() || n.Unfinished != t.Unfinished:
+			u := trackOf(n)
+			r.tracks[i].Size, r.tracks[i].Live, r.tracks[i].First, r.tracks[i].End = u.Size, u.Live, u.First, u.End
+			r.tracks[i].Unfinished = u.Unfinished
+			changed = true
+			continue
+		default:
+			continue
+		}
+		if r.stale == nil {
+			r.stale = map[string]error{}
+		}
+		r.stale[t.Name] = err
+		changed = true
+		r.log.Info("a track changed on the sharer", "track", t.Name, "err", err)
+	}
+	for _, n := range ri.Tracks {
+		if _, ok := r.track(n.Name); ok || n.Size < 0 || n.Start < 0 || checkTrackName(n.Name) != nil {
+			continue
+		}
+		r.tracks = append(r.tracks, trackOf(n))
+		changed = true
+		r.log.Info("a track appeared", "track", n.Name, "live", n.Live)
+	}
+	readers := r.readers[:0]
+	var grow []func()
+	for _, rr := range r.readers {
+		if rr.ctx.Err() != nil {
+			continue // closed
+		}
+		readers = append(readers, rr)
+		if t, ok := r.track(rr.f.(trackFetcher).track); ok {
+			grow = append(grow, func() { rr.grow(t.Size, t.Live) })
+		}
+	}
+	r.readers = readers
+	var updated chan struct{}
+	if changed {
+		updated = r.updated
+		r.updated = make(chan struct{})
+	}
+	r.mu.Unlock()
+	for _, g := range grow {
+		g()
+	}
+	if updated != nil {
+		close(updated)
+	}
+}
+
+// Updated returns a channel closed at the recording's next change: a live
+// track grew or finished, a track appeared or changed.
+func (r *Recording) Updated() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.updated
+}
+
+// trackOf is a track as the rest of Reelay knows it.
+func trackOf(t trackInfo) TrackInfo {
+	return TrackInfo{
+		Name:    t.Name,
+		Size:    t.Size,
+		Start:   time.Duration(t.Start * float64(time.Second)),
+		Version: t.Version,
+		Live:    t.Live,
+		First:   seconds(t.First),
+		End:     seconds(t.End),
+
+		Unfinished: t.Unfinished,
+	}
+}
+
+// seconds is a time in seconds on the wire as a Duration.
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

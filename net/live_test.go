@@ -1,0 +1,210 @@
+package net
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// liveShare shares dir with a short LiveQuiet and dials it.
+func liveShare(t *testing.T, dir string) (*Sharer, *Recording) {
+	t.Helper()
+	sharer := NewSharer(newLoopbackHost(t), SharerOptions{LiveQuiet: 1500 * time.Millisecond})
+	t.Cleanup(func() { sharer.Close() })
+	l, err := sharer.Share(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := Dial(t.Context(), newLoopbackHost(t), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rec.Close() })
+	return sharer, rec
+}
+
+// appendFile appends b to the file at path.
+func appendFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitTrack waits until the viewer's recording has a track that
+// satisfies ok.
+func waitTrack(t *testing.T, rec *Recording, name string, within time.Duration, ok func(TrackInfo) bool) TrackInfo {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		updated := rec.Updated()
+		if tr, found := rec.Track(name); found && ok(tr) {
+			return tr
+		}
+		select {
+		case <-updated:
+		case <-deadline:
+			tr, _ := rec.Track(name)
+			t.Fatalf("track %q after %v: %+v", name, within, tr)
+		}
+	}
+}
+
+// TestLiveTrackIsReadAsItGrows: a file written to while shared is a live
+// track. A reader at its end waits for the next bytes rather than ending,
+// reads every byte in order as the file grows (across the block the old
+// end cut short), and meets io.EOF only once the file stopped growing
+// and the track finished; the track keeps its version throughout.
+func TestLiveTrackIsReadAsItGrows(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "screen.ts")
+	all := writeRandomFile(t, filepath.Join(t.TempDir(), "src"), 3<<20+12345, 11)
+	const first = 300<<10 + 7 // ends inside the second block
+	if err := os.WriteFile(path, all[:first], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, rec := liveShare(t, dir)
+	before, _ := rec.Track("screen")
+	// A file is live once the sharer sees it grow.
+	const first2 = first + 1000
+	appendFile(t, path, all[first:first2])
+	waitTrack(t, rec, "screen", 5*time.Second, func(tr TrackInfo) bool { return tr.Live })
+	rr, err := rec.OpenTrack("screen", RangeReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Close()
+
+	got := make(chan []byte, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		b, err := io.ReadAll(rr)
+		got <- b
+		readErr <- err
+	}()
+	// Written as a recorder writes: pieces of uneven size, a few a second.
+	for off := first2; off < len(all); {
+		n := min(len(all)-off, 150<<10+off%4093)
+		time.Sleep(40 * time.Millisecond)
+		appendFile(t, path, all[off:off+n])
+		off += n
+	}
+	tr := waitTrack(t, rec, "screen", 5*time.Second, func(tr TrackInfo) bool { return tr.Size == int64(len(all)) })
+	if !tr.Live || tr.Version != before.Version {
+		t.Errorf("while growing: %+v, want live at version %s", tr, before.Version)
+	}
+	select {
+	case b := <-got:
+		t.Fatalf("the read ended after %d of %d bytes while the track was live: %v", len(b), len(all), <-readErr)
+	case <-time.After(300 * time.Millisecond):
+	}
+	waitTrack(t, rec, "screen", 10*time.Second, func(tr TrackInfo) bool { return !tr.Live })
+	select {
+	case b := <-got:
+		if err := <-readErr; err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, all) {
+			t.Fatalf("read %d bytes, want the %d written, in order", len(b), len(all))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the read did not end once the track finished")
+	}
+}
+
+// TestTrackThatAppearsWhileShared: a media file put in the folder while it
+// is shared joins the recording as a live track, without the viewer
+// opening the link again.
+func TestTrackThatAppearsWhileShared(t *testing.T) {
+	dir := t.TempDir()
+	screen := writeRandomFile(t, filepath.Join(dir, "screen.mkv"), 400<<10, 3)
+	_, rec := liveShare(t, dir)
+	cam := writeRandomFile(t, filepath.Join(dir, "camera.mkv"), 100<<10, 4)
+	tr := waitTrack(t, rec, "camera", 5*time.Second, func(TrackInfo) bool { return true })
+	if !tr.Live || tr.Size != int64(len(cam)) {
+		t.Errorf("the new track: %+v, want live with %d bytes", tr, len(cam))
+	}
+	if names := len(rec.Tracks()); names != 2 {
+		t.Errorf("%d tracks, want 2", names)
+	}
+	got := make([]byte, len(cam))
+	if _, err := rec.ReadRange(t.Context(), "camera", 0, got); err != nil || !bytes.Equal(got, cam) {
+		t.Errorf("reading the new track: %v", err)
+	}
+	if tr, _ := rec.Track("screen"); tr.Live || tr.Size != int64(len(screen)) {
+		t.Errorf("the untouched track: %+v", tr)
+	}
+}
+
+// TestRewriteOfAGrowingFileIsChanged: growth is served only when the bytes
+// already there stayed as they were; a file rewritten and grown is
+// changed, for the viewer's reads and its recording.
+func TestRewriteOfAGrowingFileIsChanged(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "screen.mp4")
+	writeRandomFile(t, path, 1<<20, 5)
+	_, rec := liveShare(t, dir)
+	rr, err := rec.OpenTrack("screen", RangeReaderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Close()
+	time.Sleep(20 * time.Millisecond)
+	writeRandomFile(t, path, 2<<20, 6) // the same file, other bytes, longer
+	waitTrack(t, rec, "screen", 5*time.Second, func(TrackInfo) bool {
+		_, err := rec.ReadRange(t.Context(), "screen", 0, make([]byte, 10))
+		return errors.Is(err, ErrChanged)
+	})
+	if _, err := rr.ReadAt(make([]byte, 10), 1<<20+5); !errors.Is(err, ErrChanged) && !errors.Is(err, io.EOF) {
+		t.Errorf("a read past the old end: %v, want changed or the end", err)
+	}
+}
+
+// TestWatchAnswersAtOnceForAnOldRevision: stream.watch with a revision
+// older than the sharer's answers at once; with the current one it waits
+// until a change.
+func TestWatchAnswersAtOnceForAnOldRevision(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mic.ogg")
+	writeRandomFile(t, path, 10<<10, 8)
+	_, rec := liveShare(t, dir)
+	watch := func(ctx context.Context, rev uint64) (*recordingInfo, error) {
+		var resp response
+		err := rec.exchange(ctx, request{Method: MethodWatch, Token: rec.link.Token, Rev: rev}, &resp, func(*bufio.Reader) error { return nil })
+		return resp.Recording, err
+	}
+	ri, err := watch(t.Context(), 99)
+	if err != nil || ri == nil {
+		t.Fatalf("watch with a revision the sharer never had: %+v, %v", ri, err)
+	}
+	done := make(chan *recordingInfo, 1)
+	go func() {
+		ri, _ := watch(t.Context(), ri.Rev)
+		done <- ri
+	}()
+	select {
+	case ri := <-done:
+		t.Fatalf("watch at the current revision answered with no change: %+v", ri)
+	case <-time.After(500 * time.Millisecond):
+	}
+	appendFile(t, path, make([]byte, 1000))
+	select {
+	case ri := <-done:
+		if ri == nil || len(ri.Tracks) != 1 || ri.Tracks[0].Size != 10<<10+1000 || !ri.Tracks[0].Live {
+			t.Errorf("after growth: %+v", ri)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("watch did not answer the growth")
+	}
+}
