@@ -83,6 +83,11 @@ func (a *avioReader) seek(offset int64, whence int) (n int64, err error) {
 	if whence == avseekSize {
 		return a.streamSize()
 	}
+	if whence == io.SeekEnd && a.live() {
+		// FFmpeg's avio_size falls back to seeking to the end: a live
+		// track has none yet (streamSize).
+		return 0, astiav.ErrEio
+	}
 	a.seeks++
 	pos, err := a.r.Seek(offset, whence)
 	if err != nil {
@@ -94,8 +99,14 @@ func (a *avioReader) seek(offset int64, whence int) (n int64, err error) {
 
 // streamSize answers AVSEEK_SIZE. A reader with Size() int64 (like
 // *bytes.Reader or a remote track) is asked directly; otherwise the size is
-// found by seeking to the end and back, once.
+// found by seeking to the end and back, once. A track still being written
+// (a reader whose Live() is true) has no size yet: a demuxer that knows a
+// file's size reads its end as it opens (FFmpeg's MPEG-TS demuxer, for the
+// duration), which for a live track waits for bytes not yet written.
 func (a *avioReader) streamSize() (int64, error) {
+	if a.live() {
+		return 0, astiav.ErrEio
+	}
 	switch {
 	case a.size >= 0:
 		return a.size, nil
@@ -122,6 +133,12 @@ func (a *avioReader) streamSize() (int64, error) {
 	}
 	a.size = end
 	return end, nil
+}
+
+// live says the reader is a track still being written.
+func (a *avioReader) live() bool {
+	l, ok := a.r.(interface{ Live() bool })
+	return ok && l.Live()
 }
 
 // recoverPanic turns a panic in the reader into an error: a panic unwinding

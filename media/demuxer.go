@@ -30,6 +30,13 @@ type DemuxerOptions struct {
 	// picture. What only decoding tells (a picture's pixel format, a
 	// sound's sample format) the decoders learn as they start.
 	TrustHeader bool
+	// FromJoinPoint reads the file as a stream from where its reader
+	// starts (a join point of a recording being written): the demuxer
+	// neither reads nor builds an index of the whole file (FFmpeg's
+	// ignidx), which for a fragmented MP4 means reading every fragment's
+	// header to the end before the first packet, and for a live one
+	// waiting for an end that is not written yet.
+	FromJoinPoint bool
 }
 
 // Default probing limits; see DemuxerOptions.
@@ -142,6 +149,11 @@ func OpenDemuxer(r io.ReadSeeker, o DemuxerOptions) (_ *Demuxer, err error) {
 		}
 	}
 
+	if o.FromJoinPoint {
+		if err = opts.Set("fflags", "+ignidx", 0); err != nil {
+			return nil, fmt.Errorf("media: opening demuxer failed: %w", err)
+		}
+	}
 	if err = d.fc.OpenInput("", nil, opts); err != nil {
 		// avformat_open_input frees the context on failure.
 		d.fc = nil
