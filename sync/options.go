@@ -41,8 +41,14 @@ type Options struct {
 	// next frame. It defaults to the decoded size.
 	VideoSize func(track string, srcW, srcH int) (w, h int)
 	// Subscribe lists the tracks switched on at open. It defaults to every
-	// track; an empty non-nil slice opens none.
+	// track, those that appear later included; an empty non-nil slice
+	// opens none.
 	Subscribe []string
+	// LiveDelay is how far behind the live edge (the newest whole data of
+	// the live tracks) a live recording opens, and GoLive returns: room
+	// for the recorder's next writes to arrive before they are due. It
+	// defaults to 1.5 s.
+	LiveDelay time.Duration
 	// OnEvent receives every Event, in order, on a goroutine of its own: a
 	// slow consumer never blocks playback, and while it lags a newer event
 	// of the same kind and track replaces the undelivered one (counted in
@@ -59,10 +65,14 @@ const (
 	DefaultBufferTarget = 3 * time.Second
 	DefaultLowWater     = 500 * time.Millisecond
 	DefaultResumeLevel  = 750 * time.Millisecond
+	DefaultLiveDelay    = 1500 * time.Millisecond
 )
 
 // withDefaults returns o with every unset field filled in.
 func (o Options) withDefaults() Options {
+	if o.LiveDelay <= 0 {
+		o.LiveDelay = DefaultLiveDelay
+	}
 	if o.BufferTarget <= 0 {
 		o.BufferTarget = DefaultBufferTarget
 	}

@@ -205,6 +205,9 @@ type pipeline struct {
 	// fresh says nothing was read since opening, so a seek to the start
 	// needs no demuxer seek.
 	fresh bool
+	// joined is the join point the demuxer was opened at, for a track
+	// read by its sharer's index (joinable); -1 otherwise.
+	joined int64
 	// eof says the demuxer reached the end in this epoch.
 	eof bool
 	// readFailures counts failed reads in a row.
@@ -245,7 +248,7 @@ func newPipeline(parent context.Context, info track.Info, src Source, opts *Opti
 		name: info.Name, info: info, src: src, opts: opts, clockPos: clockPos,
 		events: events, wake: wake, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 		seekSignal: make(chan struct{}, 1), consumed: make(chan struct{}, 1),
-		active: active, fresh: true, rank: -1, urgent: true,
+		active: active, fresh: true, rank: -1, urgent: true, joined: -1,
 	}
 	pl.seek(start)
 	go pl.run()
@@ -454,10 +457,24 @@ func (pl *pipeline) closeReader() {
 }
 
 // demuxerOptions are Options.Demuxer, an MP4's header trusted: the
-// player learns what only decoding tells as it decodes.
-func (pl *pipeline) demuxerOptions() media.DemuxerOptions {
+// player learns what only decoding tells as it decodes. joined says the
+// demuxer starts at a join point.
+func (pl *pipeline) demuxerOptions(joined bool) media.DemuxerOptions {
 	o := pl.opts.Demuxer
 	o.TrustHeader = true
+	o.FromJoinPoint = joined
+	if pl.info.Live {
+		// Probing reads ahead of the first packet, and at the live edge
+		// what it would read is not written yet.
+		o.ProbeSize = min(o.ProbeSize, liveProbeSize)
+		o.AnalyzeDuration = min(o.AnalyzeDuration, liveAnalyzeDuration)
+		if o.ProbeSize == 0 {
+			o.ProbeSize = liveProbeSize
+		}
+		if o.AnalyzeDuration == 0 {
+			o.AnalyzeDuration = liveAnalyzeDuration
+		}
+	}
 	return o
 }
 
@@ -490,7 +507,16 @@ func (pl *pipeline) open() error {
 	}
 	pl.readerMu.Unlock()
 
-	d, err := media.OpenDemuxer(cr, pl.demuxerOptions())
+	// A track read by its sharer's index opens at the join point for the
+	// first target (near the live edge), not at its first byte.
+	var in io.ReadSeeker = cr
+	if t, ok := pl.peekSeek(); ok && pl.joinable() {
+		if jp, err := pl.joinPoint(t.t); err == nil {
+			in, pl.joined = newJoinView(cr, jp), jp.Offset
+			pl.prefetchJoin(jp)
+		}
+	}
+	d, err := media.OpenDemuxer(in, pl.demuxerOptions(pl.joined >= 0))
 	if err != nil {
 		if pl.ctx.Err() != nil {
 			return pl.ctx.Err()
@@ -499,6 +525,9 @@ func (pl *pipeline) open() error {
 	}
 	pl.demux = d
 	pl.offset = pl.info.Start - d.StartTime()
+	if pl.joinable() {
+		pl.offset = pl.info.Start - pl.info.First
+	}
 
 	var problems []error
 	for _, s := range d.Streams() {
@@ -926,6 +955,12 @@ func (c *countingReader) Size() int64 {
 		return s.Size()
 	}
 	return -1
+}
+
+// Live says the track is still being written, when the reader can tell.
+func (c *countingReader) Live() bool {
+	l, ok := c.r.(interface{ Live() bool })
+	return ok && l.Live()
 }
 
 func (c *countingReader) Close() error {

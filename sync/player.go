@@ -53,6 +53,13 @@ type Player struct {
 	// clockPos is the position, published for the pipelines' buffer
 	// targets and for Position after Close.
 	clockPos atomic.Int64
+	// lastEdge is the live edge on the timeline, 0 when nothing is live,
+	// published for GoLive.
+	lastEdge atomic.Int64
+	// reliveAfterOutage says the connection was lost while playing at a
+	// live edge; goLiveLater that it is back, and playing returns to the
+	// edge once the sharer tells where it now is (sourceUpdated).
+	reliveAfterOutage, goLiveLater bool
 	// lastState and lastDuration are published for after Close.
 	lastState    atomic.Int64
 	lastDuration atomic.Int64
@@ -200,12 +207,15 @@ func Open(ctx context.Context, src Source, o Options) (*Player, error) {
 	}
 	p.lastState.Store(int64(StateOpening))
 	p.events.push(Event{Kind: EventState, State: StateOpening})
+	if start, live := liveStart(infos, o.LiveDelay); live {
+		p.clock.set(start)
+		p.clockPos.Store(int64(start))
+	}
 	for _, info := range infos {
 		s := &trackSlot{info: info, state: StateOff}
 		p.slots = append(p.slots, s)
 		if o.Subscribe == nil || want[info.Name] {
-			s.on = true
-			p.startTrack(s)
+			p.switchOn(s)
 		}
 	}
 	go p.run()
@@ -348,6 +358,11 @@ func (p *Player) run() {
 	defer p.shutdown()
 	timer := time.NewTimer(idleWake)
 	defer timer.Stop()
+	var updates <-chan struct{}
+	us, _ := p.src.(updatingSource)
+	if us != nil {
+		updates = us.Updated()
+	}
 	for {
 		p.takeSeek()
 		p.step()
@@ -362,6 +377,9 @@ func (p *Player) run() {
 			r.handle(p)
 		case ev := <-p.pipeEvents:
 			p.onPipeEvent(ev)
+		case <-updates:
+			updates = us.Updated()
+			p.sourceUpdated()
 		case <-p.wakeCh:
 		case <-timer.C:
 		}

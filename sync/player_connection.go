@@ -33,9 +33,16 @@ func (p *Player) checkConnection() {
 	switch c.State {
 	case track.ConnReconnecting:
 		ev.Notice = "Reconnecting to the sharer…"
+		// Playing a live recording at its edge, the viewer comes back to
+		// the edge, not to where the outage stopped it.
+		p.reliveAfterOutage = p.atLiveEdge(p.clock.position())
 	case track.ConnConnected:
 		if p.conn != track.ConnUnknown {
 			ev.Notice = "Reconnected to the sharer"
+		}
+		if p.reliveAfterOutage {
+			p.reliveAfterOutage = false
+			p.goLiveLater = true
 		}
 	case track.ConnUnshared:
 		ev.Notice = "The sharer stopped sharing this recording"

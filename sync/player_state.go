@@ -69,7 +69,7 @@ func (p *Player) checkStall(pos time.Duration) {
 	}
 	var low *trackSlot
 	p.buffering(pos, func(s *trackSlot, ahead time.Duration) {
-		if ahead < p.opts.LowWater && low == nil {
+		if ahead < p.lowWater(pos) && low == nil {
 			low = s
 		}
 	})
@@ -101,7 +101,11 @@ func (p *Player) checkStall(pos time.Duration) {
 // decide from their bandwidth estimates.
 func (p *Player) readyToPlay(pos time.Duration) bool {
 	need := p.opts.ResumeLevel
-	if short := p.shortfall(); short > 0 {
+	if p.atLiveEdge(pos) {
+		// At the live edge the recorder, not the network, sets how much
+		// is ahead, and waiting only puts playing further behind.
+		need = min(need, liveResumeLevel)
+	} else if short := p.shortfall(); short > 0 {
 		horizon := 2 * p.opts.BufferTarget
 		need = min(max(need, p.opts.LowWater+time.Duration(short*float64(horizon))), p.opts.BufferTarget)
 	}
@@ -242,7 +246,12 @@ func (p *Player) checkEnded(pos time.Duration) {
 func (p *Player) computeDuration() time.Duration {
 	var d time.Duration
 	for _, s := range p.slots {
-		d = max(d, s.end)
+		if s.info.Live {
+			// What a live file's header says of its length is a guess.
+			d = max(d, liveEnd(s.info))
+			continue
+		}
+		d = max(d, s.end, liveEnd(s.info))
 	}
 	return d
 }
@@ -313,6 +322,7 @@ func (p *Player) publish() {
 			p.events.push(Event{Kind: EventTrack, Track: s.info.Name, State: st, Err: s.err})
 		}
 	}
+	p.publishLive()
 	if d := p.computeDuration(); d != p.duration {
 		p.duration = d
 		p.lastDuration.Store(int64(d))

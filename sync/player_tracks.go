@@ -43,6 +43,9 @@ type trackSlot struct {
 	subtitlesOnly bool
 	// chapters are its file's chapters on the timeline.
 	chapters []Chapter
+	// unfinished says it waits, off, for its recorder to finish the file
+	// (track.Info.Unfinished), to be switched on by itself then.
+	unfinished bool
 }
 
 // pruneRetired forgets pipelines that have finished stopping.

@@ -71,7 +71,11 @@ func (r subscribeRequest) handle(p *Player) {
 		r.reply <- fmt.Errorf("sync: recording %q has no track %q", p.src.Name(), r.track)
 		return
 	}
+	s.unfinished = s.unfinished && r.on
 	switch {
+	case r.on && s.info.Unfinished:
+		r.reply <- fmt.Errorf("sync: %q can be played once its recording stops", r.track)
+		return
 	case r.on && s.on && s.err == nil:
 	case r.on && s.subtitlesOnly:
 		// Its cues were all read when it first opened.

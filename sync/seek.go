@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"reelay/media"
+	"reelay/net/track"
 )
 
 // A seek, from the Seek call to the tracks: the player takes the newest
@@ -135,6 +136,13 @@ func (pl *pipeline) seek(t seekTarget) {
 	notify(pl.seekSignal)
 }
 
+// peekSeek is the target takeSeek would take, left in place.
+func (pl *pipeline) peekSeek() (seekTarget, bool) {
+	pl.seekMu.Lock()
+	defer pl.seekMu.Unlock()
+	return pl.seekNext, pl.seekHas
+}
+
 func (pl *pipeline) takeSeek() (seekTarget, bool) {
 	pl.seekMu.Lock()
 	defer pl.seekMu.Unlock()
@@ -154,17 +162,34 @@ func (pl *pipeline) applySeek(t seekTarget) error {
 	if pl.thin != nil {
 		return pl.seekThinned(t)
 	}
-	pl.prefetchFor(t.t - pl.offset)
 	fileT := t.t - pl.offset
 	if pl.audio != nil {
 		fileT -= audioSeekPreroll
 	}
+	if pl.joinable() {
+		jp, err := pl.joinPoint(t.t)
+		if err != nil {
+			if pl.ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("seeking track %q to %v failed: %w", pl.name, t.t, err)
+		}
+		if !pl.fresh || jp.Offset != pl.joined {
+			if err := pl.reopen(&jp); err != nil {
+				return err
+			}
+		}
+		pl.recallCue(t.t - pl.offset)
+		pl.restart(t)
+		return nil
+	}
+	pl.prefetchFor(t.t - pl.offset)
 	switch start := pl.demux.StartTime(); {
 	case fileT <= start && !pl.fresh:
 		// Demuxers never seek onto the packets before the first keyframe
 		// that the decoder must see to start exactly (AAC's priming frame is
 		// flagged to be discarded): reading from the top as on open does.
-		if err := pl.reopen(); err != nil {
+		if err := pl.reopen(nil); err != nil {
 			return err
 		}
 	case fileT > start:
@@ -201,8 +226,8 @@ func (pl *pipeline) restart(t seekTarget) {
 }
 
 // reopen opens the demuxer and the decoders again from the file's first
-// byte, as they were on open.
-func (pl *pipeline) reopen() error {
+// byte, as they were on open, or from the join point jp.
+func (pl *pipeline) reopen(jp *track.JoinPoint) error {
 	pl.closeDecoders()
 	pl.demux.Close()
 	pl.demux = nil
@@ -218,12 +243,20 @@ func (pl *pipeline) reopen() error {
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
 		return fail(err)
 	}
-	d, err := media.OpenDemuxer(r, pl.demuxerOptions())
+	var in io.ReadSeeker = r
+	pl.joined = -1
+	if jp != nil {
+		in, pl.joined = newJoinView(r, *jp), jp.Offset
+		pl.prefetchJoin(*jp)
+	}
+	d, err := media.OpenDemuxer(in, pl.demuxerOptions(jp != nil))
 	if err != nil {
 		return fail(err)
 	}
 	pl.demux = d
-	pl.offset = pl.info.Start - d.StartTime()
+	if !pl.joinable() {
+		pl.offset = pl.info.Start - d.StartTime()
+	}
 	if v := pl.video; v != nil {
 		if v.dec, err = media.NewVideoDecoder(d, v.info.Index); err != nil {
 			return fail(err)

@@ -21,6 +21,11 @@ type Status struct {
 	Subtitle string
 	// Chapters are the recording's chapters, nil without.
 	Chapters []Chapter
+	// Live says a track switched on is still being written; LiveEdge is
+	// its newest whole data on the timeline, where GoLive goes
+	// (LiveDelay behind it).
+	Live     bool
+	LiveEdge time.Duration
 	// Seek is the number of the newest seek the player took (Seek returns
 	// it; 0 before the first): a display that asked for a newer one knows
 	// the position is from before it.
@@ -50,6 +55,8 @@ func (p *Player) publishStatus() {
 		Speed:    p.speed,
 		Subtitle: p.subText,
 		Chapters: p.chapters(),
+		Live:     p.lastEdge.Load() > 0,
+		LiveEdge: time.Duration(p.lastEdge.Load()),
 	})
 }
 
