@@ -34,6 +34,10 @@ type status struct {
 	subscribed uint64
 	// chapters are the recording's chapters.
 	chapters []avsync.Chapter
+	// live says the recording is being written; liveEdge is its newest
+	// whole data on the timeline.
+	live     bool
+	liveEdge time.Duration
 }
 
 // control carries the window's commands to the engine on a goroutine of
@@ -107,6 +111,11 @@ func (c *control) StepFrame(dir int) {
 	notifyChan(c.pollNow)
 }
 
+// SetVideoSink sets where a track's pictures go.
+func (c *control) SetVideoSink(track string, s avsync.VideoSink) {
+	c.push(func() { c.p.SetVideoSink(track, s) })
+}
+
 // SetSubtitlesShown shows or hides the subtitles.
 func (c *control) SetSubtitlesShown(on bool) { c.push(func() { c.p.SetSubtitlesShown(on) }) }
 
@@ -122,6 +131,13 @@ func (c *control) Subscribe(track string, on bool) uint64 {
 		notifyChan(c.pollNow)
 	})
 	return c.subsAsked
+}
+
+// GoLive asks the engine for the live edge, as Seek does.
+func (c *control) GoLive() uint64 {
+	n := c.p.GoLive()
+	notifyChan(c.pollNow)
+	return n
 }
 
 // Seek asks the engine for t, replacing any target it has not taken yet,
@@ -164,6 +180,7 @@ func (c *control) poll() {
 	st := c.p.Status()
 	s.seekGen, s.position, s.duration, s.state = st.Seek, st.Position, st.Duration, st.State
 	s.tracks, s.stats, s.chapters = st.Tracks, st.Stats, st.Chapters
+	s.live, s.liveEdge = st.Live, st.LiveEdge
 	if c.link != nil {
 		s.rtt, s.path = c.link()
 	}

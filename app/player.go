@@ -17,6 +17,9 @@ type Player interface {
 	Pause()
 	// Seek never waits; it returns the seek's number (Status.Seek).
 	Seek(t time.Duration) uint64
+	// GoLive seeks to just behind the live edge of a recording being
+	// written, as Seek does; 0 when nothing is live.
+	GoLive() uint64
 	Subscribe(track string, on bool) error
 	SetVideoSink(track string, s avsync.VideoSink)
 	SetVolume(v float64)

@@ -201,6 +201,8 @@ func (pv *playerView) typedKey(e *fyne.KeyEvent) {
 		pv.seekChapter(-1)
 	case fyne.KeyPageDown:
 		pv.seekChapter(1)
+	case fyne.KeyEnd:
+		pv.goLive()
 	case fyne.KeyQ:
 		pv.u.quitNow()
 	default:

@@ -33,7 +33,7 @@ func (pv *playerView) applyStatus(s status) {
 	for _, t := range s.tracks {
 		tv := pv.byName[t.Name]
 		if tv == nil {
-			continue
+			tv = pv.addTrack(t.Name)
 		}
 		if t.Stats.Reader != nil {
 			pv.throughput += t.Stats.Reader.Throughput
@@ -61,9 +61,10 @@ func (pv *playerView) applyStatus(s status) {
 		k := kindOf(t)
 		opened := len(t.Streams) > 0
 		changed := k != tv.kind || opened != tv.opened
-		if k == kindSubtitles && t.On != tv.on && s.subscribed >= pv.subsAsked {
-			// One subtitle track at a time: the engine switched this one
-			// as another went on.
+		if t.On != tv.on && s.subscribed >= pv.subsAsked {
+			// The engine switched it with every switch asked carried out:
+			// one subtitle track at a time, or a track of a recording
+			// being written that can play only once finished, and is.
 			tv.on, changed = t.On, true
 		}
 		tv.kind, tv.opened = k, opened
@@ -78,6 +79,7 @@ func (pv *playerView) applyStatus(s status) {
 	}
 	pv.thinned = thinned
 	pv.chapters = s.chapters
+	pv.updateLive(s)
 	pv.seek.setChapters(s.chapters)
 	pv.showConnection(s.stats.Connection)
 	if now := time.Now(); now.Sub(pv.figuresAt) >= figuresPeriod {
@@ -244,7 +246,7 @@ func (pv *playerView) debugStatus() {
 		return
 	}
 	tracks := map[string]any{}
-	sig := fmt.Sprint(pv.statusText.Text, "|", pv.timeText.Text, "|", pv.state, pv.playing, pv.position)
+	sig := fmt.Sprint(pv.statusText.Text, "|", pv.timeText.Text, "|", liveText(pv), pv.state, pv.playing, pv.position)
 	for _, tv := range pv.tracks {
 		tracks[tv.name] = map[string]any{
 			"on": tv.on, "kind": tv.kind.String(), "failed": tv.err != nil, "visible": tv.tile.visible,
@@ -259,7 +261,7 @@ func (pv *playerView) debugStatus() {
 	pv.lastStatus = sig
 	pv.u.debug.emit("status", map[string]any{
 		"state": pv.state.String(), "playing": pv.playing, "pos_ms": pv.position.Milliseconds(),
-		"time": pv.timeText.Text, "status": pv.statusText.Text, "volume": pv.vol, "muted": pv.muted, "tracks": tracks,
+		"time": pv.timeText.Text, "live": liveText(pv), "status": pv.statusText.Text, "volume": pv.vol, "muted": pv.muted, "tracks": tracks,
 	})
 }
 

@@ -86,14 +86,17 @@ type playerView struct {
 	// Widgets.
 	seek       *seekBar
 	timeText   *widget.Label
+	liveBtn    *widget.Button
 	playBtn    *widget.Button
 	muteBtn    *widget.Button
 	volume     *volumeBar
 	layoutBtn  *widget.Button
 	fullBtn    *widget.Button
 	statusText *widget.Label
-	controls   fyne.CanvasObject
-	root       *fyne.Container
+	// toggles holds the tracks' buttons.
+	toggles  *fyne.Container
+	controls fyne.CanvasObject
+	root     *fyne.Container
 	// pointer follows the mouse over the player, for the controls hidden
 	// in fullscreen (autohide.go).
 	pointer *pointerWatch
@@ -117,8 +120,11 @@ type playerView struct {
 	// seekGen is the newest seek asked for; positions from before it was
 	// sent are not shown.
 	seekGen uint64
-	vol     float64
-	muted   bool
+	// live says a track is being written; liveEdge is its newest data.
+	live     bool
+	liveEdge time.Duration
+	vol      float64
+	muted    bool
 	// speed is the playback speed asked for, 1 at normal speed.
 	speed float64
 	// rtt, path and throughput are the network figures last polled;
@@ -180,14 +186,7 @@ func newPlayerView(u *ui, src avsync.Source, link, folder string) *playerView {
 	pv.ctl.Play()
 	var tiles []*videoTile
 	for _, info := range src.Tracks() {
-		k := kindOf(avsync.Track{Name: info.Name})
-		tv := &trackView{name: info.Name, kind: k, on: true}
-		tv.toggle = newTrackToggle(info.Name, k, true, pv.toggleTapped)
-		tv.tile = newVideoTile(info.Name, k, u.do)
-		tv.tile.visible = k.hasVideo()
-		tiles = append(tiles, tv.tile)
-		pv.tracks = append(pv.tracks, tv)
-		pv.byName[info.Name] = tv
+		tiles = append(tiles, pv.newTrackView(info.Name).tile)
 	}
 	pv.subs = newSubtitleView(u.do)
 	pv.subs.onChange = func(text string) { u.debug.emit("subtitle", map[string]any{"text": text}) }
@@ -197,12 +196,37 @@ func newPlayerView(u *ui, src avsync.Source, link, folder string) *playerView {
 	return pv
 }
 
+// newTrackView makes a track's button and tile, switched on.
+func (pv *playerView) newTrackView(name string) *trackView {
+	k := kindOf(avsync.Track{Name: name})
+	tv := &trackView{name: name, kind: k, on: true}
+	tv.toggle = newTrackToggle(name, k, true, pv.toggleTapped)
+	tv.tile = newVideoTile(name, k, pv.u.do)
+	tv.tile.visible = k.hasVideo()
+	pv.tracks = append(pv.tracks, tv)
+	pv.byName[name] = tv
+	return tv
+}
+
+// addTrack shows a track that appeared in a recording being written:
+// the engine switched it on (every track is), and it gets its button and
+// its tile.
+func (pv *playerView) addTrack(name string) *trackView {
+	tv := pv.newTrackView(name)
+	pv.toggles.Add(tv.toggle.btn)
+	pv.area.addTile(tv.tile)
+	pv.ctl.SetVideoSink(name, tv.tile)
+	pv.updateLayoutButton()
+	return tv
+}
+
 // build makes the widgets.
 func (pv *playerView) build() {
 	pv.seek = newSeekBar(func(t time.Duration, _ bool) { pv.seekTo(t) })
 	pv.seek.onTip = pv.tipChanged
 	pv.seek.onHover = pv.hover
 	pv.timeText = widget.NewLabel(formatTime(0) + " / " + formatTime(0))
+	pv.liveBtn = pv.newLiveButton()
 	pv.playBtn = widget.NewButtonWithIcon("", theme.MediaPauseIcon(), pv.togglePlay)
 	pv.muteBtn = widget.NewButtonWithIcon("", theme.VolumeUpIcon(), pv.toggleMute)
 	pv.volume = newVolumeBar(pv.setVolume)
@@ -213,14 +237,14 @@ func (pv *playerView) build() {
 	pv.statusText = widget.NewLabel("Opening…")
 	pv.statusText.Truncation = fyne.TextTruncateEllipsis
 
-	toggles := container.NewHBox()
+	pv.toggles = container.NewHBox()
 	for _, tv := range pv.tracks {
-		toggles.Add(tv.toggle.btn)
+		pv.toggles.Add(tv.toggle.btn)
 	}
 	pv.updateLayoutButton()
-	seekRow := container.NewBorder(nil, nil, nil, pv.timeText, pv.seek)
+	seekRow := container.NewBorder(nil, nil, nil, container.NewHBox(pv.timeText, pv.liveBtn), pv.seek)
 	buttons := container.NewHBox(pv.playBtn, pv.muteBtn, container.NewGridWrap(fyne.NewSize(100, seekBarHeight+8), pv.volume),
-		widget.NewSeparator(), toggles, layout.NewSpacer(), pv.layoutBtn, pv.fullBtn, home)
+		widget.NewSeparator(), pv.toggles, layout.NewSpacer(), pv.layoutBtn, pv.fullBtn, home)
 	pv.controls = container.NewPadded(container.NewVBox(seekRow, buttons, pv.statusText))
 	pv.overlay = newStatsOverlay()
 	pv.pointer = newPointerWatch(pv.pointerMoved, pv.pointerLeft)

@@ -318,8 +318,10 @@ func (t *videoTile) videoSize(srcW, srcH int) (int, int) {
 // screen large with the others as pictures in the picture.
 type videoArea struct {
 	// tiles are every track's tile, in the recording's order; byName finds
-	// them (read by decode goroutines, never changed after creation).
+	// them, also for the decode goroutines (under mu): a track that
+	// appears while the recording is written adds one.
 	tiles  []*videoTile
+	mu     gosync.RWMutex
 	byName map[string]*videoTile
 	// mode is the current layout; UI goroutine.
 	mode layoutMode
@@ -355,10 +357,23 @@ func newVideoArea(tiles []*videoTile, subs *subtitleView, scale func() float32) 
 // VideoSize is the engine's Options.VideoSize: frames are converted at the
 // size their tile shows them. Safe for concurrent use.
 func (a *videoArea) VideoSize(track string, srcW, srcH int) (int, int) {
-	if t := a.byName[track]; t != nil {
+	a.mu.RLock()
+	t := a.byName[track]
+	a.mu.RUnlock()
+	if t != nil {
 		return t.videoSize(srcW, srcH)
 	}
 	return srcW, srcH
+}
+
+// addTile adds a track's tile after the others.
+func (a *videoArea) addTile(t *videoTile) {
+	t.scale = a.scale
+	a.mu.Lock()
+	a.tiles = append(a.tiles, t)
+	a.byName[t.track] = t
+	a.mu.Unlock()
+	a.restack()
 }
 
 // visible lists the tiles to show, in the recording's order.

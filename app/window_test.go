@@ -118,6 +118,9 @@ func (f *fakePlayer) Pause() {
 	f.record("pause")
 }
 
+// GoLive does nothing: the fake plays no live recording.
+func (f *fakePlayer) GoLive() uint64 { return 0 }
+
 func (f *fakePlayer) Seek(t time.Duration) uint64 {
 	f.mu.Lock()
 	f.seeks = append(f.seeks, t)

@@ -87,7 +87,8 @@ type uiLine struct {
 	// screenshot
 	Path string `json:"path"`
 	Size [2]int `json:"size"`
-	// status
+	// status; Live is what the Live button says ("" hidden)
+	Live     string `json:"live"`
 	State    string `json:"state"`
 	Playing  bool   `json:"playing"`
 	PosMs    int64  `json:"pos_ms"`
@@ -1104,4 +1105,85 @@ func TestChaptersAndSubtitlesInTheRealWindow(t *testing.T) {
 	if back.PosMs != 0 {
 		t.Errorf("Page Up just into a chapter went to %d ms, want the one before, at 0", back.PosMs)
 	}
+}
+
+// recordLive runs ffmpeg writing an MPEG-TS of a small picture and a
+// sound in real time to path, for d; it stops with the test.
+func recordLive(ctx context.Context, t *testing.T, path string, d time.Duration) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "ffmpeg", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-t", strconv.Itoa(int(d.Seconds())), "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-flush_packets", "1", "-f", "mpegts", path)
+	if err := cmd.Start(); err != nil {
+		t.Skipf("no ffmpeg: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+}
+
+// TestLiveRecordingInTheRealWindow: `reelay share` serves a folder a
+// recorder is still writing, and the window plays its link: the Live
+// button shows at the edge; ↓ goes back a minute and the button offers
+// Go live; End returns to the edge. A camera that starts recording into
+// the folder later joins the window as a track of its own, painting.
+func TestLiveRecordingInTheRealWindow(t *testing.T) {
+	needDisplay(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	home := t.TempDir()
+	env := append(os.Environ(), "REELAY_CLI_MAIN=1", "REELAY_NO_DHT=1", "REELAY_NO_MDNS=1",
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home)
+	dir := t.TempDir()
+	recordLive(ctx, t, filepath.Join(dir, "screen.ts"), 90*time.Second)
+	time.Sleep(4 * time.Second)
+	sharer := exec.CommandContext(ctx, os.Args[0], "share", dir, "--identity", filepath.Join(home, "identity.key"),
+		"--listen", "/ip4/127.0.0.1/tcp/0", "--no-dht", "--no-mdns")
+	sharer.Env = env
+	sharer.WaitDelay = 10 * time.Second
+	out, err := sharer.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sharer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		sharer.Process.Kill()
+		sharer.Wait()
+	}()
+	link, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the link: %v", err)
+	}
+	// The sharer sees the file grow within its first look.
+	time.Sleep(2 * time.Second)
+	display := startXvfb(t, 1366, 768)
+	log := startWindow(ctx, t, append(env, "DISPLAY="+display), strings.TrimSpace(link))
+	live, i := log.waitFor(t, "playing at the live edge", 0, 60*time.Second, func(l uiLine) bool {
+		return l.Ev == "status" && l.State == "playing" && l.Live == "Live" && l.Tracks["screen"].Painted > 10
+	})
+	t.Logf("at the edge: %s", live.TimeText)
+	scr := &screen{t: t, dir: t.TempDir(), display: display}
+	scr.findWindow(10 * time.Second)
+	scr.key("Down")
+	back, i := log.waitFor(t, "Go live offered after going back", i, 10*time.Second, func(l uiLine) bool {
+		return l.Ev == "status" && l.Live == "Go live"
+	})
+	t.Logf("gone back: %s", back.TimeText)
+	scr.key("End")
+	edge, i := log.waitFor(t, "back at the live edge", i, 10*time.Second, func(l uiLine) bool {
+		return l.Ev == "status" && l.Live == "Live" && l.State == "playing"
+	})
+	t.Logf("End: %s", edge.TimeText)
+	if edge.PosMs < live.PosMs {
+		t.Errorf("End went to %d ms, before the edge it started at, %d ms", edge.PosMs, live.PosMs)
+	}
+
+	recordLive(ctx, t, filepath.Join(dir, "camera.ts"), 60*time.Second)
+	log.waitFor(t, "the camera that started later painting", i, 30*time.Second, func(l uiLine) bool {
+		return l.Ev == "status" && l.Tracks["camera"].On && l.Tracks["camera"].Painted > 10
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -100,6 +101,26 @@ type playReport struct {
 	Seeks []seekReport `json:"seeks"`
 	// Connection is the link to the sharer (links only).
 	Connection *connectionReport `json:"connection,omitempty"`
+	// Live is how far behind a recording being written playback ran
+	// (recordings with a live track only).
+	Live *liveReport `json:"live,omitempty"`
+}
+
+// liveReport measures playing a recording while it is written: how far
+// the position ran behind the live edge, the newest whole data the
+// sharer had told of, sampled while playing. A picture's whole latency,
+// from its write to its showing, adds the sharer's look at the file
+// (every 0.1 s) and the way to the viewer.
+type liveReport struct {
+	// Tracks are the tracks live at the end.
+	Tracks []string `json:"tracks"`
+	// BehindP50 and BehindP95 are the distance behind the edge while
+	// playing; BehindAtEnd is the distance at the end of the run.
+	BehindP50   float64 `json:"behind_edge_p50_ms"`
+	BehindP95   float64 `json:"behind_edge_p95_ms"`
+	BehindAtEnd float64 `json:"behind_edge_at_end_ms"`
+	// Samples is how many distances were measured.
+	Samples int `json:"samples"`
 }
 
 type connectionReport struct {
@@ -359,7 +380,11 @@ func playSource(ctx context.Context, source avsync.Source, kind string, connectA
 		return nil, fmt.Errorf("%w: the recording's length is unknown: give --for to space the seeks", errUsage)
 	}
 	dur := p.Duration()
+	var behind []time.Duration
 	for ctx.Err() == nil {
+		if st := p.Status(); st.Live && st.State == avsync.StatePlaying {
+			behind = append(behind, st.LiveEdge-st.Position)
+		}
 		elapsed := time.Since(start)
 		if n := len(rep.Seeks); n < len(o.Seeks) && elapsed >= time.Duration(n+1)*length/time.Duration(len(o.Seeks)+1) {
 			target := o.Seeks[n]
@@ -384,6 +409,9 @@ func playSource(ctx context.Context, source avsync.Source, kind string, connectA
 	rep.PlayedFor = seconds(time.Since(start))
 
 	stats, tracks := p.Stats(), p.Tracks()
+	if st := p.Status(); st.Live || len(behind) > 0 {
+		rep.Live = liveFigures(behind, st, source.Tracks())
+	}
 	rep.State = p.State().String()
 	rep.Position = seconds(p.Position())
 	rep.Duration = seconds(p.Duration())
@@ -465,4 +493,24 @@ func matchSeeks(seeks []seekReport, done []avsync.Event) {
 			}
 		}
 	}
+}
+
+// liveFigures sums up the distances behind the live edge sampled while
+// playing, and the tracks live at the end.
+func liveFigures(behind []time.Duration, end avsync.Status, tracks []p2pnet.TrackInfo) *liveReport {
+	r := &liveReport{Tracks: []string{}, Samples: len(behind)}
+	for _, t := range tracks {
+		if t.Live {
+			r.Tracks = append(r.Tracks, t.Name)
+		}
+	}
+	if end.Live {
+		r.BehindAtEnd = ms(end.LiveEdge - end.Position)
+	}
+	if len(behind) > 0 {
+		slices.Sort(behind)
+		r.BehindP50 = ms(behind[len(behind)/2])
+		r.BehindP95 = ms(behind[min(len(behind)-1, len(behind)*95/100)])
+	}
+	return r
 }

@@ -163,6 +163,9 @@ type remoteRecording struct {
 
 func (r *remoteRecording) RTT() time.Duration { return r.rec.RTT() }
 
+// Updated tells the engine when a live track grew or a track appeared.
+func (r *remoteRecording) Updated() <-chan struct{} { return r.rec.Updated() }
+
 func (r *remoteRecording) Path() string {
 	if p := r.rec.Path(); p != p2pnet.PathUnknown {
 		return p.String()

@@ -1,0 +1,77 @@
+package app
+
+// A recording being written: the Live button beside the time, which says
+// the player is at the live edge or takes it back there (End does too).
+
+import (
+	"time"
+
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	avsync "reelay/sync"
+)
+
+// liveSlack is how far behind the engine's own delay the position may
+// lag before the player counts as having left the live edge: a seek back,
+// a pause, a stall.
+const liveSlack = 1500 * time.Millisecond
+
+// newLiveButton makes the Live button, hidden until a track is live.
+func (pv *playerView) newLiveButton() *widget.Button {
+	b := widget.NewButtonWithIcon("Live", theme.MediaRecordIcon(), pv.goLive)
+	b.Hide()
+	return b
+}
+
+// atLiveEdge says the position shown is at the live edge.
+func (pv *playerView) atLiveEdge() bool {
+	return pv.live && pv.liveEdge-pv.position <= avsync.DefaultLiveDelay+liveSlack
+}
+
+// updateLive shows the Live button as the engine's status says: "Live"
+// at the edge, "Go live" behind it, hidden for a finished recording.
+func (pv *playerView) updateLive(s status) {
+	pv.live, pv.liveEdge = s.live, s.liveEdge
+	b := pv.liveBtn
+	if !pv.live {
+		if b.Visible() {
+			b.Hide()
+		}
+		return
+	}
+	text, imp := "Go live", widget.MediumImportance
+	if pv.atLiveEdge() {
+		text, imp = "Live", widget.DangerImportance
+	}
+	if b.Text != text || b.Importance != imp {
+		b.SetText(text)
+		b.Importance = imp
+		b.Refresh()
+	}
+	if !b.Visible() {
+		b.Show()
+	}
+}
+
+// goLive returns to the live edge.
+func (pv *playerView) goLive() {
+	if !pv.live {
+		return
+	}
+	if n := pv.ctl.GoLive(); n > 0 {
+		pv.seekGen = n
+		pv.position = max(pv.liveEdge-avsync.DefaultLiveDelay, 0)
+		pv.buffered = nil
+		pv.updateTime()
+	}
+}
+
+// liveText is what the Live button says, "" while it is hidden, for the
+// debug status.
+func liveText(pv *playerView) string {
+	if !pv.liveBtn.Visible() {
+		return ""
+	}
+	return pv.liveBtn.Text
+}
