@@ -59,6 +59,12 @@ func (r *Recording) apply(ri *recordingInfo) {
 		switch n, ok := now[t.Name]; {
 		case !ok:
 			err = fmt.Errorf("net: the sharer no longer has track %q: %w", t.Name, ErrNotFound)
+		case n.Cut && !n.Live && n.Version == t.Version && n.Size < t.Size:
+			// The recorder stopped mid-write: the track ends at its last
+			// whole piece, short of what was told while it was live.
+			r.tracks[i].Size, r.tracks[i].Live, r.tracks[i].Cut = n.Size, false, true
+			changed = true
+			continue
 		case n.Version != t.Version || n.Size < t.Size:
 			err = fmt.Errorf("net: track %q changed on the sharer's disk since the recording was opened: %w", t.Name, ErrChanged)
 		case n.Size != t.Size || n.Live != t.Live || n.End != t.End.Seconds() || n.Unfinished != t.Unfinished:
@@ -93,7 +99,7 @@ func (r *Recording) apply(ri *recordingInfo) {
 		}
 		readers = append(readers, rr)
 		if t, ok := r.track(rr.f.(trackFetcher).track); ok {
-			grow = append(grow, func() { rr.grow(t.Size, t.Live) })
+			grow = append(grow, func() { rr.resize(t.Size, t.Live) })
 		}
 	}
 	r.readers = readers
@@ -131,6 +137,7 @@ func trackOf(t trackInfo) TrackInfo {
 		End:     seconds(t.End),
 
 		Unfinished: t.Unfinished,
+		Cut:        t.Cut,
 	}
 }
 

@@ -123,6 +123,10 @@ type trackInfo struct {
 	// Unfinished says the file cannot be played until its recorder
 	// finishes it (an MP4 whose index comes at the end).
 	Unfinished bool `json:"unfinished,omitempty"`
+	// Cut says the file ends with a piece its recorder did not finish (it
+	// stopped mid-write): Size ends at the last whole fragment or packet,
+	// and the rest is not served.
+	Cut bool `json:"cut,omitempty"`
 }
 
 // writeFrame writes one length-prefixed JSON header.

@@ -349,15 +349,20 @@ func (r *RangeReader) Live() bool {
 	return r.live
 }
 
-// grow tells the reader its track now holds size bytes, and whether more
-// will follow. The block that held the old end was cut short; it is
-// dropped from the cache, to be fetched whole when next read. Reads
-// waiting at the end go on, or meet io.EOF once the track finished.
-func (r *RangeReader) grow(size int64, live bool) {
+// resize tells the reader its track now holds size bytes, and whether
+// more will follow. When it grew, the block that held the old end was cut
+// short; it is dropped from the cache, to be fetched whole when next
+// read. A finished track may end short of what was told while it was
+// live (track.Info.Cut): reads stop there. Reads waiting at the end go
+// on, or meet io.EOF once the track finished.
+func (r *RangeReader) resize(size int64, live bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	bs := int64(r.o.BlockSize)
+	if size < r.size && !live {
+		r.size, r.nblocks = size, (size+bs-1)/bs
+	}
 	if size > r.size {
-		bs := int64(r.o.BlockSize)
 		if r.size%bs != 0 {
 			if b := r.blocks[r.size/bs]; b != nil && b.state == blockReady {
 				r.uncache(b)

@@ -212,7 +212,7 @@ func (r *Recording) OpenTrack(name string, o RangeReaderOptions) (*RangeReader, 
 		o.PrefetchTail = false
 	}
 	rr := newRangeReader(trackFetcher{r: r, track: t.Name, version: t.Version}, t.Size, o)
-	rr.grow(t.Size, t.Live)
+	rr.resize(t.Size, t.Live)
 	r.readers = append(r.readers, rr)
 	return rr, nil
 }

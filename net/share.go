@@ -372,9 +372,23 @@ func (sh *share) info() *recordingInfo {
 			ti.First, ti.End = t.index.Points[0].Time.Seconds(), t.index.End.Seconds()
 		}
 		ti.Unfinished = t.index.Format == live.FormatPlainMP4 && !t.index.Finished
+		if t.cut() {
+			ti.Size, ti.Cut = t.index.Whole, true
+		}
 		ri.Tracks = append(ri.Tracks, ti)
 	}
 	return ri
+}
+
+// cut says a finished track ends with a piece its recorder did not
+// finish: its index's whole units end before the file does. Only for
+// containers whose last unit is whole once written (a fragmented MP4's
+// fragment, an MPEG-TS packet); a Matroska file's last cluster may have
+// no size and never count as whole. mu is held.
+func (t *sharedTrack) cut() bool {
+	f := t.index.Format
+	return !t.live && t.scan != nil && !t.index.Finished && t.index.Whole > 0 && t.index.Whole < t.Size &&
+		t.scanned == t.Size && (f == live.FormatFragmentedMP4 || f == live.FormatMPEGTS)
 }
 
 // changes returns the current revision and a channel closed at the next

@@ -155,14 +155,18 @@ func (p *Player) sourceUpdated() {
 			}
 			continue
 		}
-		s.info.Size, s.info.Live, s.info.End, s.info.Unfinished = info.Size, info.Live, info.End, info.Unfinished
+		if info.Cut && !s.info.Cut {
+			p.events.push(Event{Kind: EventNotice, Track: info.Name, Notice: fmt.Sprintf(
+				"“%s” ends with a piece its recorder did not finish: it plays to the last whole one", info.Name)})
+		}
+		s.info.Size, s.info.Live, s.info.End, s.info.Unfinished, s.info.Cut = info.Size, info.Live, info.End, info.Unfinished, info.Cut
 		if s.info.First == 0 {
 			s.info.First = info.First
 		}
 		if s.unfinished && !info.Unfinished {
 			s.unfinished = false
 			p.switchOn(s)
-			p.events.push(Event{Kind: EventNotice, Track: info.Name, Notice: fmt.Sprintf("%q was finished and plays now", info.Name)})
+			p.events.push(Event{Kind: EventNotice, Track: info.Name, Notice: fmt.Sprintf("“%s” was finished and plays now", info.Name)})
 		}
 	}
 	if edge, ok := p.liveEdge(); ok && p.goLiveLater {
@@ -178,7 +182,7 @@ func (p *Player) switchOn(s *trackSlot) {
 	if s.info.Unfinished {
 		s.unfinished = true
 		p.events.push(Event{Kind: EventNotice, Track: s.info.Name, Notice: fmt.Sprintf(
-			"%q is an MP4 still being recorded: it can be played once the recording stops, and will start by itself then", s.info.Name)})
+			"“%s” is an MP4 still being recorded: it can be played once the recording stops, and will start by itself then", s.info.Name)})
 		return
 	}
 	s.on = true

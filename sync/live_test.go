@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	gosync "sync"
 	"testing"
 	"time"
@@ -239,4 +240,45 @@ func shareLive(t *testing.T, dir, link string) *p2pnet.Recording {
 	}
 	t.Cleanup(func() { rec.Close() })
 	return rec
+}
+
+// TestAnMP4BeingRecordedPlaysOnceFinished: a plain MP4 keeps its index for
+// the end, so while it is recorded it cannot be played: the player says so
+// in plain words and leaves the track off, and once the recorder stops and
+// writes the index, the track switches on and plays by itself.
+func TestAnMP4BeingRecordedPlaysOnceFinished(t *testing.T) {
+	if testing.Short() {
+		t.Skip("records in real time")
+	}
+	w := startLiveWriter(t, "screen.mp4", 6*time.Second, "", "", "-flush_packets", "1")
+	time.Sleep(2 * time.Second)
+	rec := shareLive(t, filepath.Dir(w.path), "")
+	waitFor(t, 10*time.Second, "the track to be live", func() bool {
+		tr, _ := rec.Track("screen")
+		return tr.Live && tr.Unfinished
+	})
+	var mu gosync.Mutex
+	var notices []string
+	p, _, recs := openTest(t, rec.Source(), Options{OnEvent: func(ev Event) {
+		if ev.Kind == EventNotice {
+			mu.Lock()
+			notices = append(notices, ev.Notice)
+			mu.Unlock()
+		}
+	}})
+	p.Play()
+	waitFor(t, 5*time.Second, "the notice that it plays once finished", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.ContainsFunc(notices, func(n string) bool { return strings.Contains(n, "once the recording stops") })
+	})
+	if tr := p.Tracks()[0]; tr.On {
+		t.Errorf("the unfinished track is on: %+v", tr.State)
+	}
+	waitFor(t, 20*time.Second, "the finished recording playing", func() bool {
+		return recs["screen"].count() > 30 && p.State() == StatePlaying
+	})
+	mu.Lock()
+	t.Logf("notices: %q", notices)
+	mu.Unlock()
 }

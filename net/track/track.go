@@ -33,6 +33,9 @@ type Info struct {
 	// finishes it: an MP4 whose index is written at the end, still being
 	// recorded.
 	Unfinished bool
+	// Cut says the file ends with a piece its recorder never finished (it
+	// crashed, or was killed): Size stops at the last whole one.
+	Cut bool
 }
 
 // JoinPoint is where a demuxer can begin reading a track that is being
