@@ -244,8 +244,9 @@ func shareLive(t *testing.T, dir, link string) *p2pnet.Recording {
 
 // TestAnMP4BeingRecordedPlaysOnceFinished: a plain MP4 keeps its index for
 // the end, so while it is recorded it cannot be played: the player says so
-// in plain words and leaves the track off, and once the recorder stops and
-// writes the index, the track switches on and plays by itself.
+// in plain words and leaves the track off, with the clock held, and once
+// the recorder stops and writes the index, the track switches on and plays
+// by itself from its start.
 func TestAnMP4BeingRecordedPlaysOnceFinished(t *testing.T) {
 	if testing.Short() {
 		t.Skip("records in real time")
@@ -278,6 +279,10 @@ func TestAnMP4BeingRecordedPlaysOnceFinished(t *testing.T) {
 	waitFor(t, 20*time.Second, "the finished recording playing", func() bool {
 		return recs["screen"].count() > 30 && p.State() == StatePlaying
 	})
+	// The clock waited for it: it plays from its start.
+	if first := recs["screen"].all()[0].pts; first > 100*time.Millisecond {
+		t.Errorf("the finished recording began at %v, not at its start", first)
+	}
 	mu.Lock()
 	t.Logf("notices: %q", notices)
 	mu.Unlock()

@@ -10,7 +10,10 @@ import (
 // seek's target shows as soon as it is decoded, and the clock waits for
 // the buffer afterwards (readyToPlay).
 func (p *Player) prerollReady(pos time.Duration) bool {
+	on, waiting := false, false
 	for _, s := range p.slots {
+		on = on || s.on
+		waiting = waiting || s.unfinished
 		if !s.on || s.err != nil || s == p.steps.parked {
 			continue
 		}
@@ -30,7 +33,9 @@ func (p *Player) prerollReady(pos time.Duration) bool {
 			return false
 		}
 	}
-	return true
+	// With nothing on but a track that can play only once its recording
+	// stops, the clock waits for that track rather than running on empty.
+	return on || !waiting
 }
 
 // finishPreroll shows every track's frame at the position, even while
