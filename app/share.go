@@ -60,6 +60,9 @@ type shareView struct {
 	link *readOnlyEntry
 	// viewers lists the peers watching now.
 	viewers *widget.Label
+	// tracks lists the tracks; trackLines is what it says.
+	tracks     *fyne.Container
+	trackLines []string
 	// ctx ends the poller; stop cancels it.
 	ctx  context.Context
 	stop context.CancelFunc
@@ -89,14 +92,8 @@ func (s *shareView) show() {
 	})
 	copyBtn.Importance = widget.HighImportance
 	tracks := container.NewVBox()
-	for _, t := range s.sh.Tracks() {
-		k := kindOf(avsync.Track{Name: t.Name})
-		line := fmt.Sprintf("%s — %.1f MB", t.Name, float64(t.Size)/1e6)
-		if t.Start > 0 {
-			line += fmt.Sprintf(", starts at %s", formatTime(t.Start))
-		}
-		tracks.Add(container.NewHBox(widget.NewIcon(k.icon()), widget.NewLabel(line)))
-	}
+	s.tracks = tracks
+	s.showTracks(s.sh.Tracks())
 	s.viewers = widget.NewLabel("Nobody is watching yet.")
 	stop := widget.NewButtonWithIcon("Stop sharing", theme.MediaStopIcon(), u.showHome)
 	stop.Importance = widget.DangerImportance
@@ -118,6 +115,32 @@ func (s *shareView) show() {
 	go s.poll()
 }
 
+// showTracks lists the tracks shared: their size, where they start, and
+// which are being recorded now; a recording being written grows, and
+// gains the tracks that appear in its folder. UI goroutine.
+func (s *shareView) showTracks(tracks []p2pnet.TrackInfo) {
+	var lines []string
+	for _, t := range tracks {
+		line := fmt.Sprintf("%s — %.1f MB", t.Name, float64(t.Size)/1e6)
+		if t.Live {
+			line = fmt.Sprintf("%s — recording, %.1f MB so far", t.Name, float64(t.Size)/1e6)
+		}
+		if t.Start > 0 {
+			line += fmt.Sprintf(", starts at %s", formatTime(t.Start))
+		}
+		lines = append(lines, line)
+	}
+	if slices.Equal(lines, s.trackLines) {
+		return
+	}
+	s.trackLines = lines
+	s.tracks.RemoveAll()
+	for i, t := range tracks {
+		k := kindOf(avsync.Track{Name: t.Name})
+		s.tracks.Add(container.NewHBox(widget.NewIcon(k.icon()), widget.NewLabel(lines[i])))
+	}
+}
+
 // poll reads the viewers off the UI goroutine and shows them.
 func (s *shareView) poll() {
 	t := time.NewTicker(viewersPeriod)
@@ -125,10 +148,12 @@ func (s *shareView) poll() {
 	for {
 		text := s.describeViewers(s.sh.Viewers(), time.Now())
 		link := s.sh.Link()
+		tracks := s.sh.Tracks()
 		s.u.do(func() {
 			if s.ctx.Err() != nil {
 				return
 			}
+			s.showTracks(tracks)
 			s.viewers.SetText(text)
 			if link != s.link.Text {
 				s.link.SetText(link)

@@ -130,7 +130,7 @@ func TestLiveTrackIsReadAsItGrows(t *testing.T) {
 func TestTrackThatAppearsWhileShared(t *testing.T) {
 	dir := t.TempDir()
 	screen := writeRandomFile(t, filepath.Join(dir, "screen.mkv"), 400<<10, 3)
-	_, rec := liveShare(t, dir)
+	sharer, rec := liveShare(t, dir)
 	cam := writeRandomFile(t, filepath.Join(dir, "camera.mkv"), 100<<10, 4)
 	tr := waitTrack(t, rec, "camera", 5*time.Second, func(TrackInfo) bool { return true })
 	if !tr.Live || tr.Size != int64(len(cam)) {
@@ -145,6 +145,11 @@ func TestTrackThatAppearsWhileShared(t *testing.T) {
 	}
 	if tr, _ := rec.Track("screen"); tr.Live || tr.Size != int64(len(screen)) {
 		t.Errorf("the untouched track: %+v", tr)
+	}
+	// The sharer's own list, for its Share view, says the same.
+	shared, ok := sharer.Tracks(rec.Link().Token)
+	if !ok || len(shared) != 2 || shared[1].Name != "camera" || !shared[1].Live {
+		t.Errorf("the sharer's tracks: %+v", shared)
 	}
 }
 

@@ -227,6 +227,22 @@ func (s *Sharer) Unshare(token string) {
 	sh.close()
 }
 
+// Tracks lists the tracks of the recording shared under token as viewers
+// see them now: a live track's size so far, tracks that appeared while
+// shared. ok is false for a token not shared.
+func (s *Sharer) Tracks(token string) (tracks []TrackInfo, ok bool) {
+	s.mu.Lock()
+	sh := s.shares[sha256.Sum256([]byte(token))]
+	s.mu.Unlock()
+	if sh == nil {
+		return nil, false
+	}
+	for _, t := range sh.info().Tracks {
+		tracks = append(tracks, trackOf(t))
+	}
+	return tracks, true
+}
+
 // Viewers lists the peers watching now: those that asked for a shared
 // recording and still have a connection. Peers that are connected for
 // other reasons (relays, the DHT) or whose requests were all refused are

@@ -189,6 +189,25 @@ func (p *Player) switchOn(s *trackSlot) {
 	p.startTrack(s)
 }
 
+// settleSlack is how far past LiveDelay a recording opened at its live
+// edge may start playing before it catches up once.
+const settleSlack = 300 * time.Millisecond
+
+// settleLive catches up, once, with what opening a live recording took:
+// the edge moved on while the first pictures were fetched and decoded
+// (half a second and more across a home link), so playing would start
+// that much further behind than LiveDelay, for good. What the catching up
+// needs was fetched with the first pictures and since: it costs a decode.
+func (p *Player) settleLive(pos time.Duration) {
+	if !p.settle || p.starting || p.stalled || !p.clock.running {
+		return
+	}
+	p.settle = false
+	if edge, ok := p.liveEdge(); ok && edge-pos > p.opts.LiveDelay+settleSlack {
+		p.Seek(edge - p.opts.LiveDelay)
+	}
+}
+
 // publishLive publishes the live edge for GoLive and Status.
 func (p *Player) publishLive() {
 	edge, ok := p.liveEdge()

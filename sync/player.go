@@ -60,6 +60,9 @@ type Player struct {
 	// live edge; goLiveLater that it is back, and playing returns to the
 	// edge once the sharer tells where it now is (sourceUpdated).
 	reliveAfterOutage, goLiveLater bool
+	// settle says a recording opened at its live edge has yet to start
+	// playing: then it catches up once with what opening took (settleLive).
+	settle bool
 	// lastState and lastDuration are published for after Close.
 	lastState    atomic.Int64
 	lastDuration atomic.Int64
@@ -210,6 +213,7 @@ func Open(ctx context.Context, src Source, o Options) (*Player, error) {
 	if start, live := liveStart(infos, o.LiveDelay); live {
 		p.clock.set(start)
 		p.clockPos.Store(int64(start))
+		p.settle = true
 	}
 	for _, info := range infos {
 		s := &trackSlot{info: info, state: StateOff}
@@ -412,6 +416,7 @@ func (p *Player) step() {
 		}
 		p.feedAudio(pos)
 		p.checkStall(pos)
+		p.settleLive(pos)
 		p.checkThinned()
 		p.checkEnded(pos)
 	}

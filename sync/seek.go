@@ -60,6 +60,9 @@ func (p *Player) takeSeek() {
 // prerolls its first frame there. The pictures kept for stepping are
 // dropped.
 func (p *Player) seekTo(t time.Duration, at time.Time) {
+	// A seek asked for before a live recording started playing replaces
+	// its catching up with the edge.
+	p.settle = false
 	p.steps.drop()
 	p.seekTracks(t, at, stepSeek{})
 }

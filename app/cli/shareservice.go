@@ -337,8 +337,25 @@ func (sf *sharedFolder) PID() int {
 	return sf.pid
 }
 
-func (sf *sharedFolder) Name() string               { return sf.folder.Name() }
-func (sf *sharedFolder) Tracks() []p2pnet.TrackInfo { return sf.folder.Tracks() }
+func (sf *sharedFolder) Name() string { return sf.folder.Name() }
+
+// Tracks are the folder's tracks as viewers see them now when shared
+// here (a recording being written grows and gains tracks), and as they
+// were when sharing began when another process serves them.
+func (sf *sharedFolder) Tracks() []p2pnet.TrackInfo {
+	sf.mu.Lock()
+	token, here := sf.token, sf.lease == nil
+	sf.mu.Unlock()
+	sf.ss.mu.Lock()
+	s := sf.ss.s
+	sf.ss.mu.Unlock()
+	if here && s != nil {
+		if tracks, ok := s.Tracks(token); ok {
+			return tracks
+		}
+	}
+	return sf.folder.Tracks()
+}
 
 // Viewers are the peers watching what the identity's holder shares.
 func (sf *sharedFolder) Viewers() []p2pnet.ViewerStats {
