@@ -133,14 +133,26 @@ func liveStart(infos []track.Info, delay time.Duration) (time.Duration, bool) {
 	return max(edge-delay, 0), live
 }
 
-// GoLive seeks to LiveDelay behind the live edge, as Seek does; it
-// returns 0 and does nothing when no track is live.
+// GoLive seeks to LiveDelay behind the live edge (behind where the
+// recording is now, recordingNow), as Seek does; it returns 0 and does
+// nothing when no track is live.
 func (p *Player) GoLive() uint64 {
 	edge := time.Duration(p.lastEdge.Load())
 	if edge <= 0 {
 		return 0
 	}
-	return p.Seek(max(edge-p.opts.LiveDelay, 0))
+	// The target is placed when the seek is taken (liveTarget).
+	return p.seek(max(edge-p.opts.LiveDelay, 0), true)
+}
+
+// liveTarget is where GoLive and catching up go: LiveDelay behind where
+// the recording is now, and never past what is written.
+func (p *Player) liveTarget(fallback time.Duration) time.Duration {
+	now, ok := p.recordingNow()
+	if !ok {
+		return fallback
+	}
+	return max(now-p.opts.LiveDelay, 0)
 }
 
 // sourceUpdated takes in the source's tracks as they now are.
@@ -193,18 +205,19 @@ func (p *Player) switchOn(s *trackSlot) {
 // edge may start playing before it catches up once.
 const settleSlack = 300 * time.Millisecond
 
-// settleLive catches up, once, with what opening a live recording took:
-// the edge moved on while the first pictures were fetched and decoded
-// (half a second and more across a home link), so playing would start
-// that much further behind than LiveDelay, for good. What the catching up
-// needs was fetched with the first pictures and since: it costs a decode.
+// settleLive catches up, once, with what opening a live recording (or
+// going to its edge) took: the edge moved on while the first pictures
+// were fetched and decoded (half a second and more across a home link),
+// so playing would start that much further behind than LiveDelay, for
+// good. What the catching up needs was fetched with the first pictures
+// and since: it costs a decode.
 func (p *Player) settleLive(pos time.Duration) {
 	if !p.settle || p.starting || p.stalled || !p.clock.running {
 		return
 	}
 	p.settle = false
-	if edge, ok := p.liveEdge(); ok && edge-pos > p.opts.LiveDelay+settleSlack {
-		p.Seek(edge - p.opts.LiveDelay)
+	if now, ok := p.recordingNow(); ok && now-pos > p.opts.LiveDelay+settleSlack {
+		p.Seek(p.liveTarget(pos))
 	}
 }
 
@@ -214,7 +227,28 @@ func (p *Player) publishLive() {
 	if !ok {
 		edge = 0
 	}
+	if prev := time.Duration(p.lastEdge.Load()); edge > prev {
+		if prev > 0 {
+			p.edgeStep = edge - prev
+		}
+		p.edgeSeen = p.opts.Now()
+	}
 	p.lastEdge.Store(int64(edge))
+}
+
+// recordingNow is where the recorder is now on the timeline, as near as
+// the live edge tells: the edge moves in steps (a fragmented MP4's by a
+// whole fragment, as its recorder writes it), and between two steps the
+// recording goes on. It is the edge plus the time since it last moved, at
+// most its last step. Playing LiveDelay behind it keeps the same distance
+// from the recording whatever the phase of the steps, and has at least
+// LiveDelay less a step written ahead.
+func (p *Player) recordingNow() (time.Duration, bool) {
+	edge, ok := p.liveEdge()
+	if !ok {
+		return 0, false
+	}
+	return edge + min(p.opts.Now().Sub(p.edgeSeen), p.edgeStep), true
 }
 
 // liveLowWater is the stall mark near the live edge. There the buffer is

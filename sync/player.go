@@ -63,6 +63,10 @@ type Player struct {
 	// settle says a recording opened at its live edge has yet to start
 	// playing: then it catches up once with what opening took (settleLive).
 	settle bool
+	// edgeSeen is when the live edge last moved on, and edgeStep by how
+	// much (recordingNow).
+	edgeSeen time.Time
+	edgeStep time.Duration
 	// lastState and lastDuration are published for after Close.
 	lastState    atomic.Int64
 	lastDuration atomic.Int64

@@ -54,6 +54,9 @@ type seekRequest struct {
 	at time.Time
 	// n is its number.
 	n uint64
+	// live says it goes to the live edge (GoLive): it catches up with
+	// what getting there took, as opening at the edge does.
+	live bool
 }
 
 // subscribeRequest is Subscribe.

@@ -32,11 +32,14 @@ type seekTarget struct {
 // succession (a dragged seek bar) coalesce and only the newest is worked
 // on, down to the tracks' fetches. It returns the seek's number, which
 // Status.Seek reaches once the player works on it or a newer one.
-func (p *Player) Seek(t time.Duration) uint64 {
+func (p *Player) Seek(t time.Duration) uint64 { return p.seek(t, false) }
+
+// seek asks for t; live says it is the live edge (GoLive).
+func (p *Player) seek(t time.Duration, live bool) uint64 {
 	p.seekMu.Lock()
 	p.seeksAsked++
 	n := p.seeksAsked
-	p.nextSeek = &seekRequest{t: t, at: p.opts.Now(), n: n}
+	p.nextSeek = &seekRequest{t: t, at: p.opts.Now(), n: n, live: live}
 	p.seekMu.Unlock()
 	p.wake()
 	return n
@@ -52,7 +55,12 @@ func (p *Player) takeSeek() {
 		// Stats counts every seek asked for; seekTo counts this one.
 		p.stats.Seeks += int(r.n - p.seeksTaken - 1)
 		p.seeksTaken = r.n
-		p.seekTo(r.t, r.at)
+		t := r.t
+		if r.live {
+			t = p.liveTarget(t)
+		}
+		p.seekTo(t, r.at)
+		p.settle = r.live
 	}
 }
 
