@@ -2,13 +2,18 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"reelay/assets"
 	"reelay/media"
 	"reelay/media/mediatest"
 	p2pnet "reelay/net"
@@ -165,5 +170,61 @@ func TestPlayUsageErrors(t *testing.T) {
 	var stderr bytes.Buffer
 	if code := run(t.Context(), &env{stdout: io.Discard, stderr: &stderr}, []string{"play", "--help"}); code != 0 || !strings.Contains(stderr.String(), "i*D/(N+1)") {
 		t.Errorf("play --help: exit %d, %q", code, stderr.String())
+	}
+}
+
+// TestPlayReportsALiveRecording: a recording written while it is shared
+// (the demo's flashing screen and beeping sound remuxed in real time into
+// one MPEG-TS) plays headless from its live edge, its report saying it is
+// live and how far behind the edge it played; with a sound device, the
+// pictures and the sound stay on one clock as they do for a finished
+// recording.
+func TestPlayReportsALiveRecording(t *testing.T) {
+	if testing.Short() {
+		t.Skip("records in real time")
+	}
+	demo, dir := t.TempDir(), t.TempDir()
+	if err := assets.CopyDemo(demo); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	rec := exec.CommandContext(ctx, "ffmpeg", "-loglevel", "error",
+		"-re", "-i", filepath.Join(demo, "screen.mp4"), "-re", "-i", filepath.Join(demo, "mic.m4a"),
+		"-map", "0:v", "-map", "1:a", "-c", "copy", "-flush_packets", "1", "-f", "mpegts", filepath.Join(dir, "screen.ts"))
+	if err := rec.Start(); err != nil {
+		t.Skipf("no ffmpeg: %v", err)
+	}
+	defer rec.Wait()
+	defer cancel()
+	time.Sleep(4 * time.Second)
+	link := shareLoopback(t, dir)
+	time.Sleep(1500 * time.Millisecond)
+	withAudio := audioDevice(t)
+	var stdout, stderr bytes.Buffer
+	e := &env{stdout: &stdout, stderr: &stderr}
+	if code := run(t.Context(), e, []string{"play", link, "--headless", "--for", "6s", "--report", "json"}); code != 0 {
+		t.Fatalf("play exited %d: %s", code, stderr.String())
+	}
+	var rep playReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("the report does not parse: %v\n%s", err, stdout.String())
+	}
+	if rep.Live == nil || !slices.Equal(rep.Live.Tracks, []string{"screen"}) || rep.Live.Samples == 0 {
+		t.Fatalf("the report says nothing of playing live: %+v", rep.Live)
+	}
+	t.Logf("live %+v, stalls %d, A/V offset over %d flashes: p50 %v p95 %v max %v ms",
+		*rep.Live, rep.Stalls.Count, rep.AVOffset.Flashes, deref(rep.AVOffset.P50), deref(rep.AVOffset.P95), deref(rep.AVOffset.Max))
+
+	if rep.Live.BehindP50 < 500 || rep.Live.BehindP50 > 3000 {
+		t.Errorf("played %.0f ms behind the edge (p50), want a second or two", rep.Live.BehindP50)
+	}
+	if rep.Stalls.Count != 0 {
+		t.Errorf("%d stalls playing live: %+v", rep.Stalls.Count, rep.Stalls.List)
+	}
+	if withAudio {
+		if rep.AVOffset.Flashes < 4 || rep.AVOffset.P95 == nil || *rep.AVOffset.P95 > 15 {
+			t.Errorf("A/V offset playing live: %+v", rep.AVOffset)
+		}
 	}
 }
