@@ -2,6 +2,7 @@ package net
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"time"
 )
@@ -21,8 +22,13 @@ func (r *Recording) follow() {
 		r.mu.Lock()
 		rev := r.rev
 		r.mu.Unlock()
+		// The sharer answers within watchHold, so a watch that hears
+		// nothing for longer has lost it: at a live edge nothing else
+		// may be asking (the reads wait for growth).
 		var resp response
-		err = r.exchange(r.ctx, request{Method: MethodWatch, Token: r.link.Token, Rev: rev}, &resp, func(*bufio.Reader) error { return nil })
+		ctx, cancel := context.WithTimeout(r.ctx, watchHold+watchGrace)
+		err = r.exchange(ctx, request{Method: MethodWatch, Token: r.link.Token, Rev: rev}, &resp, func(*bufio.Reader) error { return nil })
+		cancel()
 		if err == nil && resp.Recording != nil {
 			r.apply(resp.Recording)
 			retry.reset()
@@ -32,6 +38,9 @@ func (r *Recording) follow() {
 			return
 		}
 		r.log.Debug("watching the recording failed", "err", err)
+		if retryable(err) {
+			r.suspect(fmt.Errorf("watching the recording: %w", err))
+		}
 		if !r.waitRetry(r.ctx, next, retry.next()) {
 			return
 		}
@@ -63,6 +72,27 @@ func (r *Recording) apply(ri *recordingInfo) {
 			// The recorder stopped mid-write: the track ends at its last
 			// whole piece, short of what was told while it was live.
 			r.tracks[i].Size, r.tracks[i].Live, r.tracks[i].Cut = n.Size, false, true
+			changed = true
+			continue
+		case n.Version != t.Version && t.Live && n.Size >= t.Size:
+			// The sharer restarted while the file grew: the file's
+			// version is its size and time when shared, so it comes back
+			// under another. It goes on as the same live track; until the
+			// sharer's next word, it counts as still being written (the
+			// sharer tells growth only once it has seen some).
+			u := trackOf(n)
+			r.tracks[i].Version, r.tracks[i].Size, r.tracks[i].First, r.tracks[i].End = u.Version, u.Size, u.First, u.End
+			if r.resumed == nil {
+				r.resumed = map[string]bool{}
+			}
+			r.resumed[t.Name] = true
+			changed = true
+			r.log.Info("the sharer came back with a live track grown", "track", t.Name, "size", n.Size)
+			continue
+		case r.resumed[t.Name] && n.Version == t.Version && n.Size >= t.Size:
+			delete(r.resumed, t.Name)
+			u := trackOf(n)
+			r.tracks[i].Size, r.tracks[i].Live, r.tracks[i].First, r.tracks[i].End = u.Size, u.Live, u.First, u.End
 			changed = true
 			continue
 		case n.Version != t.Version || n.Size < t.Size:

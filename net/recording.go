@@ -85,6 +85,10 @@ type Recording struct {
 	updated chan struct{}
 	// followDone is closed when follow returned; nil when it never ran.
 	followDone chan struct{}
+	// resumed holds the live tracks the sharer came back with after a
+	// restart, grown, under a new version; their next word from it says
+	// whether they are still live (follow.go, apply).
+	resumed map[string]bool
 }
 
 // Dial connects to the sharer named by l and asks for the recording.
@@ -211,7 +215,7 @@ func (r *Recording) OpenTrack(name string, o RangeReaderOptions) (*RangeReader, 
 		// A live track's end is where it is being written, not an index.
 		o.PrefetchTail = false
 	}
-	rr := newRangeReader(trackFetcher{r: r, track: t.Name, version: t.Version}, t.Size, o)
+	rr := newRangeReader(trackFetcher{r: r, track: t.Name}, t.Size, o)
 	rr.resize(t.Size, t.Live)
 	r.readers = append(r.readers, rr)
 	return rr, nil
@@ -249,9 +253,6 @@ func (r *Recording) Close() error {
 type trackFetcher struct {
 	r     *Recording
 	track string
-	// version is the track's content version from Dial, sent with every
-	// request so the sharer refuses bytes of a changed file.
-	version string
 }
 
 // maxLiveFailures bounds the failures in a row of one fetch while the
@@ -284,7 +285,10 @@ func (f trackFetcher) fetchRangeStreaming(ctx context.Context, off int64, dst []
 		if arrived != nil {
 			progress = func(n int) { arrived(base + n) }
 		}
-		n, ttfb, err := f.r.readRange(ctx, f.track, f.version, off+int64(got), dst[got:], prio, progress)
+		// The version the recording holds now: a live track's changes
+		// when its sharer restarted while it grew (follow.go, apply).
+		t, _ := f.r.Track(f.track)
+		n, ttfb, err := f.r.readRange(ctx, f.track, t.Version, off+int64(got), dst[got:], prio, progress)
 		got += n
 		if n > 0 {
 			f.r.noteTrackBytes(f.track)

@@ -350,3 +350,91 @@ func waitState(t *testing.T, p *avsync.Player, want avsync.State, within time.Du
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestLiveViewerRidesOutASharerRestart: a viewer plays a recording at its
+// live edge while ffmpeg writes it; the sharer's process is killed and,
+// seconds later, started again with the same identity, addresses and
+// token. The live track, grown meanwhile and shared again under another
+// version, goes on as the same track, and playing comes back near the
+// live edge rather than where the outage stopped it.
+func TestLiveViewerRidesOutASharerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("records in real time")
+	}
+	leakcheck.Check(t)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	rec := exec.CommandContext(ctx, "ffmpeg", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "60", "-c:v", "libx264", "-preset", "veryfast",
+		"-g", "30", "-pix_fmt", "yuv420p", "-flush_packets", "1", "-f", "mpegts", filepath.Join(dir, "screen.ts"))
+	if err := rec.Start(); err != nil {
+		t.Skipf("no ffmpeg: %v", err)
+	}
+	defer rec.Wait()
+	defer cancel()
+	time.Sleep(3 * time.Second)
+	tcp, udp := freePorts(t)
+	cfg := sharerConfig{Dir: dir, Identity: filepath.Join(t.TempDir(), "identity.key"), Token: p2pnet.NewToken(),
+		Listen: []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", tcp), fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", udp)}}
+	sharer := startSharerChild(t, cfg)
+	vh, err := p2pnet.NewHost(p2pnet.HostOptions{ListenAddrs: []string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vh.Close()
+	dctx, dcancel := context.WithTimeout(t.Context(), 10*time.Second)
+	r, err := p2pnet.Dial(dctx, vh, sharer.link)
+	dcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if tr, _ := r.Track("screen"); tr.Live && tr.End > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the track is not live")
+		}
+	}
+	p, err := avsync.Open(t.Context(), r.Source(), avsync.Options{
+		OpenAudio: func() (avsync.AudioSink, error) { return nil, errors.New("no sound in this test") },
+		VideoSize: func(_ string, w, h int) (int, int) { return w / 4, h / 4 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	frames := &frameLog{}
+	p.SetVideoSink("screen", frames)
+	p.Play()
+	waitState(t, p, avsync.StatePlaying, 20*time.Second)
+	time.Sleep(3 * time.Second)
+
+	sharer.kill()
+	before := p.Status()
+	time.Sleep(5 * time.Second)
+	sharer = startSharerChild(t, cfg)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		st := p.Status()
+		if st.State == avsync.StatePlaying && st.Position > before.Position+3*time.Second {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not playing near the edge again 15 s after the sharer's return: %v at %v, edge %v", st.State, st.Position, st.LiveEdge)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	st := p.Status()
+	t.Logf("before the kill: at %v, edge %v; after the return: at %v, edge %v, %d stalls, connection %v",
+		before.Position, before.LiveEdge, st.Position, st.LiveEdge, st.Stats.Stalls, st.Stats.Connection.State)
+	for _, tr := range p.Tracks() {
+		if tr.Err != nil {
+			t.Errorf("%s: %v", tr.Name, tr.Err)
+		}
+	}
+	if !st.Live || st.LiveEdge-st.Position > 3*time.Second {
+		t.Errorf("after the sharer's return: at %v with the edge at %v (live %v), want near the edge", st.Position, st.LiveEdge, st.Live)
+	}
+}

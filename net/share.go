@@ -31,8 +31,10 @@ const (
 	// 128 kbit/s sound track).
 	liveQuiet = 6 * time.Second
 	// watchHold is how long a stream.watch waits for a change before it
-	// answers anyway, well inside every request timeout.
-	watchHold = 15 * time.Second
+	// answers anyway, well inside every request timeout; a viewer that
+	// hears nothing for watchGrace longer has lost the sharer.
+	watchHold  = 5 * time.Second
+	watchGrace = 3 * time.Second
 )
 
 // Where a growing file is checked for rewrites: the bytes from
