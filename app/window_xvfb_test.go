@@ -727,33 +727,14 @@ func TestWindowRidesOutASharerRestart(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	home := t.TempDir()
-	env := append(os.Environ(), "REELAY_CLI_MAIN=1", "REELAY_NO_DHT=1", "REELAY_NO_MDNS=1",
-		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home)
+	env := cliEnv(home)
 	dir := t.TempDir()
 	if err := assets.CopyDemo(dir); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"share", dir, "--identity", filepath.Join(home, "identity.key"),
+	args := []string{dir, "--identity", filepath.Join(home, "identity.key"),
 		"--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)), "--no-dht", "--no-mdns"}
-	share := func() (*exec.Cmd, string) {
-		cmd := exec.CommandContext(ctx, os.Args[0], args...)
-		cmd.Env = env
-		cmd.WaitDelay = 10 * time.Second
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		link, err := bufio.NewReader(out).ReadString('\n')
-		if err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("reading the link: %v", err)
-		}
-		return cmd, strings.TrimSpace(link)
-	}
+	share := func() (*exec.Cmd, string) { return startShare(ctx, t, env, args...) }
 	sharer, link := share()
 	defer func() {
 		sharer.Process.Kill()
@@ -1134,34 +1115,20 @@ func TestLiveRecordingInTheRealWindow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	home := t.TempDir()
-	env := append(os.Environ(), "REELAY_CLI_MAIN=1", "REELAY_NO_DHT=1", "REELAY_NO_MDNS=1",
-		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home)
+	env := cliEnv(home)
 	dir := t.TempDir()
 	recordLive(ctx, t, filepath.Join(dir, "screen.ts"), 90*time.Second)
 	time.Sleep(4 * time.Second)
-	sharer := exec.CommandContext(ctx, os.Args[0], "share", dir, "--identity", filepath.Join(home, "identity.key"),
+	sharer, link := startShare(ctx, t, env, dir, "--identity", filepath.Join(home, "identity.key"),
 		"--listen", "/ip4/127.0.0.1/tcp/0", "--no-dht", "--no-mdns")
-	sharer.Env = env
-	sharer.WaitDelay = 10 * time.Second
-	out, err := sharer.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sharer.Start(); err != nil {
-		t.Fatal(err)
-	}
 	defer func() {
 		sharer.Process.Kill()
 		sharer.Wait()
 	}()
-	link, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the link: %v", err)
-	}
 	// The sharer sees the file grow within its first look.
 	time.Sleep(2 * time.Second)
 	display := startXvfb(t, 1366, 768)
-	log := startWindow(ctx, t, append(env, "DISPLAY="+display), strings.TrimSpace(link))
+	log := startWindow(ctx, t, append(env, "DISPLAY="+display), link)
 	live, i := log.waitFor(t, "playing at the live edge", 0, 60*time.Second, func(l uiLine) bool {
 		return l.Ev == "status" && l.State == "playing" && l.Live == "Live" && l.Tracks["screen"].Painted > 10
 	})
@@ -1186,4 +1153,34 @@ func TestLiveRecordingInTheRealWindow(t *testing.T) {
 	log.waitFor(t, "the camera that started later painting", i, 30*time.Second, func(l uiLine) bool {
 		return l.Ev == "status" && l.Tracks["camera"].On && l.Tracks["camera"].Painted > 10
 	})
+}
+
+// cliEnv is the environment of a `reelay` child of a window test: the
+// CLI's main, no DHT or mDNS, its own home.
+func cliEnv(home string) []string {
+	return append(os.Environ(), "REELAY_CLI_MAIN=1", "REELAY_NO_DHT=1", "REELAY_NO_MDNS=1",
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "HOME="+home)
+}
+
+// startShare runs `reelay share` with args in a process of its own and
+// returns it with the link it printed; the caller ends it.
+func startShare(ctx context.Context, t *testing.T, env []string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"share"}, args...)...)
+	cmd.Env = env
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	link, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("reading the link: %v", err)
+	}
+	return cmd, strings.TrimSpace(link)
 }

@@ -378,19 +378,26 @@ func (r *RangeReader) resize(size int64, live bool) {
 // waitGrowth waits, with mu held, until a live track grows past off or
 // finishes, or the reader is closed.
 func (r *RangeReader) waitGrowth(off int64) error {
-	if off >= r.size && r.live {
-	}
 	for off >= r.size && r.live {
-		ch := r.changed
-		r.mu.Unlock()
-		select {
-		case <-ch:
-		case <-r.ctx.Done():
+		if err := r.waitChange(); err != nil {
+			return err
 		}
-		r.mu.Lock()
-		if r.ctx.Err() != nil {
-			return errRangeReaderClosed
-		}
+	}
+	return nil
+}
+
+// waitChange waits, with mu held, for the next change (broadcast) or the
+// reader's closing.
+func (r *RangeReader) waitChange() error {
+	ch := r.changed
+	r.mu.Unlock()
+	select {
+	case <-ch:
+	case <-r.ctx.Done():
+	}
+	r.mu.Lock()
+	if r.ctx.Err() != nil {
+		return errRangeReaderClosed
 	}
 	return nil
 }
@@ -1175,15 +1182,8 @@ func (r *RangeReader) readSparse(p []byte, off int64, full bool) (int, error) {
 			}
 			continue
 		}
-		ch := r.changed
-		r.mu.Unlock()
-		select {
-		case <-ch:
-		case <-r.ctx.Done():
-		}
-		r.mu.Lock()
-		if r.ctx.Err() != nil {
-			return 0, errRangeReaderClosed
+		if err := r.waitChange(); err != nil {
+			return 0, err
 		}
 	}
 	// The rest is asked for.

@@ -146,14 +146,29 @@ func (p *Player) GoLive() uint64 {
 }
 
 // liveTarget is where GoLive and catching up go: LiveDelay behind where
-// the recording is now, and never past what is written.
+// the recording is now, with at least liveMinAhead written past it.
 func (p *Player) liveTarget(fallback time.Duration) time.Duration {
 	now, ok := p.recordingNow()
 	if !ok {
 		return fallback
 	}
-	return max(now-p.opts.LiveDelay, 0)
+	return max(now-p.liveDelay(), 0)
 }
+
+// liveDelay is how far behind where the recording is now playing keeps:
+// LiveDelay, and more for a recording whose edge moves in large steps.
+// Just before its next step what is written ahead is the delay less the
+// step, and the step itself takes a moment to reach the viewer (the
+// sharer's look, the round trip, the fetch): a fragmented MP4 of 1 s
+// fragments across a 50 ms link, played 1.5 s behind, stalled now and
+// then on a loaded machine with 0.5 s left ahead.
+func (p *Player) liveDelay() time.Duration {
+	return max(p.opts.LiveDelay, p.edgeStep+liveStepMargin)
+}
+
+// liveStepMargin is what playing keeps written ahead of it just before the
+// edge's next step.
+const liveStepMargin = 800 * time.Millisecond
 
 // sourceUpdated takes in the source's tracks as they now are.
 func (p *Player) sourceUpdated() {
@@ -183,7 +198,7 @@ func (p *Player) sourceUpdated() {
 	}
 	if edge, ok := p.liveEdge(); ok && p.goLiveLater {
 		p.goLiveLater = false
-		p.Seek(max(edge-p.opts.LiveDelay, 0))
+		p.Seek(p.liveTarget(edge))
 	}
 	p.rankTracks()
 }
@@ -216,7 +231,7 @@ func (p *Player) settleLive(pos time.Duration) {
 		return
 	}
 	p.settle = false
-	if now, ok := p.recordingNow(); ok && now-pos > p.opts.LiveDelay+settleSlack {
+	if now, ok := p.recordingNow(); ok && now-pos > p.liveDelay()+settleSlack {
 		p.Seek(p.liveTarget(pos))
 	}
 }
@@ -240,9 +255,9 @@ func (p *Player) publishLive() {
 // the live edge tells: the edge moves in steps (a fragmented MP4's by a
 // whole fragment, as its recorder writes it), and between two steps the
 // recording goes on. It is the edge plus the time since it last moved, at
-// most its last step. Playing LiveDelay behind it keeps the same distance
-// from the recording whatever the phase of the steps, and has at least
-// LiveDelay less a step written ahead.
+// most its last step. Playing the live delay behind it keeps the same
+// distance from the recording whatever the phase of the steps, and has at
+// least the delay less a step written ahead.
 func (p *Player) recordingNow() (time.Duration, bool) {
 	edge, ok := p.liveEdge()
 	if !ok {
@@ -271,8 +286,9 @@ func (p *Player) lowWater(pos time.Duration) time.Duration {
 	return p.opts.LowWater
 }
 
-// atLiveEdge says pos is within LiveDelay and a second of the live edge.
+// atLiveEdge says pos is within the live delay and a second of the live
+// edge.
 func (p *Player) atLiveEdge(pos time.Duration) bool {
 	edge, ok := p.liveEdge()
-	return ok && edge-pos < p.opts.LiveDelay+time.Second
+	return ok && edge-pos < p.liveDelay()+time.Second
 }
