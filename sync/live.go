@@ -3,6 +3,7 @@ package sync
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"reelay/net/track"
@@ -244,12 +245,23 @@ func (p *Player) publishLive() {
 	}
 	if prev := time.Duration(p.lastEdge.Load()); edge > prev {
 		if prev > 0 {
-			p.edgeStep = edge - prev
+			p.edgeSteps = append(p.edgeSteps, edge-prev)
+			if len(p.edgeSteps) > edgeStepsKept {
+				p.edgeSteps = p.edgeSteps[1:]
+			}
+			// The median: a step that spans an outage or a late word
+			// from the sharer is not how the recorder writes.
+			steps := slices.Sorted(slices.Values(p.edgeSteps))
+			p.edgeStep = steps[len(steps)/2]
 		}
 		p.edgeSeen = p.opts.Now()
 	}
 	p.lastEdge.Store(int64(edge))
 }
+
+// edgeStepsKept is how many of the edge's latest steps its typical step
+// is taken from.
+const edgeStepsKept = 5
 
 // recordingNow is where the recorder is now on the timeline, as near as
 // the live edge tells: the edge moves in steps (a fragmented MP4's by a

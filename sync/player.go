@@ -63,10 +63,11 @@ type Player struct {
 	// settle says a recording opened at its live edge has yet to start
 	// playing: then it catches up once with what opening took (settleLive).
 	settle bool
-	// edgeSeen is when the live edge last moved on, and edgeStep by how
-	// much (recordingNow).
-	edgeSeen time.Time
-	edgeStep time.Duration
+	// edgeSeen is when the live edge last moved on; edgeSteps are its
+	// latest steps and edgeStep the typical one (recordingNow).
+	edgeSeen  time.Time
+	edgeSteps []time.Duration
+	edgeStep  time.Duration
 	// lastState and lastDuration are published for after Close.
 	lastState    atomic.Int64
 	lastDuration atomic.Int64
