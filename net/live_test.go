@@ -216,52 +216,66 @@ func TestWatchAnswersAtOnceForAnOldRevision(t *testing.T) {
 }
 
 // TestRecorderThatStopsMidWrite: a recorder killed while writing a
-// fragment leaves a piece of it at the end of the file. Once the track
-// finishes it ends at the last whole fragment, marked cut: the viewer's
-// reads stop there, and never hand a demuxer half a fragment.
+// fragment or a cluster leaves a piece of it at the end of the file. Once
+// the track finishes it ends at the last whole one, marked cut: the
+// viewer's reads stop there, and never hand a demuxer half a fragment.
 func TestRecorderThatStopsMidWrite(t *testing.T) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("no ffmpeg")
 	}
-	src := filepath.Join(t.TempDir(), "src.mp4")
-	out, err := exec.Command("ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
-		"-t", "4", "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-pix_fmt", "yuv420p",
-		"-movflags", "frag_keyframe+empty_moov+default_base_moof", src).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v: %s", err, out)
-	}
-	all, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Everything but the closing mfra and the last half fragment: what a
-	// recorder killed in the middle of its last fragment leaves.
-	moofs := bytes.Count(all, []byte("moof"))
-	last := bytes.LastIndex(all, []byte("moof")) - 4
-	if moofs < 3 || last <= 0 {
-		t.Fatalf("%d fragments in the fixture", moofs)
-	}
-	end := last + (len(all)-last)/2
-	dir := t.TempDir()
-	path := filepath.Join(dir, "screen.mp4")
-	if err := os.WriteFile(path, all[:last/2], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, rec := liveShare(t, dir)
-	appendFile(t, path, all[last/2:last/2+1000])
-	waitTrack(t, rec, "screen", 5*time.Second, func(tr TrackInfo) bool { return tr.Live })
-	rr, err := rec.OpenTrack("screen", RangeReaderOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rr.Close()
-	appendFile(t, path, all[last/2+1000:end])
-	tr := waitTrack(t, rec, "screen", 10*time.Second, func(tr TrackInfo) bool { return !tr.Live })
-	if !tr.Cut || tr.Size != int64(last) {
-		t.Fatalf("finished as %+v, want cut at the last whole fragment's end, %d (the file has %d bytes)", tr, last, end)
-	}
-	got, err := io.ReadAll(rr)
-	if err != nil || !bytes.Equal(got, all[:last]) {
-		t.Errorf("read %d bytes (%v), want the %d up to the last whole fragment", len(got), err, last)
+	for _, c := range []struct {
+		file string
+		args []string
+		// unit is the bytes a fragment or cluster starts with, after
+		// skip bytes of its size.
+		unit []byte
+		skip int
+	}{
+		{"screen.mp4", []string{"-movflags", "frag_keyframe+empty_moov+default_base_moof"}, []byte("moof"), 4},
+		{"screen.mkv", []string{"-cluster_time_limit", "1000"}, []byte{0x1F, 0x43, 0xB6, 0x75}, 0},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			src := filepath.Join(t.TempDir(), c.file)
+			args := append([]string{"-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30",
+				"-t", "4", "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-pix_fmt", "yuv420p"}, c.args...)
+			if out, err := exec.Command("ffmpeg", append(args, src)...).CombinedOutput(); err != nil {
+				t.Fatalf("ffmpeg: %v: %s", err, out)
+			}
+			all, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Up to the middle of the last fragment or cluster, without
+			// what closes the file: what a recorder killed while writing
+			// it leaves.
+			units := bytes.Count(all, c.unit)
+			last := bytes.LastIndex(all, c.unit) - c.skip
+			if units < 3 || last <= 0 {
+				t.Fatalf("%d fragments or clusters in the fixture", units)
+			}
+			end := last + (len(all)-last)/4
+			dir := t.TempDir()
+			path := filepath.Join(dir, c.file)
+			if err := os.WriteFile(path, all[:last/2], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, rec := liveShare(t, dir)
+			appendFile(t, path, all[last/2:last/2+1000])
+			waitTrack(t, rec, "screen", 5*time.Second, func(tr TrackInfo) bool { return tr.Live })
+			rr, err := rec.OpenTrack("screen", RangeReaderOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rr.Close()
+			appendFile(t, path, all[last/2+1000:end])
+			tr := waitTrack(t, rec, "screen", 10*time.Second, func(tr TrackInfo) bool { return !tr.Live })
+			if !tr.Cut || tr.Size != int64(last) {
+				t.Fatalf("finished as %+v, want cut at the last whole one's end, %d (the file has %d bytes)", tr, last, end)
+			}
+			got, err := io.ReadAll(rr)
+			if err != nil || !bytes.Equal(got, all[:last]) {
+				t.Errorf("read %d bytes (%v), want the %d up to the last whole one", len(got), err, last)
+			}
+		})
 	}
 }

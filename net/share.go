@@ -383,14 +383,17 @@ func (sh *share) info() *recordingInfo {
 }
 
 // cut says a finished track ends with a piece its recorder did not
-// finish: its index's whole units end before the file does. Only for
-// containers whose last unit is whole once written (a fragmented MP4's
-// fragment, an MPEG-TS packet); a Matroska file's last cluster may have
-// no size and never count as whole. mu is held.
+// finish: the file does not say it was closed (a fragmented MP4's mfra, a
+// Matroska Segment's size), and its index's whole units end before the
+// file does. A Matroska recorder killed mid-cluster loses that cluster
+// whole: its size, written when it closes, never was. mu is held.
 func (t *sharedTrack) cut() bool {
-	f := t.index.Format
-	return !t.live && t.scan != nil && !t.index.Finished && t.index.Whole > 0 && t.index.Whole < t.Size &&
-		t.scanned == t.Size && (f == live.FormatFragmentedMP4 || f == live.FormatMPEGTS)
+	switch t.index.Format {
+	case live.FormatFragmentedMP4, live.FormatMatroska, live.FormatMPEGTS:
+	default:
+		return false
+	}
+	return !t.live && t.scan != nil && !t.index.Finished && t.index.Whole > 0 && t.index.Whole < t.Size && t.scanned == t.Size
 }
 
 // changes returns the current revision and a channel closed at the next
