@@ -124,8 +124,8 @@ type trackInfo struct {
 	// finishes it (an MP4 whose index comes at the end).
 	Unfinished bool `json:"unfinished,omitempty"`
 	// Cut says the file ends with a piece its recorder did not finish (it
-	// stopped mid-write): Size ends at the last whole fragment, cluster or packet,
-	// and the rest is not served.
+	// stopped mid-write): Size ends at the last whole fragment, cluster or
+	// packet, and the rest is not served.
 	Cut bool `json:"cut,omitempty"`
 }
 
