@@ -184,6 +184,11 @@ func TestWatchARecordingWhileItIsWritten(t *testing.T) {
 			if st.Stats.Stalls != 0 {
 				t.Errorf("%d stalls while playing live: %+v", st.Stats.Stalls, st.Stats.StallLog)
 			}
+			for _, tr := range p.Tracks() {
+				if tr.Stats.ThinnedTime > 0 {
+					t.Errorf("%s showed its keyframes only for %v while playing live", tr.Name, tr.Stats.ThinnedTime)
+				}
+			}
 			// A bound that says the recording plays live, not a target:
 			// the figures are in the log (1.0–1.5 s on loopback, 1.2–1.9 s
 			// across the home link, on a quiet machine).

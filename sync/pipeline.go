@@ -576,7 +576,10 @@ func (pl *pipeline) open() error {
 	pl.mediaRate.Store(pl.byteRate())
 
 	out := &trackOutputs{}
-	if d.Duration() > 0 {
+	// A file its sharer indexes may grow: what its demuxer says of its
+	// length is what was there when it opened, and its end is the
+	// index's (track.Info.End).
+	if d.Duration() > 0 && !pl.joinable() {
 		out.end = pl.info.Start + d.Duration()
 	}
 	if v := pl.video; v != nil {
@@ -599,7 +602,7 @@ func (pl *pipeline) open() error {
 
 func (pl *pipeline) streamOf(s media.StreamInfo) stream {
 	st := stream{info: s, q: newPacketQueue()}
-	if s.Duration > 0 {
+	if s.Duration > 0 && !pl.joinable() {
 		st.end = s.Start + s.Duration + pl.offset
 	}
 	return st

@@ -83,8 +83,10 @@ func (p *Player) checkStall(pos time.Duration) {
 	switch {
 	case p.starting:
 		p.starting = !refilled
-	case !p.stalled && low != nil && p.degrade(low):
-		// The clock runs on with low thinned to its keyframes.
+	case !p.stalled && low != nil && !p.atLiveEdge(pos) && p.degrade(low):
+		// The clock runs on with low thinned to its keyframes. Not at a
+		// live edge: there the recorder, not the link, is what is
+		// short, and keyframes alone would not come sooner.
 	case !p.stalled && low != nil:
 		p.stalled, p.stallAt = true, p.opts.Now()
 		p.stats.Stalls++
