@@ -38,6 +38,8 @@ type status struct {
 	// whole data on the timeline.
 	live     bool
 	liveEdge time.Duration
+	// atEdge says the engine plays at the live edge.
+	atEdge bool
 }
 
 // control carries the window's commands to the engine on a goroutine of
@@ -180,7 +182,7 @@ func (c *control) poll() {
 	st := c.p.Status()
 	s.seekGen, s.position, s.duration, s.state = st.Seek, st.Position, st.Duration, st.State
 	s.tracks, s.stats, s.chapters = st.Tracks, st.Stats, st.Chapters
-	s.live, s.liveEdge = st.Live, st.LiveEdge
+	s.live, s.liveEdge, s.atEdge = st.Live, st.LiveEdge, st.AtLiveEdge
 	if c.link != nil {
 		s.rtt, s.path = c.link()
 	}

@@ -4,29 +4,17 @@ package app
 // the player is at the live edge or takes it back there (End does too).
 
 import (
-	"time"
-
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	avsync "reelay/sync"
 )
 
-// liveSlack is how far behind the engine's own delay the position may
-// lag before the player counts as having left the live edge: a seek back,
-// a pause, a stall.
-const liveSlack = 1500 * time.Millisecond
-
 // newLiveButton makes the Live button, hidden until a track is live.
 func (pv *playerView) newLiveButton() *widget.Button {
 	b := widget.NewButtonWithIcon("Live", theme.MediaRecordIcon(), pv.goLive)
 	b.Hide()
 	return b
-}
-
-// atLiveEdge says the position shown is at the live edge.
-func (pv *playerView) atLiveEdge() bool {
-	return pv.live && pv.liveEdge-pv.position <= avsync.DefaultLiveDelay+liveSlack
 }
 
 // updateLive shows the Live button as the engine's status says: "Live"
@@ -41,7 +29,7 @@ func (pv *playerView) updateLive(s status) {
 		return
 	}
 	text, imp := "Go live", widget.MediumImportance
-	if pv.atLiveEdge() {
+	if s.atEdge {
 		text, imp = "Live", widget.DangerImportance
 	}
 	if b.Text != text || b.Importance != imp {

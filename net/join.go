@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"time"
@@ -142,7 +143,7 @@ func (t *sharedTrack) joinAt(at time.Duration) (joinInfo, bool) {
 }
 
 // serveJoin answers a stream.join.
-func (s *Sharer) serveJoin(st writer, sh *share, req request) error {
+func (s *Sharer) serveJoin(st io.Writer, sh *share, req request) error {
 	sh.mu.Lock()
 	t := sh.track(req.Track)
 	var ji joinInfo
@@ -159,9 +160,6 @@ func (s *Sharer) serveJoin(st writer, sh *share, req request) error {
 	}
 	return writeFrame(st, response{Join: &ji})
 }
-
-// writer is what an answer is written to.
-type writer interface{ Write([]byte) (int, error) }
 
 // JoinPoint asks the sharer where a demuxer begins reading the track to
 // reach the container's time t: the join point at or before it, with the

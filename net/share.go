@@ -413,7 +413,7 @@ type served struct {
 }
 
 // open returns the track's file, opened once for the share's lifetime,
-// and what it holds now. f is checked (one stat) so a file grown since
+// and what it holds now. f and its path are checked so a file grown since
 // the last look is served at its new size, and a changed one is not.
 func (sh *share) open(name string) (*os.File, served, error) {
 	sh.mu.Lock()
@@ -433,7 +433,7 @@ func (sh *share) open(name string) (*os.File, served, error) {
 		}
 		sh.files[name] = f
 	}
-	sh.checkLocked(t, f)
+	sh.checkLocked(t, f, true)
 	return f, t.served(), nil
 }
 
@@ -447,13 +447,17 @@ func (sh *share) check(name string, f *os.File) error {
 	if t == nil || sh.files == nil {
 		return errShareClosed
 	}
-	sh.checkLocked(t, f)
+	sh.checkLocked(t, f, false)
 	return t.err
 }
 
-func (sh *share) checkLocked(t *sharedTrack, f *os.File) {
+// checkLocked observes t's open file f (one stat); withPath also looks
+// at the file the track's path names, so a file put in its place counts
+// as changed (a second stat, once per request, not per chunk). mu is
+// held.
+func (sh *share) checkLocked(t *sharedTrack, f *os.File, withPath bool) {
 	fi, err := f.Stat()
-	if err == nil {
+	if err == nil && withPath {
 		// A file put in the track's place is another file to observe.
 		if pi, perr := os.Stat(t.path); perr != nil {
 			err = perr

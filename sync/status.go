@@ -26,6 +26,9 @@ type Status struct {
 	// (LiveDelay behind it).
 	Live     bool
 	LiveEdge time.Duration
+	// AtLiveEdge says the position is at the live edge (within the live
+	// delay and a second of it), not behind it.
+	AtLiveEdge bool
 	// Seek is the number of the newest seek the player took (Seek returns
 	// it; 0 before the first): a display that asked for a newer one knows
 	// the position is from before it.
@@ -57,6 +60,8 @@ func (p *Player) publishStatus() {
 		Chapters: p.chapters(),
 		Live:     p.lastEdge.Load() > 0,
 		LiveEdge: time.Duration(p.lastEdge.Load()),
+
+		AtLiveEdge: p.atLiveEdge(p.clock.position()),
 	})
 }
 
