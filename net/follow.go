@@ -3,6 +3,7 @@ package net
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -38,7 +39,10 @@ func (r *Recording) follow() {
 			return
 		}
 		r.log.Debug("watching the recording failed", "err", err)
-		if retryable(err) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			// Silence past watchHold: the sharer is gone. A stream this
+			// host could not open (its own limits) says nothing of it,
+			// and a closed connection is told by itself.
 			r.suspect(fmt.Errorf("watching the recording: %w", err))
 		}
 		if !r.waitRetry(r.ctx, next, retry.next()) {
