@@ -311,7 +311,13 @@ func TestScanUnknownSizeClusters(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			b := readFile(t, fixturePath(t, name))
 			final := scanAll(t, b)
-			offs, sizeAt, sizeLen, _ := clusters(t, b)
+			offs, sizeAt, sizeLen, children := clusters(t, b)
+			// Where each cluster ends: the next element of the Segment,
+			// a Cluster or the Cues after the last one.
+			ends := make([]int64, len(offs))
+			for i, off := range offs {
+				ends[i] = children[slices.IndexFunc(children, func(c int64) bool { return c > off })]
+			}
 
 			open := bytes.Clone(b)
 			for i := range offs {
@@ -347,9 +353,11 @@ func TestScanUnknownSizeClusters(t *testing.T) {
 				if idx.Whole > size {
 					t.Fatalf("at %d: Whole %d", size, idx.Whole)
 				}
-				// The cluster being written is never taken as whole.
+				// The cluster being written is never taken as whole; it is
+				// closed once the element after it begins, even while its
+				// size still reads unknown.
 				for i, off := range offs {
-					if off < size && size < n && (i+1 == len(offs) || offs[i+1] > size) && idx.Whole > off {
+					if off < size && size < ends[i] && idx.Whole > off {
 						t.Fatalf("at %d: Whole %d past the open cluster at %d", size, idx.Whole, off)
 					}
 				}
