@@ -1180,8 +1180,9 @@ func (r *RangeReader) readSparse(p []byte, off int64, full bool) (int, error) {
 				r.stats.CacheHits++
 				return held, nil
 			}
-			continue
 		}
+		// The rest is on its way: wait for more of it (a full read
+		// copies again what arrived so far once it is all here).
 		if err := r.waitChange(); err != nil {
 			return 0, err
 		}
@@ -1254,11 +1255,23 @@ func (r *RangeReader) Prefetch(off, n int64) {
 func (r *RangeReader) prefetchLocked(off, n int64) {
 	off = max(off, 0)
 	n = min(n, r.size-off)
-	// What the extents hold already (a header read's tail) is not asked
-	// again.
-	held := r.extentHeld(off, n)
-	off, n = off+held, min(n-held, maxRequestSize)
-	if n <= 0 || r.prefetchCovering(off, n) != nil {
+	// What the extents hold already (a header read's tail), or a prefetch
+	// in flight brings (the first bytes asked for as the track opened),
+	// is not asked again.
+	for n > 0 {
+		if held := r.extentHeld(off, n); held > 0 {
+			off, n = off+held, n-held
+			continue
+		}
+		pf := r.prefetchHolding(off)
+		if pf == nil {
+			break
+		}
+		done := min(pf.off+pf.n-off, n)
+		off, n = off+done, n-done
+	}
+	n = min(n, maxRequestSize)
+	if n <= 0 {
 		return
 	}
 	pf := &prefetch{off: off, n: n, buf: make([]byte, n)}
@@ -1329,11 +1342,15 @@ func (r *RangeReader) extentHolds(idx int64) bool {
 // extentHeld is how many bytes from off, up to n, the extents hold. It
 // is called with mu held.
 func (r *RangeReader) extentHeld(off, n int64) int64 {
-	e, ok := r.extentAt(off)
-	if !ok {
-		return 0
+	held := int64(0)
+	for held < n {
+		e, ok := r.extentAt(off + held)
+		if !ok {
+			break
+		}
+		held = min(e.off+int64(len(e.data))-off, n)
 	}
-	return min(e.off+int64(len(e.data))-off, n)
+	return held
 }
 
 // prefetchHolding is a prefetch in flight that holds byte off, nil if
@@ -1380,14 +1397,20 @@ func (r *RangeReader) addExtent(off int64, data []byte) {
 	}
 }
 
-// copyExtent copies into p what the extent holding off holds from off on,
-// and returns how many bytes. It is called with mu held.
+// copyExtent copies into p what the extents hold from off on, through
+// extents that meet (two prefetches' answers side by side), and returns
+// how many bytes. It is called with mu held.
 func (r *RangeReader) copyExtent(p []byte, off int64) int {
-	e, ok := r.extentAt(off)
-	if !ok {
-		return 0
+	n := 0
+	for n < len(p) {
+		at := off + int64(n)
+		e, ok := r.extentAt(at)
+		if !ok {
+			break
+		}
+		n += copy(p[n:], e.data[at-e.off:])
 	}
-	return copy(p, e.data[off-e.off:])
+	return n
 }
 
 // extentAt is the extent that holds byte off, if one does. It is called

@@ -1308,3 +1308,35 @@ func TestRangeReaderPrefetchServesWhatHasArrived(t *testing.T) {
 		}
 	})
 }
+
+// TestRangeReaderPrefetchAsksOnlyForWhatNoPrefetchBrings: a prefetch
+// asked while another is in flight (a track's first bytes asked for as
+// it opened, then its first picture's packets once its index told where
+// they lie) asks only for the bytes beyond the first, and reads across
+// both are served from the two answers.
+func TestRangeReaderPrefetchAsksOnlyForWhatNoPrefetchBrings(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		data := randomBytes(19, 4<<20)
+		f := &fakeFetcher{data: data, latency: 50 * time.Millisecond, rate: 10 << 20}
+		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{})
+		defer r.Close()
+		r.SetSparse(true)
+
+		const head, end = 430_967, 514_320
+		r.Prefetch(0, head)
+		r.Prefetch(48, end-48) // in flight: the first covers most of it
+		r.Prefetch(100, 1000)  // all of it in flight
+		synctest.Wait()
+		log := f.requests()
+		if len(log) != 2 || log[0].off != 0 || log[0].n != head || log[1].off != head || log[1].off+int64(log[1].n) != end {
+			t.Fatalf("prefetches sent %+v, want 0+%d and %d..%d", log, head, head, end)
+		}
+		got := make([]byte, end)
+		if n, err := r.ReadAt(got, 0); err != nil || !bytes.Equal(got[:n], data[:end]) {
+			t.Fatalf("ReadAt across both: %d, %v", n, err)
+		}
+		if log := f.requests(); len(log) != 2 {
+			t.Errorf("reading what the prefetches brought sent %+v", log[2:])
+		}
+	})
+}
