@@ -101,10 +101,10 @@ func (r *Recording) apply(ri *recordingInfo) {
 			continue
 		case n.Version != t.Version || n.Size < t.Size:
 			err = fmt.Errorf("net: track %q changed on the sharer's disk since the recording was opened: %w", t.Name, ErrChanged)
-		case n.Size != t.Size || n.Live != t.Live || n.End != t.End.Seconds() || n.Unfinished != t.Unfinished:
+		case n.Size != t.Size || n.Live != t.Live || n.End != t.End.Seconds() || n.Unfinished != t.Unfinished || n.index() != t.Index || n.Head != t.Head:
 			u := trackOf(n)
 			r.tracks[i].Size, r.tracks[i].Live, r.tracks[i].First, r.tracks[i].End = u.Size, u.Live, u.First, u.End
-			r.tracks[i].Unfinished = u.Unfinished
+			r.tracks[i].Unfinished, r.tracks[i].Index, r.tracks[i].Head = u.Unfinished, u.Index, u.Head
 			changed = true
 			continue
 		default:
@@ -172,7 +172,19 @@ func trackOf(t trackInfo) TrackInfo {
 
 		Unfinished: t.Unfinished,
 		Cut:        t.Cut,
+		Index:      t.index(),
+		Head:       min(max(t.Head, 0), t.Size),
 	}
+}
+
+// index is what the sharer says a demuxer reads near the track's end as
+// it opens it, when that lies within the track; empty otherwise.
+func (t trackInfo) index() ByteRange {
+	i := t.Index
+	if i == nil || i.Offset < 0 || i.Length <= 0 || i.Length > t.Size-i.Offset {
+		return ByteRange{}
+	}
+	return ByteRange{Start: i.Offset, End: i.Offset + i.Length}
 }
 
 // seconds is a time in seconds on the wire as a Duration.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -277,5 +278,51 @@ func TestRecorderThatStopsMidWrite(t *testing.T) {
 				t.Errorf("read %d bytes (%v), want the %d up to the last whole one", len(got), err, last)
 			}
 		})
+	}
+}
+
+// mp4Box is an MP4 box of type typ holding payload.
+func mp4Box(typ string, payload []byte) []byte {
+	b := make([]byte, 8, 8+len(payload))
+	binary.BigEndian.PutUint32(b, uint32(8+len(payload)))
+	copy(b[4:], typ)
+	return append(b, payload...)
+}
+
+// TestSharerLocatesAnIndexAfterTheMedia: an MP4 whose moov follows its
+// media tells viewers where the moov lies, so they ask for it beside the
+// first bytes; one recorded while shared tells it once finished, and a
+// file with its index first, or none, tells nothing.
+func TestSharerLocatesAnIndexAfterTheMedia(t *testing.T) {
+	dir := t.TempDir()
+	head := append(mp4Box("ftyp", []byte("isom\x00\x00\x02\x00isomiso2")), mp4Box("mdat", bytes.Repeat([]byte{7}, 300<<10))...)
+	moov := mp4Box("moov", bytes.Repeat([]byte{9}, 40000))
+	finished := append(bytes.Clone(head), moov...)
+	if err := os.WriteFile(filepath.Join(dir, "screen.mp4"), finished, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fast := append(append(mp4Box("ftyp", []byte("isom\x00\x00\x02\x00")), moov...), mp4Box("mdat", []byte{1, 2, 3})...)
+	if err := os.WriteFile(filepath.Join(dir, "camera.mp4"), fast, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	recording := filepath.Join(dir, "mic.mp4")
+	if err := os.WriteFile(recording, head[:100<<10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, rec := liveShare(t, dir)
+	want := ByteRange{Start: int64(len(head)), End: int64(len(finished))}
+	if tr, _ := rec.Track("screen"); tr.Index != want {
+		t.Errorf("screen's index %+v, want the moov at %+v", tr.Index, want)
+	}
+	if tr, _ := rec.Track("camera"); tr.Index != (ByteRange{}) {
+		t.Errorf("an MP4 with its moov first has an index to fetch beside the start: %+v", tr.Index)
+	}
+	// Recorded while shared: the moov comes last, when the recorder stops.
+	appendFile(t, recording, head[100<<10:])
+	waitTrack(t, rec, "mic", 5*time.Second, func(tr TrackInfo) bool { return tr.Live })
+	appendFile(t, recording, moov)
+	tr := waitTrack(t, rec, "mic", 10*time.Second, func(tr TrackInfo) bool { return !tr.Live })
+	if tr.Index != want {
+		t.Errorf("finished while shared: index %+v, want %+v", tr.Index, want)
 	}
 }

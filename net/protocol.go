@@ -127,6 +127,21 @@ type trackInfo struct {
 	// stopped mid-write): Size ends at the last whole fragment, cluster or
 	// packet, and the rest is not served.
 	Cut bool `json:"cut,omitempty"`
+	// Index is what a demuxer reads near a finished file's end as it
+	// opens it (an MP4's moov written last, an Ogg file's last page): a
+	// viewer opening the track asks for it with the first bytes, as its
+	// demuxer reads it right after them.
+	Index *byteSpan `json:"index,omitempty"`
+	// Head is how many bytes from its start a demuxer reads of a
+	// finished MP4 before it has the first sample of every stream: a
+	// viewer opening the track at its start asks for them at once.
+	Head int64 `json:"head,omitempty"`
+}
+
+// byteSpan is length bytes of a track from offset.
+type byteSpan struct {
+	Offset int64 `json:"offset"`
+	Length int64 `json:"length"`
 }
 
 // writeFrame writes one length-prefixed JSON header.

@@ -113,6 +113,13 @@ type sharedTrack struct {
 	// placing says the track appeared while shared and is not listed yet:
 	// its start on the timeline is found first (join.go, place).
 	placing bool
+	// trailing is what a demuxer reads near the file's end as it opens
+	// it (live.TrailingIndex), found once the file is finished; empty
+	// when it has none.
+	trailing ByteRange
+	// head is how many bytes from the start a demuxer reads before it has
+	// every stream's first sample (live.FirstSamples), 0 when not known.
+	head int64
 }
 
 // sample is the hash of sampleLen bytes at off.
@@ -156,7 +163,26 @@ func newSharedTrack(t folderTrack, now time.Time) *sharedTrack {
 	t.Size, t.Version = fi.Size(), fileVersion(fi)
 	st := &sharedTrack{folderTrack: t, first: fi, mtime: fi.ModTime()}
 	st.addSample()
+	st.locateOpening()
 	return st
+}
+
+// locateOpening finds what a demuxer reads as it opens the file: near
+// its end, and from its start up to every stream's first sample, which a
+// viewer asks for at once instead of a round trip after the first bytes.
+func (t *sharedTrack) locateOpening() {
+	t.trailing, t.head = ByteRange{}, 0
+	f, err := os.Open(t.path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if off, n, ok := live.TrailingIndex(f, t.Size); ok {
+		t.trailing = ByteRange{Start: off, End: off + n}
+	}
+	if end, ok := live.FirstSamples(f, t.Size); ok {
+		t.head = end
+	}
 }
 
 // run looks at the folder until the share is closed.
@@ -273,6 +299,7 @@ func (sh *share) observe(t *sharedTrack, fi os.FileInfo, now time.Time) bool {
 		return false
 	case t.live && now.Sub(t.grewAt) > sh.quiet:
 		t.live = false
+		t.locateOpening()
 		return true
 	default:
 		return false
@@ -374,6 +401,12 @@ func (sh *share) info() *recordingInfo {
 			ti.First, ti.End = t.index.Points[0].Time.Seconds(), t.index.End.Seconds()
 		}
 		ti.Unfinished = t.index.Format == live.FormatPlainMP4 && !t.index.Finished
+		if !t.live && t.trailing.End > t.trailing.Start {
+			ti.Index = &byteSpan{Offset: t.trailing.Start, Length: t.trailing.End - t.trailing.Start}
+		}
+		if !t.live {
+			ti.Head = t.head
+		}
 		if t.cut() {
 			ti.Size, ti.Cut = t.index.Whole, true
 		}

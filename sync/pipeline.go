@@ -516,6 +516,9 @@ func (pl *pipeline) open() error {
 			pl.prefetchJoin(jp)
 		}
 	}
+	if pl.joined < 0 {
+		pl.prefetchOpening()
+	}
 	d, err := media.OpenDemuxer(in, pl.demuxerOptions(pl.joined >= 0))
 	if err != nil {
 		if pl.ctx.Err() != nil {

@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"image"
+	"math"
 	"time"
 
 	"reelay/media"
@@ -105,7 +106,14 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 		}
 	}()
 	passed := false
+	// last is the latest picture delivered: a keyframe decoded again
+	// after its picture went out alone comes out again, and is not shown
+	// twice.
+	last := time.Duration(math.MinInt64)
 	emit := func(f *videoFrame) error {
+		if !f.end {
+			last = f.pts
+		}
 		select {
 		case v.frames <- f:
 			pl.wake()
@@ -187,6 +195,9 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 				}
 			}
 		}
+		if pts <= last {
+			return nil
+		}
 		img, err := take()
 		if err != nil {
 			return err
@@ -209,22 +220,32 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 		} else {
 			v.dec.SkipHidden(false)
 		}
-		err = v.dec.Decode(e.pkt, func(vf *media.VideoFrame) error {
+		frame := func(vf *media.VideoFrame) error {
 			produced = true
 			return onFrame(vf)
-		})
-		if alone && err == nil {
-			// A keyframe read by itself: drain its picture now, not when
-			// the next packet pushes it out, and start afresh.
-			err = v.dec.Decode(nil, func(vf *media.VideoFrame) error {
-				produced = true
-				return onFrame(vf)
-			})
+		}
+		// A keyframe at or after the target, reached first: its picture
+		// is the target's (a track opened at its start, a seek to a
+		// keyframe's time), so it goes out as soon as it is decoded,
+		// not once the pictures the decoder reorders it with push it
+		// out (two or three packets more with B-frames, most of a
+		// first picture's bytes after the keyframe's own).
+		first := !passed && !alone && cand == nil && e.pkt != nil && e.pkt.IsKey() && e.pkt.HasPTS() && e.pkt.PTS()+pl.offset >= target
+		err = v.dec.Decode(e.pkt, frame)
+		if (alone || first) && err == nil {
+			// Drain its picture now, not when the next packet pushes it
+			// out, and start afresh.
+			err = v.dec.Decode(nil, frame)
 			v.dec.Flush()
 			if err == nil && !passed && cand != nil {
 				// The seek's picture is the keyframe at or before it.
 				passed = true
 				err = emitCand()
+			}
+			if first && err == nil {
+				// The pictures after it decode from it: it goes in again,
+				// and its picture, out again, is not shown twice.
+				err = v.dec.Decode(e.pkt, frame)
 			}
 		}
 		if err != nil {

@@ -33,6 +33,26 @@ const (
 	maxPrefetch = 4 << 20
 )
 
+// prefetchOpening asks, before the demuxer's first read, for what the
+// sharer says it reads as it opens the track: near its end (an MP4's moov
+// written last, an Ogg file's last page), which the demuxer reads right
+// after the first bytes, and, opening at the start, the bytes up to every
+// stream's first sample, which the demuxer would learn where to find only
+// from the moov. Each would otherwise be a round trip after the other.
+func (pl *pipeline) prefetchOpening() {
+	pf, ok := pl.prefetcher()
+	if !ok {
+		return
+	}
+	if t, ok := pl.peekSeek(); (!ok || t.t <= pl.info.Start) && pl.info.Head > 0 && pl.info.Head <= maxPrefetch {
+		// At least what the demuxer's first read asks for.
+		pf.Prefetch(0, max(pl.info.Head, media.ReadSize))
+	}
+	if ix := pl.info.Index; ix.End > ix.Start {
+		pf.Prefetch(ix.Start, ix.End-ix.Start)
+	}
+}
+
 // prefetchFor asks the reader for the bytes of the packets the picture
 // and sound at fileT (on the file's timeline) need, in one request.
 func (pl *pipeline) prefetchFor(fileT time.Duration) {

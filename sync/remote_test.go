@@ -10,6 +10,7 @@ import (
 	"reelay/media"
 	"reelay/media/mediatest"
 	p2pnet "reelay/net"
+	"reelay/net/live"
 )
 
 // TestPlayARemoteRecording plays a folder shared by a real libp2p host and
@@ -110,10 +111,13 @@ func TestBufferedRangesFollowTheCacheAndTheSeeks(t *testing.T) {
 }
 
 // TestAFirstPictureIsAskedForInOneRequest: opening a remote MP4 whose
-// first keyframe is large, the pipeline asks for the packets its first
-// picture and sound need in one request, from the file's index, and the
-// demuxer's reads within them wait for it, rather than one round trip
-// after another for each piece the demuxer reads.
+// first keyframe is large, the pipeline asks at once for what the sharer
+// says the demuxer reads as it opens the file (the bytes up to every
+// stream's first sample, the index at the end), then for the rest of the
+// packets its first picture and sound need in one request, from the
+// file's index, and the demuxer's reads within them wait for those
+// answers, rather than one round trip after another for each piece the
+// demuxer reads.
 func TestAFirstPictureIsAskedForInOneRequest(t *testing.T) {
 	dir := t.TempDir()
 	path := mediatest.Fixture(t, "noisy-tail.mp4")
@@ -131,7 +135,20 @@ func TestAFirstPictureIsAskedForInOneRequest(t *testing.T) {
 	if lead == 0 {
 		t.Fatal("the fixture has no B-frames: its first picture would need its keyframe alone")
 	}
-	want := v[lead].Pos + v[lead].Size - v[0].Pos
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, index, ok := live.TrailingIndex(f, fi.Size())
+	if !ok {
+		t.Fatal("the fixture's index is not at its end")
+	}
+	want := v[lead].Pos + v[lead].Size + index
 
 	rec := shareLoopback(t, dir)
 	p, _, _ := openTest(t, rec.Source(), Options{})
@@ -141,9 +158,9 @@ func TestAFirstPictureIsAskedForInOneRequest(t *testing.T) {
 		t.Fatal("no network figures")
 	}
 	t.Logf("reader %+v", st)
-	// The picture less what the header's read brought, and the sound's
-	// first packets beside it.
-	if got := st.Prefetched; got < want-media.ReadSize || got > want+media.ReadSize {
-		t.Errorf("prefetched %d bytes, want about the first picture's %d", got, want)
+	// The file up to the picture's last packet, the sound's first packets
+	// beside it, and the index.
+	if got := st.Prefetched; got < want || got > want+media.ReadSize {
+		t.Errorf("prefetched %d bytes, want about the first picture's and the index's %d", got, want)
 	}
 }

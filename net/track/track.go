@@ -36,6 +36,15 @@ type Info struct {
 	// Cut says the file ends with a piece its recorder never finished (it
 	// crashed, or was killed): Size stops at the last whole one.
 	Cut bool
+	// Index is what a demuxer reads near the file's end as it opens it
+	// (an MP4's moov written last, an Ogg file's last page), when its
+	// sharer located it: it is read right after the first bytes. Empty
+	// otherwise.
+	Index ByteRange
+	// Head is how many bytes from the start a demuxer reads before it has
+	// the first sample of every stream, when the sharer located them (a
+	// finished MP4); 0 otherwise.
+	Head int64
 }
 
 // JoinPoint is where a demuxer can begin reading a track that is being

@@ -1,0 +1,165 @@
+package sync
+
+import (
+	"bytes"
+	"os"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"reelay/media"
+	"reelay/media/mediatest"
+	"reelay/net/track"
+)
+
+// heldSource serves a folder's tracks through readers that hold every read
+// at or past from, within the media data, until release is closed: the
+// bytes of a file whose first from have arrived and the rest have not.
+// It records what its readers were asked to prefetch, and the Info it
+// lists may be given (a sharer's Index and Head).
+type heldSource struct {
+	Source
+	from, to int64
+	release  chan struct{}
+	info     func(track.Info) track.Info
+
+	mu gosync.Mutex
+	// log is the prefetches and reads asked, in order: "prefetch" or
+	// "read" with the offset and length.
+	log []logged
+}
+
+type logged struct {
+	what   string
+	off, n int64
+}
+
+func (s *heldSource) Tracks() []track.Info {
+	var out []track.Info
+	for _, t := range s.Source.Tracks() {
+		if s.info != nil {
+			t = s.info(t)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+func (s *heldSource) OpenTrack(name string) (TrackReader, error) {
+	r, err := s.Source.OpenTrack(name)
+	if err != nil {
+		return nil, err
+	}
+	return &heldReader{TrackReader: r, s: s, done: make(chan struct{})}, nil
+}
+
+func (s *heldSource) note(what string, off, n int64) {
+	s.mu.Lock()
+	s.log = append(s.log, logged{what, off, n})
+	s.mu.Unlock()
+}
+
+func (s *heldSource) logged() []logged {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]logged(nil), s.log...)
+}
+
+type heldReader struct {
+	TrackReader
+	s    *heldSource
+	pos  int64
+	done chan struct{}
+	once gosync.Once
+}
+
+func (r *heldReader) Prefetch(off, n int64) { r.s.note("prefetch", off, n) }
+
+func (r *heldReader) Read(p []byte) (int, error) {
+	r.s.note("read", r.pos, int64(len(p)))
+	if r.pos >= r.s.from && r.pos < r.s.to {
+		select {
+		case <-r.s.release:
+		case <-r.done:
+			return 0, os.ErrClosed
+		}
+	} else if r.pos < r.s.from && r.pos+int64(len(p)) > r.s.from {
+		p = p[:r.s.from-r.pos]
+	}
+	n, err := r.TrackReader.Read(p)
+	r.pos += int64(n)
+	return n, err
+}
+
+func (r *heldReader) Seek(off int64, whence int) (int64, error) {
+	pos, err := r.TrackReader.Seek(off, whence)
+	if err == nil {
+		r.pos = pos
+	}
+	return pos, err
+}
+
+func (r *heldReader) Close() error {
+	r.once.Do(func() { close(r.done) })
+	return r.TrackReader.Close()
+}
+
+// firstPacket is where the first video packet of path lies, and where its
+// media data ends.
+func firstPacket(t *testing.T, path string) (off, end, mediaEnd int64) {
+	t.Helper()
+	d := mediatest.OpenDemuxer(t, path)
+	idx := d.Index(mediatest.FirstStream(d, media.KindVideo))
+	if len(idx) == 0 || !idx[0].Key {
+		t.Fatalf("%s: no keyframe first in the index", path)
+	}
+	last := idx[len(idx)-1]
+	return idx[0].Pos, idx[0].Pos + idx[0].Size, last.Pos + last.Size
+}
+
+// The first picture shows as soon as its keyframe is decoded: it does not
+// wait for the pictures its decoder reorders it with (an H.264 stream
+// with B-frames holds the first picture back until two or three packets
+// more went in), whose bytes come after the keyframe's across a link.
+func TestTheFirstPictureNeedsOnlyItsKeyframe(t *testing.T) {
+	path := mediatest.Fixture(t, "camera.mp4")
+	_, keyEnd, mediaEnd := firstPacket(t, path)
+	src := &heldSource{Source: FolderSource(fixtureFolder(t, "camera.mp4")), from: keyEnd, to: mediaEnd, release: make(chan struct{})}
+	p, _, recs := openTest(t, src, Options{})
+	recs["camera"].keepPictures()
+	waitFor(t, 10*time.Second, "the first picture with only its keyframe's bytes", func() bool { return recs["camera"].count() > 0 })
+	got := recs["camera"].all()[0]
+	ref := decodeVideoRef(t, path, got.img.Rect.Dx(), got.img.Rect.Dy(), true)
+	if got.pts != ref[0].pts || !bytes.Equal(got.img.Pix, ref[0].img.Pix) {
+		t.Errorf("the first picture shown is at %v, not the file's first at %v, or differs from it", got.pts, ref[0].pts)
+	}
+	close(src.release)
+	p.Play()
+	waitFor(t, 10*time.Second, "playing on once the rest arrives", func() bool { return recs["camera"].count() > 30 })
+	// The keyframe's picture, decoded again for those after it, is not
+	// shown twice.
+	frames := recs["camera"].all()
+	for i := 1; i < len(frames); i++ {
+		if frames[i].pts <= frames[i-1].pts {
+			t.Fatalf("picture %d at %v after one at %v", i, frames[i].pts, frames[i-1].pts)
+		}
+	}
+}
+
+// A track whose sharer located what its demuxer reads as it opens (an MP4
+// index after the media, the bytes up to every stream's first sample) asks
+// for all of it before the demuxer's first read, in one request each,
+// rather than a round trip after the bytes before.
+func TestOpeningAsksForTheIndexAndTheFirstSamplesAtOnce(t *testing.T) {
+	index := track.ByteRange{Start: 100, End: 900} // any range the sharer says
+	const head = 300 << 10
+	src := &heldSource{Source: FolderSource(fixtureFolder(t, "camera.mp4")), from: -1, to: -1, release: make(chan struct{}),
+		info: func(ti track.Info) track.Info { ti.Index, ti.Head = index, head; return ti }}
+	_, _, recs := openTest(t, src, Options{})
+	waitFor(t, 10*time.Second, "the first picture", func() bool { return recs["camera"].count() > 0 })
+	log := src.logged()
+	want := []logged{{"prefetch", 0, head}, {"prefetch", index.Start, index.End - index.Start}}
+	if len(log) < 3 || log[0] != want[0] || log[1] != want[1] || log[2].what != "read" {
+		t.Errorf("opening asked %v, want %v before the first read", log[:min(len(log), 4)], want)
+	}
+}
