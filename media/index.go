@@ -147,6 +147,19 @@ func (d *Demuxer) Keyframes(i int) []IndexEntry {
 	return keys
 }
 
+// KeyDelay is how much later than it decodes a keyframe of stream i
+// shows, as the last keyframe read said (B-frames delay presentation by a
+// constant), 0 before one was read: Index's times include the delay known
+// when it is called, so an index read before any packet holds decoding
+// times.
+func (d *Demuxer) KeyDelay(i int) time.Duration {
+	s := d.stream(i)
+	if s == nil {
+		return 0
+	}
+	return toDuration(d.keyShift(i), s.TimeBase())
+}
+
 // keyShift is how much later than it decodes a keyframe of stream i
 // shows, in its time base, as its last keyframe read said (the index
 // holds decoding times; B-frames delay presentation by a constant).

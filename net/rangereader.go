@@ -146,6 +146,9 @@ type fetch struct {
 	// pinned keeps a speculative request (the tail) from being cancelled
 	// as stale: it is far from the window by design.
 	pinned bool
+	// jump says the request is a Prefetch of the bytes a jump is about to
+	// read (pinned too): the next jump's replaces it.
+	jump bool
 	// installed counts its first blocks already in the cache, served while
 	// the rest of the answer arrives; answer is the buffer they share.
 	installed int64
@@ -1234,19 +1237,78 @@ func (pf *prefetch) copyArrived(p []byte, at int64) int {
 	return copy(p, pf.buf[at-pf.off:pf.got])
 }
 
-// Prefetch asks at once, in one request, for bytes [off, off+n) the
-// player is about to read, when they are not held already: while sparse,
-// a read within them then waits for that answer instead of asking for its
-// own piece a round trip after the last (a demuxer reads a first picture
-// and the packets its decoder needs after it in several reads, each
-// waiting for the one before; the index tells the player where they all
-// lie). Outside sparse reading it does nothing: the readahead window
-// fetches what follows the reads by itself.
+// Prefetch asks at once, urgently, for bytes [off, off+n) the player is
+// about to read, when they are not held or asked for already. While
+// sparse, it is one request for exactly those bytes, and a read within
+// them waits for that answer instead of asking for its own piece a round
+// trip after the last (a demuxer reads a first picture and the packets
+// its decoder needs after it in several reads, each waiting for the one
+// before; the index tells the player where they all lie). Reading ahead,
+// it asks for the blocks holding them that nothing brings yet, in as few
+// requests as the largest request allows, kept until the next Prefetch
+// even while the reads have not reached them: a seek's way from its
+// keyframe to its target (1-2 MB of a 6 Mbit/s screen), which the window
+// would otherwise ask for a third of the readahead at a time, as
+// read-ahead the sharer serves after every track's urgent reads.
 func (r *RangeReader) Prefetch(off, n int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.sparse && r.ctx.Err() == nil {
+	if r.ctx.Err() != nil {
+		return
+	}
+	if r.sparse {
 		r.prefetchLocked(off, n)
+		return
+	}
+	r.prefetchBlocks(off, n, NeedNow, true)
+	r.kick()
+}
+
+// PrefetchAhead is Prefetch for the bytes the player reads soon after
+// those of a Prefetch just asked (a seek's buffer past its target, which
+// playing waits for before it resumes): asked as read-ahead is, after
+// every track's urgent requests, and kept as Prefetch's are. It does
+// nothing while sparse.
+func (r *RangeReader) PrefetchAhead(off, n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ctx.Err() != nil || r.sparse {
+		return
+	}
+	r.prefetchBlocks(off, n, NeedSoon, false)
+	r.kick()
+}
+
+// prefetchBlocks asks at need for the blocks holding [off, off+n) that
+// nothing holds or brings, after cancelling, for a new jump, the last
+// jump's requests that no read waits on. It is called with mu held.
+func (r *RangeReader) prefetchBlocks(off, n int64, need Need, jump bool) {
+	if jump {
+		for f := range r.fetches {
+			if f.jump && !f.cancelled && !r.awaited(f) {
+				r.cancelFetch(f)
+			}
+		}
+	}
+	bs := int64(r.o.BlockSize)
+	first, end := max(off, 0)/bs, min((off+n+bs-1)/bs, r.nblocks)
+	missing := func(idx int64) bool {
+		b := r.blocks[idx]
+		return (b == nil || b.state == blockMissing) && !r.extentHolds(idx)
+	}
+	maxBlocks := int64(r.o.MaxRequest / r.o.BlockSize)
+	for idx := first; idx < end; {
+		if !missing(idx) {
+			idx++
+			continue
+		}
+		count := int64(1)
+		for idx+count < end && count < maxBlocks && missing(idx+count) {
+			count++
+		}
+		f := r.startFetch(idx, count, need)
+		f.pinned, f.jump = true, true
+		idx += count
 	}
 }
 

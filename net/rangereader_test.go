@@ -2,6 +2,7 @@ package net
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -1328,6 +1329,7 @@ func TestRangeReaderPrefetchAsksOnlyForWhatNoPrefetchBrings(t *testing.T) {
 		r.Prefetch(100, 1000)  // all of it in flight
 		synctest.Wait()
 		log := f.requests()
+		slices.SortFunc(log, func(a, b fakeRequest) int { return cmp.Compare(a.off, b.off) })
 		if len(log) != 2 || log[0].off != 0 || log[0].n != head || log[1].off != head || log[1].off+int64(log[1].n) != end {
 			t.Fatalf("prefetches sent %+v, want 0+%d and %d..%d", log, head, head, end)
 		}
@@ -1337,6 +1339,70 @@ func TestRangeReaderPrefetchAsksOnlyForWhatNoPrefetchBrings(t *testing.T) {
 		}
 		if log := f.requests(); len(log) != 2 {
 			t.Errorf("reading what the prefetches brought sent %+v", log[2:])
+		}
+	})
+}
+
+// TestRangeReaderPrefetchWhileReadingAheadAsksForTheBlocksAtOnce: while
+// the reader reads ahead, Prefetch (a seek's way from its keyframe to its
+// target) asks urgently, in one request, for the blocks holding the bytes
+// that nothing holds or brings, before the reads reach them and however
+// far from the reads they are; the reads there are served from it; the
+// next Prefetch replaces it.
+func TestRangeReaderPrefetchWhileReadingAheadAsksForTheBlocksAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const bs = 256 << 10
+		data := randomBytes(23, 32<<20)
+		f := &fakeFetcher{data: data, latency: 50 * time.Millisecond, rate: 2 << 20}
+		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{Readahead: 1 << 20})
+		defer r.Close()
+		p := make([]byte, 64<<10)
+		if _, err := r.ReadAt(p, 0); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		before := len(f.requests())
+
+		const off, n = 17_955_765, 1_679_660 // from inside block 68 to inside block 75
+		r.Prefetch(off, n)
+		synctest.Wait()
+		log := f.requests()[before:]
+		if len(log) != 1 || log[0].off != 68*bs || log[0].off+int64(log[0].n) != 75*bs || log[0].prio != RequestPriority(NeedNow, 1) {
+			t.Fatalf("Prefetch(%d, %d) sent %+v, want blocks 68..74 at once, urgently", off, n, log)
+		}
+		// The reads, a round trip later, are served from that answer.
+		time.Sleep(50 * time.Millisecond)
+		got := make([]byte, n)
+		if _, err := r.ReadAt(got, off); err != nil || !bytes.Equal(got, data[off:off+n]) {
+			t.Fatalf("ReadAt within the prefetch: %v", err)
+		}
+		for _, q := range f.requests()[before+1:] {
+			if q.off < 75*bs && q.off+int64(q.n) > 68*bs {
+				t.Errorf("a read within the prefetch asked again for %d+%d", q.off, q.n)
+			}
+		}
+		if f.requests()[before].cancelled {
+			t.Error("the prefetch was cancelled before the reads reached it")
+		}
+
+		// What is read soon after goes as read-ahead, after the urgent
+		// requests; another jump's prefetch replaces both when no read
+		// waits on them.
+		n0 := len(f.requests())
+		r.Prefetch(4<<20, bs)
+		r.PrefetchAhead(5<<20, 2*bs)
+		synctest.Wait()
+		log = f.requests()[n0:]
+		slices.SortFunc(log, func(a, b fakeRequest) int { return cmp.Compare(a.off, b.off) })
+		if len(log) != 2 || log[1].off != 5<<20 || log[1].n != 2*bs || log[1].prio != RequestPriority(NeedSoon, 1) {
+			t.Fatalf("PrefetchAhead sent %+v, want blocks %d..%d as read-ahead", log[1:], 5<<20/bs, 5<<20/bs+2)
+		}
+		r.Prefetch(24<<20, bs)
+		synctest.Wait()
+		for _, q := range f.requests()[n0 : n0+2] {
+			if !q.cancelled {
+				t.Errorf("the earlier jump's request %d+%d was not cancelled by the next", q.off, q.n)
+			}
 		}
 	})
 }

@@ -73,7 +73,8 @@ type heldReader struct {
 	once gosync.Once
 }
 
-func (r *heldReader) Prefetch(off, n int64) { r.s.note("prefetch", off, n) }
+func (r *heldReader) Prefetch(off, n int64)      { r.s.note("prefetch", off, n) }
+func (r *heldReader) PrefetchAhead(off, n int64) { r.s.note("ahead", off, n) }
 
 func (r *heldReader) Read(p []byte) (int, error) {
 	r.s.note("read", r.pos, int64(len(p)))
@@ -162,4 +163,49 @@ func TestOpeningAsksForTheIndexAndTheFirstSamplesAtOnce(t *testing.T) {
 	if len(log) < 3 || log[0] != want[0] || log[1] != want[1] || log[2].what != "read" {
 		t.Errorf("opening asked %v, want %v before the first read", log[:min(len(log), 4)], want)
 	}
+}
+
+// A seek asks for the packets from the keyframe showing at or before its
+// target: in a stream with B-frames a keyframe shows a frame or two after
+// it decodes, and a target in between belongs to the keyframe before,
+// though the index, read as the track opened, holds decoding times. Then,
+// less urgently, for those of the buffer playing resumes with.
+func TestASeekJustBeforeAKeyframeAsksFromTheOneBefore(t *testing.T) {
+	path := mediatest.Fixture(t, "camera.mp4")
+	d := mediatest.OpenDemuxer(t, path)
+	i := mediatest.FirstStream(d, media.KindVideo)
+	pkt := media.NewPacket()
+	defer pkt.Free()
+	if err := d.ReadPacket(pkt); err != nil {
+		t.Fatal(err)
+	}
+	delay := d.KeyDelay(i)
+	keys := d.Keyframes(i)
+	if delay < 20*time.Millisecond || len(keys) < 4 {
+		t.Fatalf("the fixture's keyframes show %v after they decode (%d keyframes): want B-frames", delay, len(keys))
+	}
+	before, key := keys[2], keys[3]
+	target := key.PTS - 10*time.Millisecond
+
+	src := &heldSource{Source: FolderSource(fixtureFolder(t, "camera.mp4")), from: -1, to: -1, release: make(chan struct{})}
+	p, _, recs := openTest(t, src, Options{})
+	waitState(t, p, StatePaused, 10*time.Second)
+	n := len(src.logged())
+	shown := recs["camera"].count()
+	p.Seek(target)
+	waitFor(t, 10*time.Second, "the seek's picture", func() bool { return recs["camera"].count() > shown })
+	log := src.logged()[n:]
+	for i, l := range log {
+		if l.what != "prefetch" {
+			continue
+		}
+		if l.off != before.Pos {
+			t.Errorf("a seek to %v asked from %d, want the keyframe at %v (%d), not the one at %v (%d)", target, l.off, before.PTS, before.Pos, key.PTS, key.Pos)
+		}
+		if i+1 >= len(log) || log[i+1].what != "ahead" || log[i+1].off != l.off+l.n {
+			t.Errorf("after %+v the seek asked %+v, want the buffer past the target from %d", l, log[i+1:min(i+2, len(log))], l.off+l.n)
+		}
+		return
+	}
+	t.Error("the seek asked for nothing ahead")
 }

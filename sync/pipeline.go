@@ -220,8 +220,9 @@ type pipeline struct {
 	subtitle *media.StreamInfo
 	cues     *cueList
 	// indexes are the streams' indexes, by stream, read when first
-	// needed (prefetch.go).
-	indexes map[int][]media.IndexEntry
+	// needed and again once the demuxer learns how late keyframes show
+	// (prefetch.go).
+	indexes map[int]streamIndex
 	// packets recycles packets.
 	packets packetPool
 	// thin is the place in the index while the track is thinned, nil

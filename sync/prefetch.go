@@ -20,6 +20,10 @@ import (
 // reads that will want them (net's RangeReader while sparse).
 type prefetcher interface{ Prefetch(off, n int64) }
 
+// aheadPrefetcher is a prefetcher that can also be asked, less urgently,
+// for what is read soon after (net's RangeReader).
+type aheadPrefetcher interface{ PrefetchAhead(off, n int64) }
+
 // Bounds of what is asked for a first picture.
 const (
 	// prefetchAudio is how much sound past the target is asked for, with
@@ -54,13 +58,33 @@ func (pl *pipeline) prefetchOpening() {
 }
 
 // prefetchFor asks the reader for the bytes of the packets the picture
-// and sound at fileT (on the file's timeline) need, in one request.
+// and sound at fileT (on the file's timeline) need, in one request. Once
+// the track reads ahead, it then asks, less urgently, for those of the
+// next ResumeLevel: playing resumes after a seek only with that much
+// buffered, and the readahead window, which follows the reads, would ask
+// for it only once the reads reached the target.
 func (pl *pipeline) prefetchFor(fileT time.Duration) {
 	pf, ok := pl.prefetcher()
 	if !ok {
 		return
 	}
-	lo, hi := int64(-1), int64(-1)
+	lo, hi := pl.packetsFor(fileT, 0)
+	if lo < 0 || hi-lo > maxPrefetch {
+		return
+	}
+	pf.Prefetch(lo, hi-lo)
+	if apf, ok := pf.(aheadPrefetcher); ok && pl.readahead.Load() {
+		if _, end := pl.packetsFor(fileT, pl.opts.ResumeLevel); end > hi && end-lo <= maxPrefetch {
+			apf.PrefetchAhead(hi, end-hi)
+		}
+	}
+}
+
+// packetsFor is the bytes [lo, hi) of the packets the picture and sound at
+// fileT need, and of those of the next beyond; lo is -1 when the index
+// does not locate them.
+func (pl *pipeline) packetsFor(fileT, beyond time.Duration) (lo, hi int64) {
+	lo, hi = -1, -1
 	add := func(e media.IndexEntry) {
 		if lo < 0 || e.Pos < lo {
 			lo = e.Pos
@@ -89,24 +113,19 @@ func (pl *pipeline) prefetchFor(fileT time.Duration) {
 			// In decoding order from the keyframe: every packet up to the
 			// last one shown by fileT, and the decoder's lead after it.
 			last := max(n-1, key)
-			for i := key; i < len(idx) && i <= last+v.info.Delay; i++ {
+			for i := key; i < len(idx) && (i <= last+v.info.Delay || idx[i].PTS <= fileT+beyond); i++ {
 				add(idx[i])
 			}
 		}
 	}
 	if a := pl.audio; a != nil {
 		for _, e := range pl.indexOf(a.info.Index) {
-			if e.PTS >= fileT-audioSeekPreroll && e.PTS <= fileT+prefetchAudio {
+			if e.PTS >= fileT-audioSeekPreroll && e.PTS <= fileT+max(prefetchAudio, beyond) {
 				add(e)
 			}
 		}
 	}
-	if lo < 0 {
-		return
-	}
-	if hi-lo <= maxPrefetch {
-		pf.Prefetch(lo, hi-lo)
-	}
+	return lo, hi
 }
 
 // prefetcher is the track's reader when it takes Prefetch.
@@ -120,16 +139,28 @@ func (pl *pipeline) prefetcher() (prefetcher, bool) {
 	return pf, ok
 }
 
-// indexOf is stream i's index (media.Demuxer.Index), read once; empty
-// when the file's index does not locate packets.
+// streamIndex is a stream's index as read when its keyframes were known
+// to show delay after they decode.
+type streamIndex struct {
+	entries []media.IndexEntry
+	delay   time.Duration
+}
+
+// indexOf is stream i's index (media.Demuxer.Index), read once, and again
+// when the demuxer has learnt how much later than they decode its
+// keyframes show (an index read before the first keyframe holds decoding
+// times, a B-frame stream's keyframes a frame or two early: a seek's
+// target just before a keyframe would take that keyframe for its own);
+// empty when the file's index does not locate packets.
 func (pl *pipeline) indexOf(i int) []media.IndexEntry {
 	if pl.indexes == nil {
-		pl.indexes = map[int][]media.IndexEntry{}
+		pl.indexes = map[int]streamIndex{}
 	}
+	delay := pl.demux.KeyDelay(i)
 	idx, ok := pl.indexes[i]
-	if !ok {
-		idx = pl.demux.Index(i)
+	if !ok || idx.delay != delay {
+		idx = streamIndex{entries: pl.demux.Index(i), delay: delay}
 		pl.indexes[i] = idx
 	}
-	return idx
+	return idx.entries
 }
