@@ -1280,10 +1280,11 @@ func (r *RangeReader) PrefetchAhead(off, n int64) {
 }
 
 // prefetchBlocks asks at need for the blocks holding [off, off+n) that
-// nothing holds or brings, after cancelling, for a new jump, the last
-// jump's requests that no read waits on. It is called with mu held.
-func (r *RangeReader) prefetchBlocks(off, n int64, need Need, jump bool) {
-	if jump {
+// nothing holds or brings, after cancelling, when replace says a new
+// jump's bytes are asked, the last jump's requests that no read waits on.
+// It is called with mu held.
+func (r *RangeReader) prefetchBlocks(off, n int64, need Need, replace bool) {
+	if replace {
 		for f := range r.fetches {
 			if f.jump && !f.cancelled && !r.awaited(f) {
 				r.cancelFetch(f)

@@ -401,10 +401,10 @@ func (sh *share) info() *recordingInfo {
 			ti.First, ti.End = t.index.Points[0].Time.Seconds(), t.index.End.Seconds()
 		}
 		ti.Unfinished = t.index.Format == live.FormatPlainMP4 && !t.index.Finished
-		if !t.live && t.trailing.End > t.trailing.Start {
-			ti.Index = &byteSpan{Offset: t.trailing.Start, Length: t.trailing.End - t.trailing.Start}
-		}
 		if !t.live {
+			if t.trailing.End > t.trailing.Start {
+				ti.Index = &byteSpan{Offset: t.trailing.Start, Length: t.trailing.End - t.trailing.Start}
+			}
 			ti.Head = t.head
 		}
 		if t.cut() {

@@ -7,17 +7,21 @@ import (
 	"reelay/media"
 )
 
-// Asking for a first picture's bytes at once. A track opens reading
-// exactly what its demuxer reads (sparse), and the demuxer reads the
-// packets a picture needs one after another: the keyframe, then the
-// pictures its decoder wants before it shows the first (a decoder with
-// B-frames holds a few back), and the sound beside them, each read a round
-// trip after the one before. Where the file's index locates every packet
-// (MP4), the pipeline asks for all of them in one request before the
-// demuxer's first read (a reader without Prefetch is not asked).
+// Asking for a picture's bytes at once. A track opens reading exactly
+// what its demuxer reads (sparse), and the demuxer reads what it needs one
+// piece after another: the header, the index (at the file's end in many
+// recordings), the keyframe, the pictures its decoder wants before it
+// shows the first (a decoder with B-frames holds a few back), and the
+// sound beside them, each read a round trip after the one before. The
+// pipeline asks at once for what the sharer says opening the file reads,
+// then, where the file's index locates every packet (MP4), for all the
+// packets of the picture at the target in one request before the
+// demuxer reads them: on opening, and on every seek, when the way from
+// the keyframe to the target is what the seek waits for (a reader
+// without Prefetch is not asked).
 
 // prefetcher is a TrackReader that can be asked for bytes ahead of the
-// reads that will want them (net's RangeReader while sparse).
+// reads that will want them (net's RangeReader).
 type prefetcher interface{ Prefetch(off, n int64) }
 
 // aheadPrefetcher is a prefetcher that can also be asked, less urgently,
