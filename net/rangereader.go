@@ -487,10 +487,22 @@ func (r *RangeReader) SetRank(rank int) {
 // a read waits at the priority of the readahead's next third, so that
 // another track's urgent read is answered first: after a seek, the
 // camera that has its frame fills its buffer after the screen's frame.
+// A read already waiting when its track turns urgent (its buffer ran
+// down while it waited) is asked again at once, urgently: its request
+// went out less urgent and waits at the sharer behind every urgent one.
 func (r *RangeReader) SetUrgent(on bool) {
 	r.mu.Lock()
+	was := r.relaxed
 	r.relaxed = !on
+	if on && was {
+		for idx, b := range r.wanted {
+			if b.state == blockFetching {
+				r.upgradeNow(idx)
+			}
+		}
+	}
 	r.mu.Unlock()
+	r.kick()
 }
 
 // SetActive turns readahead on or off. Off (paused, unsubscribed), no request
@@ -953,14 +965,25 @@ func (r *RangeReader) schedule() {
 // reads. It is called with mu held.
 func (r *RangeReader) upgrade(idx int64) {
 	rtt := r.stats.RTT
-	if _, streams := r.f.(streamingFetcher); !streams || rtt <= 0 {
+	if rtt <= 0 {
 		return
 	}
-	want := RequestPriority(r.readNeed(), r.rank)
 	b := r.blocks[idx]
 	if b == nil || r.timeNow().Sub(b.waitedFrom) < rtt+upgradeMargin {
 		return
 	}
+	r.upgradeNow(idx)
+}
+
+// upgradeNow cancels the request bringing block idx when it went out less
+// urgent than a read now waits at and nothing of it has arrived (only a
+// fetcher that reports arrival as it streams can tell), so that the block
+// is asked for again with the blocked reads. It is called with mu held.
+func (r *RangeReader) upgradeNow(idx int64) {
+	if _, streams := r.f.(streamingFetcher); !streams {
+		return
+	}
+	want := RequestPriority(r.readNeed(), r.rank)
 	for f := range r.fetches {
 		if f.cancelled || idx < f.first || idx >= f.first+f.count {
 			continue

@@ -1406,3 +1406,53 @@ func TestRangeReaderPrefetchWhileReadingAheadAsksForTheBlocksAtOnce(t *testing.T
 		}
 	})
 }
+
+// TestRangeReaderTurnedUrgentAsksAgainAtOnce: a read that waits on a
+// request sent while its track was not urgent (the player had a little
+// buffered) is asked again urgently as soon as the track turns urgent
+// (its buffer ran down while the read waited), without first waiting a
+// round trip to see that its request sits queued at the sharer.
+func TestRangeReaderTurnedUrgentAsksAgainAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const bs = 64 << 10
+		data := randomBytes(29, 1<<20)
+		f := &fakeFetcher{data: data, latency: 20 * time.Millisecond}
+		var held sync.Map
+		f.hold = func(off int64, n int) bool { _, ok := held.Load(off); return ok }
+		r := newRangeReader(streamingFake{f}, int64(len(data)), RangeReaderOptions{BlockSize: bs, Readahead: bs, InFlight: 4, MaxRequest: bs})
+		defer r.Close()
+		readSequentially(t, r, data, 0, bs) // the round trip is measured
+		r.SetUrgent(false)
+		held.Store(int64(4*bs), true) // queued behind other tracks' urgent answers
+		done := make(chan error, 1)
+		go func() {
+			p := make([]byte, bs)
+			_, err := r.ReadAt(p, 4*bs)
+			done <- err
+		}()
+		synctest.Wait()
+		if log := f.requests(); log[len(log)-1].off != 4*bs || log[len(log)-1].prio != RequestPriority(NeedSoon, 1) {
+			t.Fatalf("the relaxed read asked %+v, want block 4 as soon", log[len(log)-1])
+		}
+		// The sharer would serve an urgent request at once.
+		held.Delete(int64(4 * bs))
+		start := time.Now()
+		r.SetUrgent(true)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took > f.latency {
+			t.Errorf("the read waited %v after its track turned urgent, want the one round trip of asking again (%v)", took, f.latency)
+		}
+		var cancelled, urgent bool
+		for _, q := range f.requests() {
+			if q.off == 4*bs {
+				cancelled = cancelled || (q.cancelled && q.prio == RequestPriority(NeedSoon, 1))
+				urgent = urgent || (!q.cancelled && q.prio == RequestPriority(NeedNow, 1))
+			}
+		}
+		if !cancelled || !urgent {
+			t.Errorf("block 4: relaxed request cancelled %v, asked again urgently %v: %+v", cancelled, urgent, f.requests())
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	gosync "sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,8 @@ type heldSource struct {
 	from, to int64
 	release  chan struct{}
 	info     func(track.Info) track.Info
+	// urgent is what the player last told a reader (SetUrgent).
+	urgent atomic.Bool
 
 	mu gosync.Mutex
 	// log is the prefetches and reads asked, in order: "prefetch" or
@@ -72,6 +75,10 @@ type heldReader struct {
 	done chan struct{}
 	once gosync.Once
 }
+
+// SetUrgent keeps what the player last said, for every reader of the
+// source.
+func (r *heldReader) SetUrgent(on bool) { r.s.urgent.Store(on) }
 
 func (r *heldReader) Prefetch(off, n int64)      { r.s.note("prefetch", off, n) }
 func (r *heldReader) PrefetchAhead(off, n int64) { r.s.note("ahead", off, n) }
@@ -208,4 +215,29 @@ func TestASeekJustBeforeAKeyframeAsksFromTheOneBefore(t *testing.T) {
 		return
 	}
 	t.Error("the seek asked for nothing ahead")
+}
+
+// A track whose read waits while the clock runs its buffer down below
+// ResumeLevel reads urgently again, before it stalls: the pipeline, whose
+// demuxer waits on that read, cannot say so, and a read asked as
+// read-ahead would wait at the sharer behind every other track's.
+func TestATrackRunningDownWhileItsReadWaitsReadsUrgently(t *testing.T) {
+	path := mediatest.Fixture(t, "camera.mp4")
+	d := mediatest.OpenDemuxer(t, path)
+	idx := d.Index(mediatest.FirstStream(d, media.KindVideo))
+	from := int64(-1)
+	for _, e := range idx {
+		if e.PTS >= 2*time.Second {
+			from = e.Pos
+			break
+		}
+	}
+	last := idx[len(idx)-1]
+	src := &heldSource{Source: FolderSource(fixtureFolder(t, "camera.mp4")), from: from, to: last.Pos + last.Size, release: make(chan struct{})}
+	defer close(src.release)
+	p, _, _ := openTest(t, src, Options{})
+	waitState(t, p, StatePaused, 10*time.Second)
+	waitFor(t, 10*time.Second, "the track relaxed with its buffer full", func() bool { return !src.urgent.Load() })
+	p.Play()
+	waitFor(t, 10*time.Second, "the track urgent again as its buffer runs down", func() bool { return src.urgent.Load() })
 }

@@ -228,7 +228,8 @@ type pipeline struct {
 	// thin is the place in the index while the track is thinned, nil
 	// while it plays whole.
 	thin *thinning
-	// urgent is what the reader was last told (SetUrgent).
+	// urgent is what the reader was last told (SetUrgent), or its own
+	// start, urgent; guarded by readerMu.
 	urgent bool
 	// epoch and target are the seek being played; keep is what its
 	// decoder keeps before the target for stepping (stepcache.go).
@@ -488,7 +489,7 @@ func (pl *pipeline) open() error {
 	}
 	cr := &countingReader{r: r}
 	pl.readerMu.Lock()
-	pl.reader = cr
+	pl.reader, pl.urgent = cr, true
 	if pl.readerClosed {
 		pl.readerMu.Unlock()
 		cr.Close()
@@ -749,15 +750,17 @@ func (pl *pipeline) publishLevel() {
 	pl.setUrgent(l.until-time.Duration(pl.clockPos.Load()) < pl.opts.ResumeLevel)
 }
 
-// setUrgent tells the reader whether what it reads is needed now.
+// setUrgent tells the reader whether what it reads is needed now. The
+// demux goroutine calls it as packets come, and the player's as the clock
+// runs the buffer down while a read waits.
 func (pl *pipeline) setUrgent(urgent bool) {
-	if urgent == pl.urgent {
+	pl.readerMu.Lock()
+	defer pl.readerMu.Unlock()
+	if urgent == pl.urgent || pl.reader == nil || pl.readerClosed {
 		return
 	}
 	pl.urgent = urgent
-	pl.readerMu.Lock()
-	defer pl.readerMu.Unlock()
-	if u, ok := pl.reader.r.(urgentSetter); ok && !pl.readerClosed {
+	if u, ok := pl.reader.r.(urgentSetter); ok {
 		u.SetUrgent(urgent)
 	}
 }

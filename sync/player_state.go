@@ -74,6 +74,11 @@ func (p *Player) checkStall(pos time.Duration) {
 	}
 	var low *trackSlot
 	p.buffering(pos, func(s *trackSlot, ahead time.Duration) {
+		if ahead < p.opts.ResumeLevel {
+			// Its reads are needed now again: the pipeline says so only
+			// as packets come, and none come while its read waits.
+			s.pl.setUrgent(true)
+		}
 		if ahead < p.lowWater(pos) && low == nil {
 			low = s
 		}
