@@ -134,19 +134,22 @@ func TestTheFirstPictureNeedsOnlyItsKeyframe(t *testing.T) {
 	_, keyEnd, mediaEnd := firstPacket(t, path)
 	src := &heldSource{Source: FolderSource(fixtureFolder(t, "camera.mp4")), from: keyEnd, to: mediaEnd, release: make(chan struct{})}
 	p, _, recs := openTest(t, src, Options{})
-	recs["camera"].keepPictures()
 	waitFor(t, 10*time.Second, "the first picture with only its keyframe's bytes", func() bool { return recs["camera"].count() > 0 })
-	got := recs["camera"].all()[0]
+	// A sink attached now is shown the picture on screen at once.
+	kept := &frameRecorder{keep: true}
+	p.SetVideoSink("camera", kept)
+	waitFor(t, 10*time.Second, "the picture on screen, shown to a sink attached after it", func() bool { return kept.count() > 0 })
+	got := kept.all()[0]
 	ref := decodeVideoRef(t, path, got.img.Rect.Dx(), got.img.Rect.Dy(), true)
 	if got.pts != ref[0].pts || !bytes.Equal(got.img.Pix, ref[0].img.Pix) {
 		t.Errorf("the first picture shown is at %v, not the file's first at %v, or differs from it", got.pts, ref[0].pts)
 	}
 	close(src.release)
 	p.Play()
-	waitFor(t, 10*time.Second, "playing on once the rest arrives", func() bool { return recs["camera"].count() > 30 })
+	waitFor(t, 10*time.Second, "playing on once the rest arrives", func() bool { return kept.count() > 30 })
 	// The keyframe's picture, decoded again for those after it, is not
 	// shown twice.
-	frames := recs["camera"].all()
+	frames := kept.all()
 	for i := 1; i < len(frames); i++ {
 		if frames[i].pts <= frames[i-1].pts {
 			t.Fatalf("picture %d at %v after one at %v", i, frames[i].pts, frames[i-1].pts)

@@ -108,8 +108,15 @@ type sinkRequest struct {
 }
 
 func (r sinkRequest) handle(p *Player) {
-	if s := p.slot(r.track); s != nil {
-		s.sink = r.sink
+	s := p.slot(r.track)
+	if s == nil {
+		return
+	}
+	s.sink = r.sink
+	// A sink attached after the track's picture went up is shown it at
+	// once: paused, or held at a seek's frame, nothing else would.
+	if v := s.video; v != nil && r.sink != nil && v.shown[0] != nil {
+		r.sink.Show(v.shown[0], v.shownAt)
 	}
 }
 
