@@ -492,9 +492,9 @@ func (r *RangeReader) SetRank(rank int) {
 // went out less urgent and waits at the sharer behind every urgent one.
 func (r *RangeReader) SetUrgent(on bool) {
 	r.mu.Lock()
-	was := r.relaxed
+	turned := on && r.relaxed
 	r.relaxed = !on
-	if on && was {
+	if turned {
 		for idx, b := range r.wanted {
 			if b.state == blockFetching {
 				r.upgradeNow(idx)
@@ -502,7 +502,10 @@ func (r *RangeReader) SetUrgent(on bool) {
 		}
 	}
 	r.mu.Unlock()
-	r.kick()
+	if turned {
+		// The reads' blocks asked for again, with the blocked reads.
+		r.kick()
+	}
 }
 
 // SetActive turns readahead on or off. Off (paused, unsubscribed), no request

@@ -38,24 +38,32 @@ func TrailingIndex(r io.ReaderAt, size int64) (off, n int64, ok bool) {
 		}
 		return size - maxOggPage, maxOggPage, true
 	}
-	s := NewScanner()
-	media := false
-	for i, at := 0, int64(0); i < maxTopBoxes && at < size; i++ {
-		typ, boxSize, _, whole, err := s.boxHeader(r, at, size)
-		if err != nil || !whole || boxSize == 0 || boxSize > size-at {
-			return 0, 0, false
+	at, n, _, afterMedia, ok := NewScanner().findMoov(r, size)
+	return at, n, ok && afterMedia
+}
+
+// findMoov walks a plain MP4's top-level boxes to its moov, and returns
+// where the box starts, its size and header's length, and whether media
+// data (an mdat) came before it. ok is false for a file whose walk breaks
+// off (not an MP4, or cut short) or meets a moof first (fragmented), and
+// for one with no moov within maxTopBoxes boxes.
+func (s *Scanner) findMoov(r io.ReaderAt, size int64) (at, boxSize, hlen int64, afterMedia, ok bool) {
+	for i := 0; i < maxTopBoxes && at < size; i++ {
+		typ, n, h, whole, err := s.boxHeader(r, at, size)
+		if err != nil || !whole || n == 0 || n > size-at {
+			return 0, 0, 0, false, false
 		}
 		switch typ {
 		case "mdat":
-			media = true
+			afterMedia = true
 		case "moov":
-			return at, boxSize, media
+			return at, n, h, afterMedia, true
 		case "moof":
-			return 0, 0, false
+			return 0, 0, 0, false, false
 		}
-		at += boxSize
+		at += n
 	}
-	return 0, 0, false
+	return 0, 0, 0, false, false
 }
 
 // FirstSamples returns how many bytes from the start of a plain MP4 a
@@ -69,20 +77,11 @@ func TrailingIndex(r io.ReaderAt, size int64) (off, n int64, ok bool) {
 // that does not lie within size.
 func FirstSamples(r io.ReaderAt, size int64) (end int64, ok bool) {
 	s := NewScanner()
-	moov := [2]int64{-1, -1}
-	for i, at := 0, int64(0); i < maxTopBoxes && at < size && moov[0] < 0; i++ {
-		typ, boxSize, hlen, whole, err := s.boxHeader(r, at, size)
-		if err != nil || !whole || boxSize == 0 || boxSize > size-at || typ == "moof" {
-			return 0, false
-		}
-		if typ == "moov" {
-			moov = [2]int64{at + hlen, at + boxSize}
-		}
-		at += boxSize
-	}
-	if moov[0] < 0 {
+	at, n, hlen, _, ok := s.findMoov(r, size)
+	if !ok {
 		return 0, false
 	}
+	moov := [2]int64{at + hlen, at + n}
 	var traks [][2]int64
 	if err := s.eachBox(r, moov[0], moov[1], func(typ string, start, end int64) error {
 		if typ == "trak" && len(traks) < 64 {
