@@ -42,6 +42,8 @@ type block struct {
 	// answer is the request's answer the block's data is cut from; its memory
 	// is held until all its blocks are evicted.
 	answer *answer
+	// hop is the request's place in the chain of waits a read path made.
+	hop hop
 }
 
 // answer is the buffer of one request, shared by the blocks cut from it.
@@ -77,6 +79,7 @@ func (r *RangeReader) install(f *fetch, k int64) {
 		}
 		b.data = f.buf[lo:hi:hi]
 		b.answer = a
+		b.hop = f.hop
 		b.state = blockReady
 		b.lru = r.lru.PushFront(b)
 		// The answer's memory counts from its first cached block until its

@@ -155,6 +155,8 @@ type fetch struct {
 	answer    *answer
 	// credited is how much of the answer the bandwidth meter has counted.
 	credited int64
+	// hop is its place in the chain of waits a read path made.
+	hop hop
 }
 
 // fetchResult is a fetch's answer, sent from its goroutine to run.
@@ -271,8 +273,13 @@ type RangeReader struct {
 	// relaxed says the player has what it needs of the track now, so what
 	// a read waits on is asked as soon, not now (SetUrgent).
 	relaxed bool
-	// stats counts what Stats reports; InFlight, Throughput and Buffered are
-	// computed when asked.
+	// hopMark counts MarkRoundTrips calls; hops is the longest chain of
+	// waits for requests in sequence that reads made since the last
+	// (roundtrips.go).
+	hopMark uint64
+	hops    int
+	// stats counts what Stats reports; InFlight, Throughput, Buffered and
+	// RoundTrips are computed when asked.
 	stats RangeReaderStats
 	// meter measures the throughput; bw the bandwidth while busy.
 	meter rateMeter
@@ -549,6 +556,7 @@ func (r *RangeReader) Stats() RangeReaderStats {
 	s.Throughput = r.meter.rate(r.timeNow())
 	s.Bandwidth = r.bw.rate(r.timeNow())
 	s.Buffered = r.bufferedLocked()
+	s.RoundTrips = r.hops
 	return s
 }
 
@@ -684,6 +692,7 @@ func (r *RangeReader) read(p []byte, off int64, full bool) (int, error) {
 			if b, err = r.waitBlock(idx); err != nil {
 				return int(n), err
 			}
+			r.waitedFor(b.hop)
 		}
 		n += int64(copy(p[n:want], b.data[at-idx*bs:]))
 		r.lru.MoveToFront(b.lru)
@@ -1024,7 +1033,7 @@ func (r *RangeReader) startFetch(first, count int64, need Need) *fetch {
 	n := min(count*bs, r.size-off)
 	prio := RequestPriority(need, r.rank)
 	ctx, cancel := context.WithCancel(r.ctx)
-	f := &fetch{first: first, count: count, off: off, buf: make([]byte, n), ctx: ctx, cancel: cancel, reads: r.reads, prio: prio}
+	f := &fetch{first: first, count: count, off: off, buf: make([]byte, n), ctx: ctx, cancel: cancel, reads: r.reads, prio: prio, hop: r.nextHop()}
 	for idx := first; idx < first+count; idx++ {
 		b := r.blocks[idx]
 		if b == nil {
@@ -1184,6 +1193,13 @@ func (r *RangeReader) noteBusy() {
 func (r *RangeReader) readSparse(p []byte, off int64, full bool) (int, error) {
 	// held is how much of p, from its start, the extents hold.
 	held := 0
+	// waitedOn is the prefetch the read waited for, if it did.
+	var waitedOn *prefetch
+	defer func() {
+		if waitedOn != nil {
+			r.waitedFor(waitedOn.hop)
+		}
+	}()
 	for {
 		if r.copyCached(p, off) {
 			r.stats.CacheHits++
@@ -1212,6 +1228,7 @@ func (r *RangeReader) readSparse(p []byte, off int64, full bool) (int, error) {
 		}
 		// The rest is on its way: wait for more of it (a full read
 		// copies again what arrived so far once it is all here).
+		waitedOn = pf
 		if err := r.waitChange(); err != nil {
 			return 0, err
 		}
@@ -1223,6 +1240,7 @@ func (r *RangeReader) readSparse(p []byte, off int64, full bool) (int, error) {
 	r.direct++
 	r.noteBusy()
 	prio := RequestPriority(NeedNow, r.rank)
+	h := r.nextHop()
 	r.mu.Unlock()
 	n, ttfb, err := r.f.fetchRange(r.ctx, at, rest, prio)
 	r.mu.Lock()
@@ -1243,6 +1261,7 @@ func (r *RangeReader) readSparse(p []byte, off int64, full bool) (int, error) {
 		return held + n, io.ErrUnexpectedEOF
 	}
 	r.addExtent(at, rest[:n])
+	r.waitedFor(h)
 	return len(p), nil
 }
 
@@ -1252,6 +1271,8 @@ type prefetch struct {
 	off, n int64
 	buf    []byte
 	got    int64
+	// hop is its place in the chain of waits a read path made.
+	hop hop
 }
 
 // copyArrived copies into p what has arrived of the answer from byte at
@@ -1363,7 +1384,7 @@ func (r *RangeReader) prefetchLocked(off, n int64) {
 	if n <= 0 {
 		return
 	}
-	pf := &prefetch{off: off, n: n, buf: make([]byte, n)}
+	pf := &prefetch{off: off, n: n, buf: make([]byte, n), hop: r.nextHop()}
 	r.prefetches = append(r.prefetches, pf)
 	r.stats.Requests++
 	r.stats.Prefetched += n

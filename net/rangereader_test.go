@@ -1456,3 +1456,113 @@ func TestRangeReaderTurnedUrgentAsksAgainAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestRangeReaderCountsTheRoundTripsOfAReadPath: reads that each wait for
+// the one before make a chain as long as they are; prefetched bytes read
+// after a mark count once, however many requests brought them; held bytes,
+// and bytes that arrived before they were read, count for none; a request
+// in flight at the mark counts as one.
+func TestRangeReaderCountsTheRoundTripsOfAReadPath(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		data := randomBytes(11, 8<<20)
+		f := &fakeFetcher{data: data, latency: 20 * time.Millisecond}
+		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{BlockSize: 64 << 10})
+		defer r.Close()
+		r.SetSparse(true)
+		read := func(off, n int64) {
+			t.Helper()
+			p := make([]byte, n)
+			if _, err := r.ReadAt(p, off); err != nil || !bytes.Equal(p, data[off:off+n]) {
+				t.Fatalf("ReadAt(%d, %d): %v", off, n, err)
+			}
+		}
+		trips := func() int { return r.Stats().RoundTrips }
+
+		// A header, then what it points to, then what that points to.
+		read(0, 4096)
+		read(7<<20, 40_000)
+		read(1<<20, 300_000)
+		if got := trips(); got != 3 {
+			t.Errorf("three reads each after the one before took %d round trips, want 3", got)
+		}
+
+		// A seek told where all it reads lies: one round trip.
+		r.MarkRoundTrips()
+		if got := trips(); got != 0 {
+			t.Errorf("right after the mark: %d round trips, want 0", got)
+		}
+		r.Prefetch(3<<20, 200_000)
+		r.Prefetch(5<<20, 9_000)
+		read(3<<20, 100_000)
+		read(5<<20, 9_000)
+		read(3<<20+100_000, 100_000)
+		if got := trips(); got != 1 {
+			t.Errorf("reads of two prefetches asked at once took %d round trips, want 1", got)
+		}
+		// Bytes already held cost nothing after a mark.
+		r.MarkRoundTrips()
+		read(0, 4096)
+		read(1<<20, 300_000)
+		if got := trips(); got != 0 {
+			t.Errorf("reads of held bytes took %d round trips, want 0", got)
+		}
+
+		// A prefetch in flight when the mark comes counts as one, and a
+		// read the reads waited for before it adds one more.
+		r.Prefetch(6<<20, 50_000)
+		r.MarkRoundTrips()
+		read(6<<20, 50_000)
+		read(2<<20, 1000)
+		if got := trips(); got != 2 {
+			t.Errorf("a prefetch in flight at the mark and a read after it took %d round trips, want 2", got)
+		}
+
+		// Asked for far enough ahead, bytes cost no wait: requests sent
+		// one after another are no round trips of the read path.
+		r.MarkRoundTrips()
+		for i := range int64(4) {
+			r.Prefetch(4<<20+i*10_000, 10_000)
+			time.Sleep(time.Second)
+			read(4<<20+i*10_000, 10_000)
+		}
+		if got := trips(); got != 0 {
+			t.Errorf("reads of prefetches that had arrived took %d round trips, want 0", got)
+		}
+	})
+}
+
+// TestRangeReaderCountsTheRoundTripsOfBlocks: reading ahead in blocks,
+// a read of a block the window asked for after the last read used counts
+// one more; blocks in flight at the mark count as one.
+func TestRangeReaderCountsTheRoundTripsOfBlocks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const bs = 64 << 10
+		data := randomBytes(12, 4<<20)
+		f := &fakeFetcher{data: data, latency: 20 * time.Millisecond}
+		r := newRangeReader(f, int64(len(data)), RangeReaderOptions{BlockSize: bs, Readahead: 512 << 10})
+		defer r.Close()
+		p := make([]byte, 1000)
+		if _, err := r.ReadAt(p, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Stats().RoundTrips; got != 1 {
+			t.Errorf("the first read took %d round trips, want 1", got)
+		}
+		// A far jump: its block is asked for after the first read's.
+		if _, err := r.ReadAt(p, 3<<20); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Stats().RoundTrips; got != 2 {
+			t.Errorf("a jump after the first read took %d round trips in all, want 2", got)
+		}
+		// Played on from there, the window fills ahead of the reads:
+		// reading into it after a mark takes no round trip.
+		readSequentially(t, r, data, 3<<20, 4*bs)
+		time.Sleep(time.Second)
+		r.MarkRoundTrips()
+		readSequentially(t, r, data, 3<<20+4*bs, bs)
+		if got := r.Stats().RoundTrips; got != 0 {
+			t.Errorf("a block the window held already took %d round trips, want 0", got)
+		}
+	})
+}

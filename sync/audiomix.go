@@ -12,6 +12,10 @@ type audioBlock struct {
 	samples []float32
 	// end marks the end of the stream in this epoch; it carries no samples.
 	end bool
+	// trips is how many round trips the track's reads had waited for in
+	// sequence, since opening or the seek, by the time its packets were
+	// all read.
+	trips int
 }
 
 // frames is the number of stereo frames in the block.

@@ -74,6 +74,11 @@ type Event struct {
 	Position time.Duration
 	// Latency is how long a seek took, request to first frame (EventSeeked).
 	Latency time.Duration
+	// RoundTrips is the most round trips any track's reads waited for in
+	// sequence from the seek to its frame (EventSeeked), waits for
+	// requests sent side by side counting once; 0 for a recording on
+	// this machine, or a seek within what was held.
+	RoundTrips int
 	// Duration is the recording's length (EventDuration).
 	Duration time.Duration
 	// Connection is the connection's new state (EventConnection).

@@ -17,6 +17,9 @@ type queuedPacket struct {
 	// alone says pkt is a keyframe read by itself, whose picture must come
 	// out before the next packet goes in (thin.go).
 	alone bool
+	// trips is how many round trips the track's reads had waited for in
+	// sequence, since opening or the seek, once pkt was read.
+	trips int
 }
 
 // packetQueue carries one stream's compressed packets from the demux

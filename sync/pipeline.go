@@ -369,6 +369,32 @@ func (pl *pipeline) readerStats() (*track.ReaderStats, int64) {
 	return nil, n
 }
 
+// markRoundTrips starts counting the reader's round trips afresh: a seek's
+// are counted from the seek.
+func (pl *pipeline) markRoundTrips() {
+	pl.readerMu.Lock()
+	defer pl.readerMu.Unlock()
+	if pl.reader != nil && !pl.readerClosed {
+		if m, ok := pl.reader.r.(tripCounter); ok {
+			m.MarkRoundTrips()
+		}
+	}
+}
+
+// roundTrips is how many round trips the reader's reads have waited for
+// in sequence since the track opened or the last markRoundTrips (0 for
+// a reader that does not count them).
+func (pl *pipeline) roundTrips() int {
+	pl.readerMu.Lock()
+	defer pl.readerMu.Unlock()
+	if pl.reader != nil && !pl.readerClosed {
+		if c, ok := pl.reader.r.(tripCounter); ok {
+			return c.RoundTrips()
+		}
+	}
+	return 0
+}
+
 // cachedRanges returns the byte ranges the reader holds, if it can tell:
 // ok is false for a reader that has every byte at hand (a local file).
 func (pl *pipeline) cachedRanges() (_ []track.ByteRange, ok bool) {
@@ -825,7 +851,7 @@ func (pl *pipeline) queue(s *stream, p *media.Packet, alone bool) {
 		}
 		s.seen = true
 	}
-	s.q.put(queuedPacket{pkt: p, alone: alone})
+	s.q.put(queuedPacket{pkt: p, alone: alone, trips: pl.roundTrips()})
 }
 
 // closeDecoders releases the decoders; their goroutines must be stopped.

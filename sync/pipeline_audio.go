@@ -51,14 +51,16 @@ func (pl *pipeline) decodeAudio(ctx context.Context, a *audioStream, epoch uint6
 			return ctx.Err()
 		}
 	}
+	trips := 0
 	if pl.decodePackets(ctx, &a.stream, "audio", func(e queuedPacket) (produced bool, err error) {
+		trips = max(trips, e.trips)
 		err = a.dec.Decode(e.pkt, func(pts time.Duration, samples []float32) error {
 			produced = true
 			start := sampleAt(pts + pl.offset)
 			if start+int64(len(samples)/channels) <= first {
 				return nil
 			}
-			return send(audioBlock{epoch: epoch, start: start, samples: append([]float32(nil), samples...)})
+			return send(audioBlock{epoch: epoch, start: start, samples: append([]float32(nil), samples...), trips: trips})
 		})
 		return produced, err
 	}) {

@@ -40,6 +40,10 @@ type videoFrame struct {
 	before []cachedPicture
 	// end marks the end of the stream in this epoch; img is nil.
 	end bool
+	// trips is how many round trips the track's reads had waited for in
+	// sequence, since opening or the seek, by the time its packets were
+	// all read.
+	trips int
 }
 
 // videoOutput is what the player holds of a video stream.
@@ -110,10 +114,13 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 	// after its picture went out alone comes out again, and is not shown
 	// twice.
 	last := time.Duration(math.MinInt64)
+	// trips is the most round trips any packet decoded so far took.
+	trips := 0
 	emit := func(f *videoFrame) error {
 		if !f.end {
 			last = f.pts
 		}
+		f.trips = trips
 		select {
 		case v.frames <- f:
 			pl.wake()
@@ -211,6 +218,7 @@ func (pl *pipeline) decodeVideo(ctx context.Context, v *videoStream, epoch uint6
 	}
 	if !pl.decodePackets(ctx, &v.stream, "video", func(e queuedPacket) (produced bool, err error) {
 		alone = e.alone
+		trips = max(trips, e.trips)
 		// A picture well before the target is decoded only for those
 		// after it: one nothing refers to need not be decoded at all,
 		// unless a step keeps it.

@@ -41,6 +41,10 @@ func (p *Player) prerollReady(pos time.Duration) bool {
 // finishPreroll shows every track's frame at the position, even while
 // paused, and lets the clock go once readyToPlay says the buffer holds.
 func (p *Player) finishPreroll(pos time.Duration) {
+	trips := p.roundTrips()
+	if p.opening {
+		p.stats.FirstFrameRoundTrips = trips
+	}
 	p.prerolling, p.opening, p.starting = false, false, true
 	for _, s := range p.slots {
 		if s.pl != nil {
@@ -58,9 +62,26 @@ func (p *Player) finishPreroll(pos time.Duration) {
 		if n := len(p.stats.SeekLatencies); n > maxSeekLatencies {
 			p.stats.SeekLatencies = slices.Delete(p.stats.SeekLatencies, 0, n-maxSeekLatencies)
 		}
-		p.events.push(Event{Kind: EventSeeked, Position: pos, Latency: lat})
+		p.events.push(Event{Kind: EventSeeked, Position: pos, Latency: lat, RoundTrips: trips})
 		p.seekTimed = false
 	}
+}
+
+// roundTrips is the most round trips any track's reads waited for in
+// sequence, since its opening or the seek, to read what its frame (or
+// sound) at the position needed: the round trips of the preroll just
+// finished (0 for tracks without network figures).
+func (p *Player) roundTrips() int {
+	n := 0
+	for _, s := range p.slots {
+		if v := s.video; v != nil && v.head != nil {
+			n = max(n, v.head.trips)
+		}
+		if a := s.audio; a != nil && a.started && len(a.queue) > 0 {
+			n = max(n, a.queue[0].trips)
+		}
+	}
+	return n
 }
 
 // checkStall stops the clock when a playing track runs below LowWater with

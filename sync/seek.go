@@ -168,6 +168,11 @@ func (pl *pipeline) takeSeek() (seekTarget, bool) {
 func (pl *pipeline) applySeek(t seekTarget) error {
 	pl.stopDecoders()
 	pl.flushOutputs()
+	if !pl.fresh {
+		// A seek's round trips count from here; a track's first from
+		// its opening.
+		pl.markRoundTrips()
+	}
 	// The seek's reads are for the frame at its target.
 	pl.setUrgent(true)
 	if pl.thin != nil {

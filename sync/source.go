@@ -32,6 +32,8 @@ type Source interface {
 // to stop reading ahead while paused, SetSparse(bool) to ask for exactly
 // what is read, without reading ahead, while the track is thinned to its
 // keyframes, Stats() track.ReaderStats for the track's network figures,
+// RoundTrips() int and MarkRoundTrips() for the round trips its reads
+// waited for in sequence, counted afresh from a seek,
 // Cached() []track.ByteRange for the bytes it holds (a reader without it
 // has them all), and Connection() track.Connection for the state of the
 // connection it reads over (when the Source does not say).
@@ -50,6 +52,10 @@ type (
 	}
 	cachedRanger interface{ Cached() []track.ByteRange }
 	sparseSetter interface{ SetSparse(on bool) }
+	tripCounter  interface {
+		RoundTrips() int
+		MarkRoundTrips()
+	}
 )
 
 // connectionReporter is a Source, or a TrackReader, read over a

@@ -130,6 +130,11 @@ type Stats struct {
 	SeekLatencies []time.Duration
 	// FirstFrame is the time from Open to the first frame shown (0 before).
 	FirstFrame time.Duration
+	// FirstFrameRoundTrips is the most round trips any track's reads
+	// waited for in sequence from its opening to the first frame, as
+	// Event.RoundTrips counts a seek's (0 for a recording on this
+	// machine).
+	FirstFrameRoundTrips int
 	// EventsCoalesced counts events replaced before the consumer took them.
 	EventsCoalesced int64
 	// Connection is a remote recording's connection to its sharer: its

@@ -453,8 +453,10 @@ func runHomeLinkBench(ctx context.Context, e *env, link p2pnet.EmulatedLink, run
 	}
 	fmt.Fprintln(e.stdout, "\nfirst frame: from dialling the sharer (local: from opening the player) to the first picture; a seek: from the\n"+
 		"Seek call to the first picture at its target; fetched / read: bytes the network reader received over bytes the\n"+
-		"demuxers read. Stalls count the waits once playing; a link too slow to start shows as few frames shown.\n"+
-		"Ratios are against the local run of the same benchmark.")
+		"demuxers read. Round trips: the most any track's reads waited for one after another on the way to the first\n"+
+		"frame (after dialling and asking for the tracks) and to each seek's; waits for requests sent side by side\n"+
+		"count once. Stalls count the waits once playing; a link too slow to start shows as few frames\n"+
+		"shown. Ratios are against the local run of the same benchmark.")
 	return nil
 }
 

@@ -172,6 +172,22 @@ func (r linkRun) bytes() (fetched, read int64) {
 	return fetched, read
 }
 
+// roundTrips says the round trips the reads waited for in sequence on
+// the way to the first frame and to each seek's, "–" for a local run.
+func (r linkRun) roundTrips() string {
+	ff := r.rep.FirstFrame.RoundTrips
+	if ff == nil {
+		return "–"
+	}
+	var seeks []string
+	for _, s := range r.rep.Seeks {
+		if s.RoundTrips != nil {
+			seeks = append(seeks, fmt.Sprint(*s.RoundTrips))
+		}
+	}
+	return fmt.Sprintf("%d; %s", *ff, strings.Join(seeks, ", "))
+}
+
 func (r linkRun) firstFrame() time.Duration {
 	ff := r.rep.FirstFrame.FromConnect
 	if ff == nil {
@@ -188,11 +204,11 @@ func (r linkRun) firstFrame() time.Duration {
 func printHomeLink(w io.Writer, link p2pnet.EmulatedLink, runs []linkRun) {
 	fmt.Fprintf(w, "home link %s: %v of play, seeks to %s\n", link, homeLinkPlay, fmtSeconds(homeLinkSeeks))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "source\tfirst frame\tseeks → first frame\tseek p50\tmax\tstalls\tframes shown / dropped\tfetched / read\tpackets lost\t")
+	fmt.Fprintln(tw, "source\tfirst frame\tseeks → first frame\tseek p50\tmax\tround trips: first frame; seeks\tstalls\tframes shown / dropped\tfetched / read\tpackets lost\t")
 	var base *linkRun
 	for i, r := range runs {
 		if r.rep == nil {
-			fmt.Fprintf(tw, "%s\t–\t\t\t\t\t\t\t\t\n", r.name)
+			fmt.Fprintf(tw, "%s\t–\t\t\t\t\t\t\t\t\t\n", r.name)
 			continue
 		}
 		if r.name == "local" {
@@ -229,8 +245,8 @@ func printHomeLink(w io.Writer, link p2pnet.EmulatedLink, runs []linkRun) {
 		if d, u := r.link.Down, r.link.Up; d.Packets+u.Packets > 0 {
 			lost = fmt.Sprintf("%d of %d", d.Lost+u.Lost, d.Packets+u.Packets)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s s\t%s\t%.2f s\t%d (%.0f ms)\t%d / %d\t%s\t%s\t\n", r.name, ff, strings.Join(each, ", "), seek,
-			worst.Seconds(), r.rep.Stalls.Count, r.rep.Stalls.Total, shown, dropped, bytes, lost)
+		fmt.Fprintf(tw, "%s\t%s\t%s s\t%s\t%.2f s\t%s\t%d (%.0f ms)\t%d / %d\t%s\t%s\t\n", r.name, ff, strings.Join(each, ", "), seek,
+			worst.Seconds(), r.roundTrips(), r.rep.Stalls.Count, r.rep.Stalls.Total, shown, dropped, bytes, lost)
 	}
 	tw.Flush()
 	for _, r := range runs {

@@ -45,6 +45,9 @@ func BenchmarkHomeLink(b *testing.B) {
 					b.ReportMetric(ms(quantile(lat, 1)), r.name+"-seek-max-ms")
 					b.ReportMetric(float64(missing), r.name+"-seeks-missing")
 					b.ReportMetric(float64(r.rep.Stalls.Count), r.name+"-stalls")
+					if rt := r.rep.FirstFrame.RoundTrips; rt != nil {
+						b.ReportMetric(float64(*rt), r.name+"-first-frame-round-trips")
+					}
 					if read > 0 && fetched > 0 {
 						b.ReportMetric(float64(fetched)/float64(read), r.name+"-fetched/read")
 					}

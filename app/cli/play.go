@@ -137,6 +137,10 @@ type firstFrameReport struct {
 	FromOpen *float64 `json:"from_open_ms"`
 	// FromConnect adds connecting to the sharer (links only).
 	FromConnect *float64 `json:"from_connect_ms,omitempty"`
+	// RoundTrips is the most round trips a track's reads waited for in
+	// sequence from opening to the first picture (links only): those
+	// after connecting and asking for the recording's tracks.
+	RoundTrips *int `json:"round_trips,omitempty"`
 }
 
 type trackReport struct {
@@ -204,6 +208,9 @@ type seekReport struct {
 	// Latency is from the Seek call to the first frame shown at the
 	// target; null if it did not finish (superseded, or the run ended).
 	Latency *float64 `json:"latency_ms"`
+	// RoundTrips is the most round trips a track's reads waited for in
+	// sequence on the way to that frame (links only).
+	RoundTrips *int `json:"round_trips,omitempty"`
 }
 
 func runPlay(ctx context.Context, e *env, args []string) error {
@@ -421,6 +428,9 @@ func playSource(ctx context.Context, source avsync.Source, kind string, connectA
 	rep.FirstFrame.FromOpen = msPtr(stats.FirstFrame, stats.FirstFrame > 0)
 	if rep.Source == "link" {
 		rep.FirstFrame.FromConnect = msPtr(stats.FirstFrame+openAt.Sub(connectAt), stats.FirstFrame > 0)
+		if stats.FirstFrame > 0 {
+			rep.FirstFrame.RoundTrips = &stats.FirstFrameRoundTrips
+		}
 	}
 	rep.Stalls = stallReport{Count: stats.Stalls, Total: ms(stats.StallTime), List: []stallEntry{}}
 	for _, st := range stats.StallLog {
@@ -449,7 +459,7 @@ func playSource(ctx context.Context, source avsync.Source, kind string, connectA
 	}
 	rep.AVOffset = avOffset(meter.Report(), anyAudio, stats)
 	run.mu.Lock()
-	matchSeeks(rep.Seeks, run.seeked)
+	matchSeeks(rep.Seeks, run.seeked, rep.Source == "link")
 	run.mu.Unlock()
 
 	if rep.State == avsync.StateError.String() {
@@ -482,12 +492,16 @@ func avOffset(r syncclip.Report, anyAudio bool, st avsync.Stats) avOffsetReport 
 
 // matchSeeks gives each seek the latency of the seek that finished at its
 // target, in order; a seek superseded before it finished keeps none.
-func matchSeeks(seeks []seekReport, done []avsync.Event) {
+func matchSeeks(seeks []seekReport, done []avsync.Event, remote bool) {
 	j := 0
 	for i := range seeks {
 		for k := j; k < len(done); k++ {
 			if seconds(done[k].Position) == seeks[i].Target {
 				seeks[i].Latency = msPtr(done[k].Latency, true)
+				if remote {
+					n := done[k].RoundTrips
+					seeks[i].RoundTrips = &n
+				}
 				j = k + 1
 				break
 			}

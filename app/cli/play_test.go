@@ -96,6 +96,18 @@ func TestPlayHeadlessReportsOverLoopback(t *testing.T) {
 	if len(rep.Seeks) != 1 || rep.Seeks[0].Target != 6.5 || rep.Seeks[0].Latency == nil {
 		t.Errorf("seeks: %+v", rep.Seeks)
 	}
+	// Opening asks at once for what the demuxers read first (the header,
+	// the index, the first pictures), so the first frame waits for a few
+	// round trips, not one per read; a seek asks from the index for the
+	// way to its target in one.
+	if rt := rep.FirstFrame.RoundTrips; rt == nil || *rt < 1 || *rt > 3 {
+		t.Errorf("the first frame waited for %v round trips in sequence, want 1 to 3", deref(rep.FirstFrame.RoundTrips))
+	}
+	for _, s := range rep.Seeks {
+		if s.Latency != nil && (s.RoundTrips == nil || *s.RoundTrips > 2) {
+			t.Errorf("the seek to %v s waited for %v round trips in sequence, want at most 2", s.Target, deref(s.RoundTrips))
+		}
+	}
 	if rep.PlayedFor < 3 || rep.PlayedFor > 4 {
 		t.Errorf("played for %v s with --for 3s", rep.PlayedFor)
 	}
@@ -117,7 +129,7 @@ func TestPlayHeadlessReportsOverLoopback(t *testing.T) {
 	}
 }
 
-func deref(f *float64) any {
+func deref[T any](f *T) any {
 	if f == nil {
 		return nil
 	}
