@@ -33,7 +33,9 @@ func TestMeterMeasuresAKnownOffset(t *testing.T) {
 		p.Play()
 		time.Sleep(2300 * time.Millisecond)
 		p.Seek(6500 * time.Millisecond)
-		time.Sleep(800 * time.Millisecond)
+		// Long enough for the flashes at 7 s (7.1 s) whatever the seek
+		// takes on a busy machine, and short of those at 8 s.
+		time.Sleep(1200 * time.Millisecond)
 		p.Pause()
 
 		r := meter.Report()
