@@ -97,23 +97,7 @@ func (pl *pipeline) packetsFor(fileT, beyond time.Duration) (lo, hi int64) {
 	}
 	if v := pl.video; v != nil {
 		idx := pl.indexOf(v.info.Index)
-		// The index runs in decoding order, its times rising: the last
-		// packet at or before fileT, then the keyframe it decodes from
-		// (the first keyframe when fileT is before it).
-		n, _ := slices.BinarySearchFunc(idx, fileT, func(e media.IndexEntry, t time.Duration) int {
-			if e.PTS <= t {
-				return -1
-			}
-			return 1
-		})
-		key := max(n-1, 0)
-		for key > 0 && !idx[key].Key {
-			key--
-		}
-		for key < len(idx) && !idx[key].Key {
-			key++
-		}
-		if key < len(idx) {
+		if key, n := keyframeFor(idx, fileT); key < len(idx) {
 			// In decoding order from the keyframe: every packet up to the
 			// last one shown by fileT, and the decoder's lead after it.
 			last := max(n-1, key)
@@ -130,6 +114,27 @@ func (pl *pipeline) packetsFor(fileT, beyond time.Duration) (lo, hi int64) {
 		}
 	}
 	return lo, hi
+}
+
+// keyframeFor finds in a video stream's index, which runs in decoding
+// order with its times rising, the keyframe the picture at fileT decodes
+// from (the first keyframe when fileT is before it; len(idx) when there
+// is none), and n, the number of packets shown by fileT.
+func keyframeFor(idx []media.IndexEntry, fileT time.Duration) (key, n int) {
+	n, _ = slices.BinarySearchFunc(idx, fileT, func(e media.IndexEntry, t time.Duration) int {
+		if e.PTS <= t {
+			return -1
+		}
+		return 1
+	})
+	key = max(n-1, 0)
+	for key > 0 && !idx[key].Key {
+		key--
+	}
+	for key < len(idx) && !idx[key].Key {
+		key++
+	}
+	return key, n
 }
 
 // prefetcher is the track's reader when it takes Prefetch.

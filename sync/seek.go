@@ -179,8 +179,19 @@ func (pl *pipeline) applySeek(t seekTarget) error {
 		return pl.seekThinned(t)
 	}
 	fileT := t.t - pl.offset
+	// soundFrom is where the sound's decoder starts when it is not
+	// where the demuxer does (prerollSound); -1 when it is.
+	soundFrom := time.Duration(-1)
 	if pl.audio != nil {
 		fileT -= audioSeekPreroll
+		if key, ok := pl.keyframeShowing(t.t - pl.offset); ok && key > fileT && key > pl.demux.StartTime() {
+			// The picture at the target decodes from a keyframe less
+			// than the sound's preroll before it: the demuxer goes to
+			// that keyframe, not to the one before it and a whole
+			// group of pictures to decode (and, across a link, to
+			// fetch), and the sound's preroll is read by the index.
+			soundFrom, fileT = fileT, key
+		}
 	}
 	if pl.joinable() {
 		jp, err := pl.joinPoint(t.t)
@@ -225,7 +236,54 @@ func (pl *pipeline) applySeek(t seekTarget) error {
 	}
 	pl.recallCue(t.t - pl.offset)
 	pl.restart(t)
+	if soundFrom >= 0 {
+		pl.prerollSound(soundFrom, fileT)
+	}
 	return nil
+}
+
+// keyframeShowing is the time of the keyframe the picture at fileT
+// decodes from, by the MP4 index; ok is false without one, or without a
+// way to read the sound's packets by it.
+func (pl *pipeline) keyframeShowing(fileT time.Duration) (time.Duration, bool) {
+	if pl.video == nil {
+		return 0, false
+	}
+	if _, ok := pl.readerAt(); !ok || len(pl.indexOf(pl.audio.info.Index)) == 0 {
+		return 0, false
+	}
+	idx := pl.indexOf(pl.video.info.Index)
+	key, _ := keyframeFor(idx, fileT)
+	if key >= len(idx) {
+		return 0, false
+	}
+	return idx[key].PTS, true
+}
+
+// prerollSound queues, read by the index, the sound's packets from
+// soundFrom up to the keyframe at key the demuxer was sent to, so that
+// its decoder is warm by the target as after a seek to soundFrom; the
+// demuxer's own packets before key are then dropped. Without them (a
+// failed read) the sound starts at key, its first frame inexact.
+func (pl *pipeline) prerollSound(soundFrom, key time.Duration) {
+	a := pl.audio
+	var entries []media.IndexEntry
+	for _, e := range pl.indexOf(a.info.Index) {
+		if e.PTS >= soundFrom && e.PTS < key {
+			entries = append(entries, e)
+		}
+	}
+	if len(entries) == 0 {
+		return
+	}
+	pkts, err := pl.readEntries(a.info.Index, entries)
+	if err != nil {
+		return
+	}
+	for _, p := range pkts {
+		pl.queue(&a.stream, p, false)
+	}
+	a.skipping, a.skipUntil = true, entries[len(entries)-1].PTS+pl.offset
 }
 
 // restart begins playing t's epoch once the demuxer or the index is

@@ -7,6 +7,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"reelay/media"
 	"reelay/media/mediatest"
 )
 
@@ -170,6 +171,64 @@ func TestRapidSeeksCoalesce(t *testing.T) {
 		at := sampleAt(last) * channels
 		if d := maxDiff(samples[:480*channels], refAudio[at:at+480*channels]); d > 1e-3 {
 			t.Errorf("audio after the seeks does not start at the last target's sample (diff %g)", d)
+		}
+	})
+}
+
+// TestASeekToAKeyframeDecodesFromIt: in a file with a picture and sound,
+// a seek to a keyframe, or just after one, decodes from that keyframe, not
+// from the one before it with a whole group of pictures (the sound's
+// preroll before the target used to send the demuxer there); the picture
+// and the sound at the target are still the file's, exactly.
+func TestASeekToAKeyframeDecodesFromIt(t *testing.T) {
+	path := mediatest.Fixture(t, "av.mp4")
+	d := mediatest.OpenDemuxer(t, path)
+	// The index gives the keyframes' showing times once the demuxer has
+	// read one.
+	pkt := media.NewPacket()
+	defer pkt.Free()
+	if err := d.ReadPacket(pkt); err != nil {
+		t.Fatal(err)
+	}
+	keys := d.Keyframes(mediatest.FirstStream(d, media.KindVideo))
+	if len(keys) < 8 {
+		t.Fatalf("the fixture has %d keyframes", len(keys))
+	}
+	ref := decodeVideoRef(t, path, 640/4, 360/4, true)
+	refAudio := decodeAudioRef(t, path)
+	src := FolderSource(fixtureFolder(t, "av.mp4"))
+	targets := []time.Duration{keys[5].PTS, keys[3].PTS + 40*time.Millisecond, keys[7].PTS}
+	synctest.Test(t, func(t *testing.T) {
+		p, sink, recs := openTest(t, src, Options{})
+		rec := recs["av"]
+		rec.keepPictures()
+		waitState(t, p, StatePaused, 5*time.Second)
+		for _, target := range targets {
+			before, decoded := rec.count(), p.Tracks()[0].Stats.FramesDecoded
+			p.Seek(target)
+			waitFor(t, 5*time.Second, "the seek", func() bool {
+				return p.Position() == target && rec.count() > before && p.State() == StatePaused
+			})
+			synctest.Wait()
+			got, want := rec.since(before), frameAt(ref, target)
+			if len(got) != 1 || got[0].pts != want.pts || !bytes.Equal(got[0].img.Pix, want.img.Pix) {
+				t.Errorf("seek to %v: %d pictures shown, want 1, the file's at %v", target, len(got), want.pts)
+			}
+			// The keyframe, the pictures up to the target, and the few the
+			// decoder takes in before it puts the first out.
+			if n := p.Tracks()[0].Stats.FramesDecoded - decoded; n > 6 {
+				t.Errorf("seek to %v decoded %d pictures, want no more than 6: it decoded from the keyframe before", target, n)
+			}
+			var samples []float32
+			waitFor(t, time.Second, "sound after the seek", func() bool {
+				samples = sink.samples()
+				return len(samples) >= 2*channels*480
+			})
+			at := sampleAt(target) * channels
+			n := min(len(samples), 480*channels)
+			if d := maxDiff(samples[:n], refAudio[at:at+int64(n)]); d > 1e-3 {
+				t.Errorf("seek to %v: the first 10 ms of sound differ from the file's at that sample by up to %g", target, d)
+			}
 		}
 	})
 }
