@@ -287,6 +287,59 @@ func TestStallWhenReadsStopAndResume(t *testing.T) {
 	})
 }
 
+// TestASecondaryPictureIsWaitedForOnlyWhenNearlyOut: the clock stops for
+// the main picture when it runs below LowWater, and for a camera beside
+// it only once the camera is nearly out: a camera whose bytes come a
+// moment late shows its pictures a moment late at worst.
+func TestASecondaryPictureIsWaitedForOnlyWhenNearlyOut(t *testing.T) {
+	files := map[string]string{
+		"camera.mp4": mediatest.Fixture(t, "camera.mp4"),
+		"screen.mp4": mediatest.Fixture(t, "screen.mp4"),
+	}
+	const lowWater = DefaultLowWater
+	for _, gated := range []string{"camera", "screen"} {
+		t.Run(gated, func(t *testing.T) {
+			src := newCountingSource(FolderSource(folderOf(t, files, "")))
+			synctest.Test(t, func(t *testing.T) {
+				src.gate, src.gated = make(chan struct{}), gated
+				stop := make(chan struct{})
+				go func() {
+					for {
+						select {
+						case src.gate <- struct{}{}:
+						case <-stop:
+							return
+						}
+					}
+				}()
+				p, _, _ := openTest(t, src, Options{LowWater: lowWater})
+				waitState(t, p, StatePaused, 5*time.Second)
+				p.Play()
+				time.Sleep(500 * time.Millisecond)
+				close(stop) // the gated track's bytes stop coming
+				waitState(t, p, StateBuffering, 10*time.Second)
+				var ahead time.Duration
+				for _, tr := range p.Tracks() {
+					if tr.Name == gated {
+						ahead = tr.Stats.BufferedAhead
+					}
+				}
+				switch gated {
+				case "camera":
+					if ahead >= lowWater/2 {
+						t.Errorf("the clock stopped for the camera with %v of it ahead; want it waited for only when nearly out", ahead)
+					}
+				case "screen":
+					if ahead < lowWater/2 || ahead >= lowWater {
+						t.Errorf("the clock stopped for the screen with %v of it ahead; want it stopped at LowWater (%v)", ahead, lowWater)
+					}
+				}
+				p.Close()
+			})
+		})
+	}
+}
+
 func TestSubscribeWhilePausedShowsTheFrameAtThePosition(t *testing.T) {
 	files := map[string]string{
 		"camera.mp4": mediatest.Fixture(t, "camera.mp4"),

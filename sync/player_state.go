@@ -100,7 +100,7 @@ func (p *Player) checkStall(pos time.Duration) {
 			// as packets come, and none come while its read waits.
 			s.pl.setUrgent(true)
 		}
-		if ahead < p.lowWater(pos) && low == nil {
+		if ahead < p.stallMark(s, pos) && low == nil {
 			low = s
 		}
 	})
@@ -123,6 +123,20 @@ func (p *Player) checkStall(pos time.Duration) {
 	case p.stalled && refilled:
 		p.endStall()
 	}
+}
+
+// stallMark is how little a playing track may have ahead before the
+// clock stops for it: LowWater (less at a live edge), and a quarter of
+// that for a secondary picture. A camera beside a screen share whose
+// next bytes come a moment late (at the start, when every track asks
+// for its readahead at once and the sharer serves the main picture's
+// first) shows its pictures a moment late at worst; stopping the sound
+// and the main picture for it costs more.
+func (p *Player) stallMark(s *trackSlot, pos time.Duration) time.Duration {
+	if s.secondary {
+		return p.lowWater(pos) / 4
+	}
+	return p.lowWater(pos)
 }
 
 // readyToPlay says the clock may run: every playing track has at least

@@ -36,6 +36,10 @@ type trackSlot struct {
 	stats TrackStats
 	// thin is its degrading to keyframes (degrade.go).
 	thin thinState
+	// secondary says it is a picture beside the main one, without sound
+	// (a camera beside a screen share): ranked last at the sharer
+	// (rankTracks), and waited for only when nearly out (stallMark).
+	secondary bool
 	// cues are its subtitles, nil without; subtitlesOnly says they are
 	// all it holds, all read, with no pipeline left (subtitles.go).
 	// Both are kept when switched off.
@@ -189,8 +193,10 @@ func (p *Player) rankTracks() {
 		if s.pl == nil || !s.opened {
 			continue
 		}
+		t := Track{Streams: s.streams}
+		s.secondary = false
 		switch {
-		case !(Track{Streams: s.streams}).HasVideo():
+		case !t.HasVideo():
 			s.pl.setRank(0)
 		case !allOpened:
 			// Between, with the tracks still opening.
@@ -198,6 +204,7 @@ func (p *Player) rankTracks() {
 			s.pl.setRank(1)
 		default:
 			s.pl.setRank(2)
+			s.secondary = !t.HasAudio()
 		}
 	}
 }
