@@ -70,9 +70,10 @@ func (s *Scanner) findMoov(r io.ReaderAt, size int64) (at, boxSize, hlen int64, 
 // demuxer reads before it has, of every track, the first sample its
 // decoder puts out (firstSampleEnd): the header, the moov when it comes
 // first, and the media data up to the end of the last of those samples
-// (a demuxer reads the file in order). A player opening the file at its start asks for them all at
-// once, where it would otherwise ask for the first bytes, and for the
-// rest only once the moov told where the samples lie. ok is false for a
+// (a demuxer reads the file in order). A player opening the file at its
+// start asks for them all at once, where it would otherwise ask for the
+// first bytes, and for the rest only once the moov told where the
+// samples lie. ok is false for a
 // file that is not a plain MP4 with a whole moov, and for a first sample
 // that does not lie within size.
 func FirstSamples(r io.ReaderAt, size int64) (end int64, ok bool) {
@@ -134,6 +135,9 @@ func (s *Scanner) firstSampleEnd(r io.ReaderAt, from, to int64) (int64, bool) {
 		case "stsz":
 			// sample_size, or 0 and a table of each sample's.
 			var b [8]byte
+			if end-start < 12 {
+				return errMalformed
+			}
 			if err := readAt(r, b[:], start+4); err != nil {
 				return err
 			}
