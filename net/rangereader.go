@@ -278,8 +278,8 @@ type RangeReader struct {
 	// (roundtrips.go).
 	hopMark uint64
 	hops    int
-	// stats counts what Stats reports; InFlight, Throughput, Buffered and
-	// RoundTrips are computed when asked.
+	// stats counts what Stats reports; InFlight, Throughput and Buffered are
+	// computed when asked, RoundTrips is hops.
 	stats RangeReaderStats
 	// meter measures the throughput; bw the bandwidth while busy.
 	meter rateMeter
@@ -1261,6 +1261,10 @@ func (r *RangeReader) readSparse(p []byte, off int64, full bool) (int, error) {
 		return held + n, io.ErrUnexpectedEOF
 	}
 	r.addExtent(at, rest[:n])
+	if h.mark != r.hopMark {
+		// Marked while it was in flight: the first of the new path.
+		h = hop{mark: r.hopMark, n: 1}
+	}
 	r.waitedFor(h)
 	return len(p), nil
 }
