@@ -29,6 +29,18 @@ type slowLink struct {
 	// dead makes it carry nothing, as a sharer that vanished without
 	// closing, and its readers measure nothing arriving.
 	dead atomic.Bool
+	// readsAt are the offsets of the ReadAt calls asked while logAt is
+	// set, in the order they were asked (under mu).
+	logAt   atomic.Bool
+	readsAt []int64
+}
+
+// loggedReadsAt returns the offsets ReadAt was asked for since logAt was
+// set.
+func (l *slowLink) loggedReadsAt() []int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]int64(nil), l.readsAt...)
 }
 
 // pass waits until n bytes have crossed the link, or done is closed.
@@ -97,6 +109,11 @@ func (r *pacedReader) Read(p []byte) (int, error) {
 }
 
 func (r *pacedReader) ReadAt(p []byte, off int64) (int, error) {
+	if r.link.logAt.Load() {
+		r.link.mu.Lock()
+		r.link.readsAt = append(r.link.readsAt, off)
+		r.link.mu.Unlock()
+	}
 	n, err := r.f.ReadAt(p, off)
 	if perr := r.link.pass(n, r.done); perr != nil {
 		return 0, perr
@@ -286,6 +303,48 @@ func TestAThinnedTrackSeeksToTheKeyframeBeforeTheTarget(t *testing.T) {
 		}
 		if !trackNamed(p.Tracks(), "camera").Thinned {
 			t.Error("the camera played whole after a seek, on a link still too slow")
+		}
+	})
+}
+
+// TestAThinnedSeekAsksForItsKeyframeFirst: a seek in a thinned track
+// that has sound asks for the keyframe its picture shows first, and then
+// for sound (its first batch no more than one round of parallel reads),
+// so that the seek's picture and sound wait two round trips across a
+// link, not the seconds of sound its buffer wants first, asked a round
+// of reads at a time.
+func TestAThinnedSeekAsksForItsKeyframeFirst(t *testing.T) {
+	path := mediatest.Fixture(t, "av.mp4")
+	d := mediatest.OpenDemuxer(t, path)
+	pkt := media.NewPacket()
+	defer pkt.Free()
+	if err := d.ReadPacket(pkt); err != nil {
+		t.Fatal(err)
+	}
+	keys := d.Keyframes(mediatest.FirstStream(d, media.KindVideo))
+	folder := fixtureFolder(t, "av.mp4")
+	synctest.Test(t, func(t *testing.T) {
+		link := &slowLink{}
+		link.rate.Store(22_000)
+		p, _, recs := openTest(t, pacedSource{FolderSource(folder), link}, Options{})
+		waitState(t, p, StatePaused, 30*time.Second)
+		p.Play()
+		waitFor(t, 30*time.Second, "the picture thinned", func() bool { return trackNamed(p.Tracks(), "av").Thinned })
+		target := 6500 * time.Millisecond
+		key := keys[0]
+		for _, k := range keys {
+			if k.PTS <= target {
+				key = k
+			}
+		}
+		synctest.Wait()
+		n := recs["av"].count()
+		link.logAt.Store(true)
+		p.Seek(target)
+		waitFor(t, 30*time.Second, "a picture after the seek", func() bool { return recs["av"].count() > n })
+		reads := link.loggedReadsAt()
+		if len(reads) == 0 || reads[0] != key.Pos {
+			t.Fatalf("after the seek to %v the thinned track read first at %v, want its keyframe's %d", target, reads[:min(len(reads), 3)], key.Pos)
 		}
 	})
 }

@@ -45,8 +45,12 @@ type thinning struct {
 	// nextKey and nextAudio are the next entries to fetch.
 	nextKey, nextAudio int
 	// seekKey says nextKey is the keyframe at or before a seek's target,
-	// shown however late it arrives.
-	seekKey bool
+	// shown however late it arrives; it is fetched first, and the sound's
+	// first batch after it (seekSound) is no larger than one round of
+	// parallel reads, so that the seek's picture and sound wait for two
+	// round trips, not for seconds of sound asked a round of reads at a
+	// time.
+	seekKey, seekSound bool
 	// keyCost is how long a keyframe took to arrive, smoothed; keys due
 	// sooner than that are skipped.
 	keyCost time.Duration
@@ -123,7 +127,7 @@ func (pl *pipeline) startThinning() {
 		th.nextKey = pl.firstAfter(th.keys, v.last)
 	} else {
 		th.nextKey = max(pl.firstAfter(th.keys, pl.target)-1, 0)
-		th.seekKey = true
+		th.seekKey, th.seekSound = true, true
 	}
 	if a := pl.audio; a != nil {
 		th.audio = pl.demux.Index(a.info.Index)
@@ -191,12 +195,16 @@ func (pl *pipeline) stopThinning() error {
 	return nil
 }
 
-// thinStep fetches what the thinned track needs next, sound first (it
-// must never gap), and says whether there was anything to fetch.
+// thinStep fetches what the thinned track needs next: a seek's keyframe,
+// then sound (it must never gap), then keyframes; it says whether there
+// was anything to fetch.
 func (pl *pipeline) thinStep() (bool, error) {
 	th := pl.thin
 	pos := time.Duration(pl.clockPos.Load())
 	ahead := pl.bufferAhead()
+	if th.seekKey && th.nextKey < len(th.keys) {
+		return true, pl.thinKey(pl.video)
+	}
 	if a := pl.audio; a != nil && th.nextAudio < len(th.audio) && pl.reached(&a.stream)-pos < ahead {
 		return true, pl.thinSound(a)
 	}
@@ -220,8 +228,12 @@ func (pl *pipeline) thinStep() (bool, error) {
 func (pl *pipeline) thinSound(a *audioStream) error {
 	th := pl.thin
 	first := th.audio[th.nextAudio].PTS
+	limit := thinMaxBatch
+	if th.seekSound {
+		limit, th.seekSound = thinParallel, false
+	}
 	n := 0
-	for th.nextAudio+n < len(th.audio) && n < thinMaxBatch && (n == 0 || th.audio[th.nextAudio+n].PTS-first < thinSoundBatch) {
+	for th.nextAudio+n < len(th.audio) && n < limit && (n == 0 || th.audio[th.nextAudio+n].PTS-first < thinSoundBatch) {
 		n++
 	}
 	batch := th.audio[th.nextAudio : th.nextAudio+n]
