@@ -350,7 +350,7 @@ func (pl *pipeline) reopen(jp *track.JoinPoint) error {
 func (pl *pipeline) seekThinned(t seekTarget) error {
 	th := pl.thin
 	th.nextKey = max(pl.firstAfter(th.keys, t.t)-1, 0)
-	th.seekKey, th.seekSound = true, true
+	th.seekKey, th.firstSound = true, true
 	if pl.audio != nil {
 		th.nextAudio = max(pl.firstAfter(th.audio, t.t-audioSeekPreroll)-1, 0)
 	}

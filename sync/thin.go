@@ -45,12 +45,14 @@ type thinning struct {
 	// nextKey and nextAudio are the next entries to fetch.
 	nextKey, nextAudio int
 	// seekKey says nextKey is the keyframe at or before a seek's target,
-	// shown however late it arrives; it is fetched first, and the sound's
-	// first batch after it (seekSound) is no larger than one round of
-	// parallel reads, so that the seek's picture and sound wait for two
-	// round trips, not for seconds of sound asked a round of reads at a
-	// time.
-	seekKey, seekSound bool
+	// shown however late it arrives; it is fetched first.
+	seekKey bool
+	// firstSound says the next sound batch is the first after a seek or
+	// after thinning began: no larger than one round of parallel reads,
+	// so that the sound the clock waits for comes a round trip after the
+	// seek's keyframe, or as the demuxed sound runs out, not seconds of
+	// it asked a round of reads at a time.
+	firstSound bool
 	// keyCost is how long a keyframe took to arrive, smoothed; keys due
 	// sooner than that are skipped.
 	keyCost time.Duration
@@ -122,12 +124,12 @@ func (pl *pipeline) startThinning() {
 		return
 	}
 	v := pl.video
-	th := &thinning{keys: pl.demux.Keyframes(v.info.Index), keyCost: initialKeyCost}
+	th := &thinning{keys: pl.demux.Keyframes(v.info.Index), keyCost: initialKeyCost, firstSound: true}
 	if v.seen {
 		th.nextKey = pl.firstAfter(th.keys, v.last)
 	} else {
 		th.nextKey = max(pl.firstAfter(th.keys, pl.target)-1, 0)
-		th.seekKey, th.seekSound = true, true
+		th.seekKey = true
 	}
 	if a := pl.audio; a != nil {
 		th.audio = pl.demux.Index(a.info.Index)
@@ -229,8 +231,8 @@ func (pl *pipeline) thinSound(a *audioStream) error {
 	th := pl.thin
 	first := th.audio[th.nextAudio].PTS
 	limit := thinMaxBatch
-	if th.seekSound {
-		limit, th.seekSound = thinParallel, false
+	if th.firstSound {
+		limit, th.firstSound = thinParallel, false
 	}
 	n := 0
 	for th.nextAudio+n < len(th.audio) && n < limit && (n == 0 || th.audio[th.nextAudio+n].PTS-first < thinSoundBatch) {
