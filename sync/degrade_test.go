@@ -9,7 +9,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"reelay/media"
 	"reelay/media/mediatest"
 	p2pnet "reelay/net"
 )
@@ -175,18 +174,10 @@ func (r *pacedReader) Close() error {
 // keyframeTimes are the times of a fixture's video keyframes.
 func keyframeTimes(t *testing.T, name string) []time.Duration {
 	t.Helper()
-	d := mediatest.OpenDemuxer(t, mediatest.Fixture(t, name))
-	v := mediatest.FirstStream(d, media.KindVideo)
-	// The index holds decoding times; a packet read says how much later
-	// keyframes show.
-	p := media.NewPacket()
-	defer p.Free()
-	if err := d.ReadPacket(p); err != nil {
-		t.Fatal(err)
-	}
+	keys, start := keyframesOf(t, mediatest.Fixture(t, name))
 	var out []time.Duration
-	for _, k := range d.Keyframes(v) {
-		out = append(out, k.PTS-d.StartTime())
+	for _, k := range keys {
+		out = append(out, k.PTS-start)
 	}
 	if len(out) < 5 {
 		t.Fatalf("%s has %d keyframes", name, len(out))
@@ -314,14 +305,7 @@ func TestAThinnedTrackSeeksToTheKeyframeBeforeTheTarget(t *testing.T) {
 // link, not the seconds of sound its buffer wants first, asked a round
 // of reads at a time.
 func TestAThinnedSeekAsksForItsKeyframeFirst(t *testing.T) {
-	path := mediatest.Fixture(t, "av.mp4")
-	d := mediatest.OpenDemuxer(t, path)
-	pkt := media.NewPacket()
-	defer pkt.Free()
-	if err := d.ReadPacket(pkt); err != nil {
-		t.Fatal(err)
-	}
-	keys := d.Keyframes(mediatest.FirstStream(d, media.KindVideo))
+	keys, _ := keyframesOf(t, mediatest.Fixture(t, "av.mp4"))
 	folder := fixtureFolder(t, "av.mp4")
 	synctest.Test(t, func(t *testing.T) {
 		link := &slowLink{}

@@ -219,6 +219,21 @@ func folderOf(t testing.TB, files map[string]string, manifest string) *p2pnet.Fo
 
 // fixtureFolder is a folder of mediatest fixtures, each track named by the
 // fixture's stem.
+// keyframesOf is path's video keyframes by its index, at the times they
+// show (the index holds decoding times until the demuxer has read a
+// packet and learnt how much later keyframes show), and the file's start
+// time.
+func keyframesOf(t testing.TB, path string) ([]media.IndexEntry, time.Duration) {
+	t.Helper()
+	d := mediatest.OpenDemuxer(t, path)
+	p := media.NewPacket()
+	defer p.Free()
+	if err := d.ReadPacket(p); err != nil {
+		t.Fatal(err)
+	}
+	return d.Keyframes(mediatest.FirstStream(d, media.KindVideo)), d.StartTime()
+}
+
 func fixtureFolder(t testing.TB, names ...string) *p2pnet.Folder {
 	t.Helper()
 	files := map[string]string{}

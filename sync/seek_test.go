@@ -7,7 +7,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"reelay/media"
 	"reelay/media/mediatest"
 )
 
@@ -182,15 +181,7 @@ func TestRapidSeeksCoalesce(t *testing.T) {
 // and the sound at the target are still the file's, exactly.
 func TestASeekToAKeyframeDecodesFromIt(t *testing.T) {
 	path := mediatest.Fixture(t, "av.mp4")
-	d := mediatest.OpenDemuxer(t, path)
-	// The index gives the keyframes' showing times once the demuxer has
-	// read one.
-	pkt := media.NewPacket()
-	defer pkt.Free()
-	if err := d.ReadPacket(pkt); err != nil {
-		t.Fatal(err)
-	}
-	keys := d.Keyframes(mediatest.FirstStream(d, media.KindVideo))
+	keys, _ := keyframesOf(t, path)
 	if len(keys) < 8 {
 		t.Fatalf("the fixture has %d keyframes", len(keys))
 	}
