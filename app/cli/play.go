@@ -54,9 +54,11 @@ the first frame shown at its target; how long each track showed its
 keyframes only, the link too slow for every picture (thinned_ms, and
 thinned_at_end when it still did); the clock (audio or wall) and the
 audio notice. For a link, also each track's request round trip (time to
-first byte, smoothed), and the connection to the sharer: its state at the
-end, how many times it was lost and regained, and the time spent
-reconnecting; "Reconnecting to the sharer…" and the like are printed on
+first byte, smoothed); how many round trips the first frame and each seek
+waited for in sequence (round_trips: the most of any track, requests
+sent side by side counting once); and the connection to the sharer: its
+state at the end, how many times it was lost and regained, and the time
+spent reconnecting; "Reconnecting to the sharer…" and the like are printed on
 stderr as they happen.
 `
 
