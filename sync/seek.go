@@ -243,13 +243,11 @@ func (pl *pipeline) applySeek(t seekTarget) error {
 }
 
 // keyframeShowing is the time of the keyframe the picture at fileT
-// decodes from, by the MP4 index; ok is false without one, or without a
-// way to read the sound's packets by it.
+// decodes from, by the MP4 index; ok is false unless the index locates
+// every packet and the reader reads them at any offset (thinnable), as
+// prerollSound does the sound's.
 func (pl *pipeline) keyframeShowing(fileT time.Duration) (time.Duration, bool) {
-	if pl.video == nil {
-		return 0, false
-	}
-	if _, ok := pl.readerAt(); !ok || len(pl.indexOf(pl.audio.info.Index)) == 0 {
+	if !pl.thinnable() {
 		return 0, false
 	}
 	idx := pl.indexOf(pl.video.info.Index)
