@@ -279,7 +279,7 @@ type RangeReader struct {
 	hopMark uint64
 	hops    int
 	// stats counts what Stats reports; InFlight, Throughput and Buffered are
-	// computed when asked, RoundTrips is hops.
+	// computed when asked.
 	stats RangeReaderStats
 	// meter measures the throughput; bw the bandwidth while busy.
 	meter rateMeter
@@ -556,7 +556,6 @@ func (r *RangeReader) Stats() RangeReaderStats {
 	s.Throughput = r.meter.rate(r.timeNow())
 	s.Bandwidth = r.bw.rate(r.timeNow())
 	s.Buffered = r.bufferedLocked()
-	s.RoundTrips = r.hops
 	return s
 }
 

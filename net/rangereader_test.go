@@ -1476,7 +1476,7 @@ func TestRangeReaderCountsTheRoundTripsOfAReadPath(t *testing.T) {
 				t.Fatalf("ReadAt(%d, %d): %v", off, n, err)
 			}
 		}
-		trips := func() int { return r.Stats().RoundTrips }
+		trips := r.RoundTrips
 
 		// A header, then what it points to, then what that points to.
 		read(0, 4096)
@@ -1531,9 +1531,9 @@ func TestRangeReaderCountsTheRoundTripsOfAReadPath(t *testing.T) {
 	})
 }
 
-// TestRangeReaderCountsTheRoundTripsOfBlocks: reading ahead in blocks,
-// a read of a block the window asked for after the last read used counts
-// one more; blocks in flight at the mark count as one.
+// TestRangeReaderCountsTheRoundTripsOfBlocks: reading in blocks, a read
+// that waits for a block asked after the last wait counts one more;
+// after a mark, blocks the window already holds count for none.
 func TestRangeReaderCountsTheRoundTripsOfBlocks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const bs = 64 << 10
@@ -1545,14 +1545,14 @@ func TestRangeReaderCountsTheRoundTripsOfBlocks(t *testing.T) {
 		if _, err := r.ReadAt(p, 0); err != nil {
 			t.Fatal(err)
 		}
-		if got := r.Stats().RoundTrips; got != 1 {
+		if got := r.RoundTrips(); got != 1 {
 			t.Errorf("the first read took %d round trips, want 1", got)
 		}
 		// A far jump: its block is asked for after the first read's.
 		if _, err := r.ReadAt(p, 3<<20); err != nil {
 			t.Fatal(err)
 		}
-		if got := r.Stats().RoundTrips; got != 2 {
+		if got := r.RoundTrips(); got != 2 {
 			t.Errorf("a jump after the first read took %d round trips in all, want 2", got)
 		}
 		// Played on from there, the window fills ahead of the reads:
@@ -1561,7 +1561,7 @@ func TestRangeReaderCountsTheRoundTripsOfBlocks(t *testing.T) {
 		time.Sleep(time.Second)
 		r.MarkRoundTrips()
 		readSequentially(t, r, data, 3<<20+4*bs, bs)
-		if got := r.Stats().RoundTrips; got != 0 {
+		if got := r.RoundTrips(); got != 0 {
 			t.Errorf("a block the window held already took %d round trips, want 0", got)
 		}
 	})

@@ -31,8 +31,9 @@ func (r *RangeReader) waitedFor(h hop) {
 }
 
 // RoundTrips is how many round trips the reads have waited for in
-// sequence since the reader started or the last MarkRoundTrips (what
-// Stats reports, without the rest of Stats' work).
+// sequence since the reader started or the last MarkRoundTrips: waits
+// for requests sent side by side count once, bytes that came before they
+// were read count for none.
 func (r *RangeReader) RoundTrips() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -40,8 +41,8 @@ func (r *RangeReader) RoundTrips() int {
 }
 
 // MarkRoundTrips starts counting the round trips of a new read path (a
-// seek's): a request in flight counts as one, and Stats.RoundTrips
-// counts on from there.
+// seek's): a request in flight counts as one, and RoundTrips counts on
+// from there.
 func (r *RangeReader) MarkRoundTrips() {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -217,7 +217,7 @@ func (pl *pipeline) thinStep() (bool, error) {
 			waiting++
 		}
 		due := th.keys[th.nextKey].PTS + pl.offset
-		if th.seekKey || (due-pos < ahead && waiting < thinKeysAhead) {
+		if due-pos < ahead && waiting < thinKeysAhead {
 			return true, pl.thinKey(pl.video)
 		}
 	}

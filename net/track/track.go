@@ -103,12 +103,6 @@ type ReaderStats struct {
 	RTT time.Duration
 	// Buffered is how many contiguous bytes are cached from the read position.
 	Buffered int64
-	// RoundTrips is how many round trips the reads since the reader's
-	// last MarkRoundTrips (or its start) waited for in sequence: waits
-	// for requests sent side by side count once, bytes that came before
-	// they were read count for none, and a request already in flight at
-	// the mark counts as one.
-	RoundTrips int
 }
 
 // ByteRange is the bytes [Start, End) of a track.
