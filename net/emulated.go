@@ -20,6 +20,7 @@ import (
 	"github.com/Shopify/toxiproxy/v2/stream"
 	"github.com/Shopify/toxiproxy/v2/toxics"
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
 	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
@@ -267,6 +268,10 @@ type EmulatedPair struct {
 	// sharerEnd and viewerEnd are the hosts' simnet endpoints, kept for
 	// Stats; nil over TCP.
 	sharerEnd, viewerEnd *simEndpoint
+	// laneMu guards laneEnds, the simnet endpoints of the viewer's lanes
+	// (lanes.go), each of its own address with the viewer's link.
+	laneMu   sync.Mutex
+	laneEnds []*simEndpoint
 	// proxy shapes TCP in front of the sharer; nil over QUIC.
 	proxy *toxiproxy.Proxy
 	// down and up count the bytes leaving the proxy's rate stage each
@@ -280,14 +285,6 @@ type EmulatedPair struct {
 	// returned, for the later ones.
 	closeOnce sync.Once
 	closeErr  error
-}
-
-// emulatedEndpoint is one host's side of an emulated link, for NewHost.
-type emulatedEndpoint struct {
-	// options replace libp2p's default transports: the one transport
-	// that crosses the link and, for the TCP sharer, the proxy's address
-	// to announce instead of its own.
-	options []libp2p.Option
 }
 
 // simnetPort is the UDP port every simnet endpoint listens on; each
@@ -341,16 +338,32 @@ func (p *EmulatedPair) startQUIC() error {
 	p.sharerEnd = &simEndpoint{sim: p.sim, addr: &stdnet.UDPAddr{IP: simnet.IntToPublicIPv4(0), Port: simnetPort}, settings: settings, loss: p.link.Loss}
 	p.viewerEnd = &simEndpoint{sim: p.sim, addr: &stdnet.UDPAddr{IP: simnet.IntToPublicIPv4(1), Port: simnetPort}, settings: settings, loss: p.link.Loss}
 	var err error
-	if p.Sharer, err = p.sharerEnd.newHost(); err != nil {
+	if p.Sharer, err = p.sharerEnd.newHost(nil); err != nil {
 		return fmt.Errorf("net: starting the emulated link's sharer failed: %w", err)
 	}
 	// The viewer listens too: quic-go dials from a listening endpoint, and
 	// only a simnet address is routable on the link.
-	if p.Viewer, err = p.viewerEnd.newHost(); err != nil {
+	if p.Viewer, err = p.viewerEnd.newHost(nil); err != nil {
 		return fmt.Errorf("net: starting the emulated link's viewer failed: %w", err)
 	}
+	key := p.Viewer.Peerstore().PrivKey(p.Viewer.ID())
+	p.Viewer.lane = func() (*Host, error) { return p.newLane(key) }
 	return nil
 }
+
+// newLane starts a host for one of the viewer's lanes, under its key, on a
+// simnet endpoint of its own: the viewer's downlink is not the narrow end.
+func (p *EmulatedPair) newLane(key crypto.PrivKey) (*Host, error) {
+	p.laneMu.Lock()
+	e := &simEndpoint{sim: p.sim, addr: &stdnet.UDPAddr{IP: simnet.IntToPublicIPv4(laneFirstIP + len(p.laneEnds)), Port: simnetPort}, settings: p.viewerEnd.settings, loss: p.link.Loss}
+	p.laneEnds = append(p.laneEnds, e)
+	p.laneMu.Unlock()
+	return e.newHost(key)
+}
+
+// laneFirstIP numbers the simnet address of the viewer's first lane,
+// clear of the sharer's (0), the viewer's (1) and other viewers'.
+const laneFirstIP = 100
 
 // startTCP starts the sharer on loopback, a toxiproxy proxy in front of
 // it, and a viewer that knows only the proxy's address.
@@ -363,7 +376,9 @@ func (p *EmulatedPair) startTCP() error {
 		return fmt.Errorf("net: link %q: toxiproxy paces in kilobytes per second and cannot go below 8kbit", p.link)
 	}
 	var announce atomic.Pointer[ma.Multiaddr]
-	sharer := &emulatedEndpoint{options: []libp2p.Option{
+	// The one transport that crosses the link, and the proxy's address
+	// to announce instead of the sharer's own.
+	sharer := []libp2p.Option{
 		libp2p.Transport(tcp.NewTCPTransport),
 		// Until the proxy runs, announce nothing rather than the address
 		// that bypasses it.
@@ -373,9 +388,9 @@ func (p *EmulatedPair) startTCP() error {
 			}
 			return nil
 		}),
-	}}
+	}
 	var err error
-	p.Sharer, err = NewHost(HostOptions{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, emulated: sharer})
+	p.Sharer, err = NewHost(HostOptions{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, transports: sharer})
 	if err != nil {
 		return fmt.Errorf("net: starting the emulated link's sharer failed: %w", err)
 	}
@@ -398,8 +413,8 @@ func (p *EmulatedPair) startTCP() error {
 		return fmt.Errorf("net: link %q: the proxy's address %s: %w", p.link, p.proxy.Listen, err)
 	}
 	announce.Store(&proxyAddr)
-	viewer := &emulatedEndpoint{options: []libp2p.Option{libp2p.Transport(tcp.NewTCPTransport)}}
-	if p.Viewer, err = NewHost(HostOptions{ListenAddrs: []string{}, emulated: viewer}); err != nil {
+	viewer := []libp2p.Option{libp2p.Transport(tcp.NewTCPTransport)}
+	if p.Viewer, err = NewHost(HostOptions{ListenAddrs: []string{}, transports: viewer}); err != nil {
 		return fmt.Errorf("net: starting the emulated link's viewer failed: %w", err)
 	}
 	return nil
@@ -487,6 +502,14 @@ func (p *EmulatedPair) Stats() EmulatedLinkStats {
 	if p.sharerEnd != nil {
 		s.Down = p.sharerEnd.stats()
 		s.Up = p.viewerEnd.stats()
+		p.laneMu.Lock()
+		for _, e := range p.laneEnds {
+			l := e.stats()
+			s.Up.Packets += l.Packets
+			s.Up.Bytes += l.Bytes
+			s.Up.Lost += l.Lost
+		}
+		p.laneMu.Unlock()
 	}
 	if p.down != nil {
 		s.Down.Bytes = p.down.bytes.Load()
@@ -546,23 +569,24 @@ type simEndpoint struct {
 	conn *lossyConn
 }
 
-// newHost starts a host whose only transport is QUIC on this endpoint.
-func (e *simEndpoint) newHost() (*Host, error) {
+// newHost starts a host whose only transport is QUIC on this endpoint,
+// with the identity key (a fresh one when nil).
+func (e *simEndpoint) newHost(key crypto.PrivKey) (*Host, error) {
 	quicOpts := []quicreuse.Option{
 		quicreuse.OverrideListenUDP(e.listenUDP),
 		// quicreuse asks the system's routing table which local address
 		// reaches a peer; on the simnet there is only this one.
 		quicreuse.OverrideSourceIPSelector(func() (quicreuse.SourceIPSelector, error) { return e, nil }),
 	}
-	ee := &emulatedEndpoint{options: []libp2p.Option{
+	transports := []libp2p.Option{
 		libp2p.QUICReuse(newQUICConnManager, quicOpts...),
 		libp2p.Transport(libp2pquic.NewTransport),
-	}}
+	}
 	listen, err := manet.FromNetAddr(e.addr)
 	if err != nil {
 		return nil, fmt.Errorf("net: the simnet address %s: %w", e.addr, err)
 	}
-	return NewHost(HostOptions{ListenAddrs: []string{listen.String() + "/quic-v1"}, emulated: ee})
+	return NewHost(HostOptions{Identity: key, ListenAddrs: []string{listen.String() + "/quic-v1"}, transports: transports})
 }
 
 // listenUDP gives quicreuse the endpoint's connection in place of a UDP

@@ -63,7 +63,7 @@ func pullOverConnections(b *testing.B, link EmulatedLink, n, size int) float64 {
 	viewers := []*Host{pair.Viewer}
 	for i := 1; i < n; i++ {
 		e := &simEndpoint{sim: pair.sim, addr: &stdnet.UDPAddr{IP: simnet.IntToPublicIPv4(1 + i), Port: simnetPort}, settings: pair.viewerEnd.settings, loss: link.Loss}
-		h, err := e.newHost()
+		h, err := e.newHost(nil)
 		if err != nil {
 			b.Fatal(err)
 		}

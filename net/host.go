@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -54,10 +55,10 @@ type HostOptions struct {
 	// defaults to nil: the host dials only the addresses it is given.
 	Reach *ReachOptions
 
-	// emulated puts the host on one side of an emulated link, in place of
-	// the machine's network: its transports replace the default ones.
-	// Only NewEmulatedPair sets it.
-	emulated *emulatedEndpoint
+	// transports, when set, replace libp2p's default transports: the one
+	// that crosses an emulated link (NewEmulatedPair), or QUIC alone for
+	// a lane.
+	transports []libp2p.Option
 }
 
 // Host is a libp2p host together with the services HostOptions.Reach
@@ -68,6 +69,10 @@ type Host struct {
 	reach *reach
 	// lock holds HostOptions.IdentityFile, nil without one.
 	lock *identityLock
+	// lane starts a host for one of a recording's lanes (lanes.go): the
+	// same identity, QUIC alone, listening nowhere. It is nil where a
+	// link has no room for one (an emulated TCP link).
+	lane func() (*Host, error)
 }
 
 // Close stops the discovery services, then the host.
@@ -95,8 +100,8 @@ func (h *Host) Reachability() network.Reachability {
 // per-peer limits of limits.go on connections, streams and memory.
 func NewHost(o HostOptions) (*Host, error) {
 	transports := libp2p.DefaultTransports
-	if o.emulated != nil {
-		transports = libp2p.ChainOptions(o.emulated.options...)
+	if o.transports != nil {
+		transports = libp2p.ChainOptions(o.transports...)
 	}
 	opts := []libp2p.Option{transports, libp2p.DefaultMuxers, libp2p.DefaultSecurity}
 	if len(o.AnnounceAddrs) > 0 {
@@ -163,6 +168,12 @@ func NewHost(o HostOptions) (*Host, error) {
 		return nil, fmt.Errorf("net: starting libp2p host failed: %w", err)
 	}
 	hh := &Host{Host: h, reach: rc, lock: lock}
+	if o.transports == nil {
+		key := h.Peerstore().PrivKey(h.ID())
+		hh.lane = func() (*Host, error) {
+			return NewHost(HostOptions{Identity: key, ListenAddrs: []string{}, transports: []libp2p.Option{libp2p.Transport(libp2pquic.NewTransport)}})
+		}
+	}
 	started = true
 	if rc != nil {
 		if err := rc.start(h); err != nil {

@@ -59,13 +59,19 @@ func (p Priority) serveOrder() int {
 
 // priorityWrites orders the sharer's writes to each viewer by priority.
 // Every read_range answer registers while it is served; before each piece
-// of its body it waits until no answer to the same viewer comes before it:
-// one more urgent, or one as urgent that comes first: of the same track,
+// of its body it waits until no answer to the same viewer on the same
+// connection comes before it: one more urgent, or one as urgent that comes
+// first: of the same track,
 // the one nearer its start (a viewer sends a window's requests at once,
 // and they arrive in any order), else the one whose track asked first. Answers
-// of one priority thus go out one after the other, as HTTP/3 sends
-// non-incremental responses: a demuxer reads a track in order, and the
-// block it needs next is not slowed by the blocks after it.
+// of one priority thus go out one after the other on a connection, as
+// HTTP/3 sends non-incremental responses: a demuxer reads a track in
+// order, and the block it needs next is not slowed by the blocks after it.
+// A viewer on a lossy link spreads its requests over several connections
+// (lanes.go), each with its own congestion window, and each connection's
+// answers are ordered alone: there each window, not the uplink, is the
+// narrow end, and an urgent answer held up by a loss on one connection
+// would otherwise idle the others.
 type priorityWrites struct {
 	// mu guards peers and seq.
 	mu sync.Mutex
@@ -86,9 +92,11 @@ type peerWrites struct {
 
 // answerTurn is one answer's place in its viewer's order.
 type answerTurn struct {
-	// w and id say where it is registered.
-	w  *priorityWrites
-	id peer.ID
+	// w and id say where it is registered; conn names the connection
+	// it is written on.
+	w    *priorityWrites
+	id   peer.ID
+	conn string
 	// order, track, off and seq place it: the priority's serve order,
 	// then the offset within a track, then arrival.
 	order int
@@ -103,9 +111,9 @@ type answerTurn struct {
 // looking costs nothing.
 const priorityPiece = 16 << 10
 
-// begin registers an answer of priority p to id, of track at off; end it
-// once served.
-func (w *priorityWrites) begin(id peer.ID, p Priority, track string, off int64) *answerTurn {
+// begin registers an answer of priority p to id on its connection conn,
+// of track at off; end it once served.
+func (w *priorityWrites) begin(id peer.ID, conn string, p Priority, track string, off int64) *answerTurn {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.peers == nil {
@@ -117,7 +125,7 @@ func (w *priorityWrites) begin(id peer.ID, p Priority, track string, off int64) 
 		w.peers[id] = pw
 	}
 	w.seq++
-	a := &answerTurn{w: w, id: id, order: p.serveOrder(), track: track, off: off, seq: w.seq}
+	a := &answerTurn{w: w, id: id, conn: conn, order: p.serveOrder(), track: track, off: off, seq: w.seq}
 	pw.active[a] = struct{}{}
 	return a
 }
@@ -172,7 +180,7 @@ func (a *answerTurn) wait(ctx context.Context) error {
 		pw := w.peers[a.id]
 		ahead := false
 		for b := range pw.active {
-			if b.before(a, pw) {
+			if b.conn == a.conn && b.before(a, pw) {
 				ahead = true
 				break
 			}

@@ -41,11 +41,11 @@ func TestPriorityWritesOrderAViewersAnswers(t *testing.T) {
 	alice, bob := peer.ID("alice"), peer.ID("bob")
 	urgent, ahead := RequestPriority(NeedNow, 1), RequestPriority(NeedSoon, 0)
 	// The second of a track arrives first, as a window's requests may.
-	second := w.begin(alice, ahead, "screen", 2<<20)
-	first := w.begin(alice, ahead, "screen", 1<<20)
-	hurry := w.begin(alice, urgent, "screen", 8<<20)
-	other := w.begin(bob, ahead, "screen", 3<<20)
-	unset := w.begin(alice, 0, "camera", 0)
+	second := w.begin(alice, "c1", ahead, "screen", 2<<20)
+	first := w.begin(alice, "c1", ahead, "screen", 1<<20)
+	hurry := w.begin(alice, "c1", urgent, "screen", 8<<20)
+	other := w.begin(bob, "c1", ahead, "screen", 3<<20)
+	unset := w.begin(alice, "c1", 0, "camera", 0)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 
@@ -99,9 +99,9 @@ func TestPriorityWritesNeverWaitInACircle(t *testing.T) {
 	var w priorityWrites
 	id := peer.ID("alice")
 	p := RequestPriority(NeedLater, 0)
-	screenLate := w.begin(id, p, "screen", 100)
-	camera := w.begin(id, p, "camera", 0)
-	screenEarly := w.begin(id, p, "screen", 0)
+	screenLate := w.begin(id, "c1", p, "screen", 100)
+	camera := w.begin(id, "c1", p, "camera", 0)
+	screenEarly := w.begin(id, "c1", p, "screen", 0)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	want := []*answerTurn{screenEarly, screenLate, camera}
@@ -115,6 +115,49 @@ func TestPriorityWritesNeverWaitInACircle(t *testing.T) {
 				t.Errorf("%s is not served before %s", names[a], names[b])
 			}
 		}
+		a.end()
+	}
+}
+
+// TestPriorityWritesOrderEachConnectionAlone: a viewer's answers on
+// different connections (its lanes) write at once, each connection in its
+// own order: an urgent answer holds back read-ahead on its own connection
+// only.
+func TestPriorityWritesOrderEachConnectionAlone(t *testing.T) {
+	var w priorityWrites
+	alice := peer.ID("alice")
+	urgent, ahead := RequestPriority(NeedNow, 0), RequestPriority(NeedLater, 0)
+	laneA := w.begin(alice, "a", ahead, "screen", 1<<20)
+	laneA2 := w.begin(alice, "a", ahead, "screen", 2<<20)
+	laneB := w.begin(alice, "b", ahead, "screen", 3<<20)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	waits := func(a *answerTurn) bool {
+		short, stop := context.WithTimeout(ctx, 30*time.Millisecond)
+		defer stop()
+		return a.wait(short) != nil
+	}
+	if waits(laneA) || waits(laneB) {
+		t.Fatal("the first answer on each connection waited for the other connection's")
+	}
+	if !waits(laneA2) {
+		t.Error("the second answer on a connection went before the first on the same one")
+	}
+	hurry := w.begin(alice, "b", urgent, "mic", 0)
+	if waits(hurry) {
+		t.Error("an urgent answer waited for read-ahead")
+	}
+	if !waits(laneB) {
+		t.Error("read-ahead went on beside an urgent answer on its own connection")
+	}
+	if waits(laneA) {
+		t.Error("read-ahead on one connection waited for an urgent answer on another")
+	}
+	hurry.end()
+	if waits(laneB) {
+		t.Error("read-ahead stayed held after the urgent answer ended")
+	}
+	for _, a := range []*answerTurn{laneA, laneA2, laneB} {
 		a.end()
 	}
 }

@@ -82,6 +82,11 @@ type response struct {
 	Recording *recordingInfo `json:"recording,omitempty"`
 	// Length is how many raw bytes follow the header (read_range only).
 	Length int64 `json:"length,omitempty"`
+	// Loss is the share of the packets the sharer sent on this
+	// connection that were lost, once it sent enough to tell (read_range
+	// over QUIC only): the viewer spreads its requests over more
+	// connections when it is high (lanes.go).
+	Loss float64 `json:"loss,omitempty"`
 	// Join is where to begin reading (join only).
 	Join *joinInfo `json:"join,omitempty"`
 }

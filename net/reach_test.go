@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -165,7 +166,8 @@ func TestLimitedRelayNeverCarriesMedia(t *testing.T) {
 	if _, limited := usableConn(vh, rs.link.Peer); !limited {
 		t.Fatal("no limited connection to the sharer")
 	}
-	r := &Recording{h: vh, link: rs.link}
+	r := &Recording{h: vh, link: rs.link, lanes: newLanes(vh, rs.link.Peer, slog.New(slog.DiscardHandler))}
+	defer r.lanes.close()
 	short, cancelShort := context.WithTimeout(ctx, time.Second)
 	_, err = r.ReadRange(short, "screen", 0, make([]byte, 1024))
 	cancelShort()

@@ -50,6 +50,7 @@ func (r *Recording) Connection() Connection {
 	if c.State == ConnReconnecting {
 		c.Downtime += time.Since(c.Since)
 	}
+	c.Lanes = r.lanes.count()
 	return c
 }
 
@@ -87,6 +88,8 @@ func (r *Recording) startRun() {
 // sharer answers without the recording.
 func (r *Recording) run() {
 	defer close(r.done)
+	// The lanes end with the recording's own connection.
+	defer r.lanes.close()
 	id := r.link.Peer
 	nb := &network.NotifyBundle{DisconnectedF: func(_ network.Network, c network.Conn) {
 		if c.RemotePeer() == id {

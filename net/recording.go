@@ -46,6 +46,10 @@ type Recording struct {
 	firstTrackByte     atomic.Int64
 	firstTrackByteOnce sync.Once
 
+	// lanes are the connections range requests go out on: the host's own
+	// and, on a lossy link, more (lanes.go).
+	lanes *lanes
+
 	// inflight counts exchanges under way and progress is when bytes last
 	// arrived (Unix nanoseconds), so run can tell a stalled connection.
 	inflight atomic.Int64
@@ -110,10 +114,11 @@ func DialWith(ctx context.Context, h host.Host, l Link, o DialOptions) (*Recordi
 	if err := d.run(ctx, l); err != nil {
 		return nil, err
 	}
-	r := &Recording{h: h, link: l, log: o.Logger, o: o, steps: d.steps, dialStart: d.start}
+	r := &Recording{h: h, link: l, log: o.Logger, o: o, steps: d.steps, dialStart: d.start, lanes: newLanes(h, l.Peer, o.Logger)}
 	var resp response
 	err := r.exchange(ctx, request{Method: MethodGet, Token: l.Token}, &resp, func(*bufio.Reader) error { return nil })
 	if err != nil {
+		r.lanes.close()
 		return nil, fmt.Errorf("net: opening the recording failed: %w", err)
 	}
 	if resp.Recording == nil {
@@ -329,24 +334,97 @@ func retryable(err error) bool {
 // readRange asks for [off, off+len(dst)) of version of track at priority
 // prio and reads the answer straight into dst, calling arrived (if not
 // nil) with the bytes read so far as they land. ttfb is from opening the
-// stream to the answer's header. Callers add the context to errors (the
-// range reader says which range it wanted).
+// stream to the answer's header. A request long enough to fill more than
+// one lane is split across them, its parts fetched side by side; n and
+// arrived then count the bytes in order from off, and err is the failure
+// of the first part that stops them. Callers add the context to errors
+// (the range reader says which range it wanted).
 func (r *Recording) readRange(ctx context.Context, track, version string, off int64, dst []byte, prio Priority, arrived func(n int)) (n int, ttfb time.Duration, err error) {
 	if len(dst) > MaxReadLength {
 		dst = dst[:MaxReadLength]
 	}
+	ls := r.lanes.pick(max(1, len(dst)/splitMin))
+	if len(ls) <= 1 {
+		return r.readPart(ctx, ls[0], track, version, off, dst, prio, arrived)
+	}
+	parts := make([]rangePart, len(ls))
+	size := (len(dst) + len(ls) - 1) / len(ls)
+	for i := range parts {
+		parts[i].lo = min(i*size, len(dst))
+		parts[i].hi = min((i+1)*size, len(dst))
+	}
+	var mu sync.Mutex
+	reported := 0
+	// prefix is how many bytes from off have arrived, with mu held.
+	prefix := func() int {
+		got := 0
+		for i := range parts {
+			got += parts[i].got
+			if parts[i].got < parts[i].hi-parts[i].lo {
+				break
+			}
+		}
+		return got
+	}
+	var wg sync.WaitGroup
+	for i, l := range ls {
+		p := &parts[i]
+		wg.Go(func() {
+			_, p.ttfb, p.err = r.readPart(ctx, l, track, version, off+int64(p.lo), dst[p.lo:p.hi], prio, func(got int) {
+				mu.Lock()
+				defer mu.Unlock()
+				p.got = got
+				if m := prefix(); m > reported && arrived != nil {
+					reported = m
+					arrived(m)
+				}
+			})
+		})
+	}
+	wg.Wait()
+	n, ttfb = prefix(), parts[0].ttfb
+	for _, p := range parts {
+		if p.got == p.hi-p.lo {
+			continue
+		}
+		// The first part short of its bytes says why the read ends there:
+		// a short answer, or a range past the end, is the track's end (a
+		// live track's sharer knew less than asked for); anything else
+		// fails it.
+		if p.err == nil || (p.got == 0 && errors.Is(p.err, ErrOutOfRange)) {
+			return n, ttfb, nil
+		}
+		return n, ttfb, p.err
+	}
+	return n, ttfb, nil
+}
+
+// rangePart is one lane's part [lo, hi) of a split request: how many of its
+// bytes arrived, its time to first byte and its failure.
+type rangePart struct {
+	lo, hi int
+	got    int
+	ttfb   time.Duration
+	err    error
+}
+
+// readPart is readRange on one lane, unsplit.
+func (r *Recording) readPart(ctx context.Context, l *lane, track, version string, off int64, dst []byte, prio Priority, arrived func(n int)) (n int, ttfb time.Duration, err error) {
+	l.busy.Add(int64(len(dst)))
+	defer l.busy.Add(-int64(len(dst)))
 	start := time.Now()
 	var resp response
 	req := request{Method: MethodReadRange, Token: r.link.Token, Track: track, Offset: off, Length: int64(len(dst)), Version: version}
 	if r.info.Priorities {
 		req.Priority = prio
 	}
-	err = r.exchange(ctx, req, &resp,
+	err = r.exchangeOn(ctx, l.h, req, &resp,
 		func(br *bufio.Reader) error {
 			ttfb = time.Since(start)
 			if resp.Length <= 0 || resp.Length > int64(len(dst)) {
 				return fmt.Errorf("%w: the sharer announced %d bytes for a request of %d", errMalformedAnswer, resp.Length, len(dst))
 			}
+			r.lanes.observe(resp.Loss)
 			want := int(resp.Length)
 			for n < want {
 				m, err := br.Read(dst[n:want])
@@ -368,12 +446,17 @@ func (r *Recording) readRange(ctx context.Context, track, version string, off in
 	return n, ttfb, err
 }
 
-// exchange runs one request on a fresh stream: send the request, read the
-// response header into resp, and let body read what follows. A cancelled
-// ctx resets the stream so the sharer stops working for it. It never
-// dials: without a connection it fails at once, and the recording's run
-// reconnects.
+// exchange runs one request on a fresh stream of the recording's own
+// connection: send the request, read the response header into resp, and
+// let body read what follows. A cancelled ctx resets the stream so the
+// sharer stops working for it. It never dials: without a connection it
+// fails at once, and the recording's run reconnects.
 func (r *Recording) exchange(ctx context.Context, req request, resp *response, body func(*bufio.Reader) error) error {
+	return r.exchangeOn(ctx, r.h, req, resp, body)
+}
+
+// exchangeOn is exchange on h's connection: the recording's or a lane's.
+func (r *Recording) exchangeOn(ctx context.Context, h host.Host, req request, resp *response, body func(*bufio.Reader) error) error {
 	// A watch waits for the sharer by design: it is no request for the
 	// stall watchdog to wait on.
 	if req.Method != MethodWatch {
@@ -382,7 +465,7 @@ func (r *Recording) exchange(ctx context.Context, req request, resp *response, b
 		}
 		defer r.inflight.Add(-1)
 	}
-	st, err := openStream(network.WithNoDial(ctx, "reelay: the recording reconnects by itself"), r.h, r.link.Peer)
+	st, err := openStream(network.WithNoDial(ctx, "reelay: the recording reconnects by itself"), h, r.link.Peer)
 	if err != nil {
 		return err
 	}

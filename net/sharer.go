@@ -84,6 +84,8 @@ type Sharer struct {
 	handlers sync.WaitGroup
 	// writes orders the answers to each viewer by their priority.
 	writes priorityWrites
+	// losses measures each connection's loss, told with every answer.
+	losses lossMeter
 	// bufPool recycles copy buffers so serving allocates nothing per range.
 	bufPool sync.Pool
 
@@ -163,7 +165,10 @@ func NewSharer(h host.Host, o SharerOptions) *Sharer {
 	}
 	s.bufPool.New = func() any { b := make([]byte, copyBufSize); return &b }
 	s.notifiee = &network.NotifyBundle{
-		DisconnectedF: func(_ network.Network, c network.Conn) { s.disconnected(c.RemotePeer()) },
+		DisconnectedF: func(_ network.Network, c network.Conn) {
+			s.losses.forget(c)
+			s.disconnected(c.RemotePeer())
+		},
 	}
 	h.Network().Notify(s.notifiee)
 	h.SetStreamHandler(ProtocolID, s.handleStream)
@@ -561,9 +566,9 @@ func (s *Sharer) serveRange(ctx context.Context, st network.Stream, sh *share, r
 	}
 	defer st.Scope().ReleaseMemory(len(buf))
 	id := st.Conn().RemotePeer()
-	turn := s.writes.begin(id, req.Priority, t.name, req.Offset)
+	turn := s.writes.begin(id, st.Conn().ID(), req.Priority, t.name, req.Offset)
 	defer turn.end()
-	if err := writeFrame(st, response{Length: n}); err != nil {
+	if err := writeFrame(st, response{Length: n, Loss: s.losses.loss(st.Conn())}); err != nil {
 		return err
 	}
 	for off, end := req.Offset, req.Offset+n; off < end; {

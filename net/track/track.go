@@ -159,4 +159,7 @@ type Connection struct {
 	Reconnects int
 	// Downtime is the time spent reconnecting, the current outage included.
 	Downtime time.Duration
+	// Lanes counts the connections range requests go out on: one, or more
+	// on a link that loses packets; zero when not known.
+	Lanes int
 }

@@ -1,0 +1,338 @@
+package net
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/quic-go/quic-go"
+)
+
+// Lanes. One QUIC connection's loss-based congestion control carries a
+// fraction of a lossy link: about 11.5 of 20 Mbit/s at 0.1 % loss and
+// 50 ms, 3.2 at 1 %, under the 7.2 Mbit/s of a screen share with a camera.
+// Every connection to the same sharer keeps a congestion window of its
+// own, so four carry 3.98 times one at 1 % (BenchmarkLossyLinkConnections,
+// every connection through the sharer's one uplink; two carry 1.36 times
+// one at 0.1 %). On a link that does not lose packets at random, more
+// connections carry nothing more and take more than their share of a
+// queue others use, so a viewer opens them only once its sharer reports
+// loss that a clean link does not have.
+//
+// The sharer reports, with each read_range answer over QUIC, the loss of
+// the packets it sent on that connection since its slow start (lossMeter,
+// response.Loss). From the worst it reported, the viewer keeps
+// lanesFor(loss) connections to it: the recording's own and more lanes,
+// each a host of its own under the viewer's identity dialling the address
+// the recording's connection reached, so the sharer sees one viewer, its
+// Allow list and its limits unchanged. Each range request goes out on the
+// lane with the fewest bytes outstanding, and a request long enough is
+// split across lanes, its parts fetched side by side: a seek's way from a
+// keyframe to its target then takes every lane's window, not one. The
+// sharer orders its answers per connection, a more urgent answer on any of
+// them first (priority.go).
+
+const (
+	// lossForLanes is the loss since slow start from which a viewer keeps
+	// lanesOnLoss connections to its sharer. Reading 16 MB across emulated
+	// links (50 ms), the loss reported was 0.03–0.29 % without random loss
+	// at 20 Mbit/s (the queue's drops as the connection probes for more,
+	// most in its first seconds) and 0.06–0.15 % at 100 Mbit/s; 0.19–0.44 %
+	// at 0.1 % random loss, 0.51–0.88 % at 0.5 % and 0.85–1.20 % at 1 %.
+	lossForLanes = 0.005
+	lanesOnLoss  = 4
+	// lanesMinRTT is the shortest round trip on which lanes are opened: one
+	// connection losing 1 % of its packets on a 10 ms path still carries
+	// about 13 Mbit/s (1.22 × packet size / (RTT × √loss)), on 50 ms
+	// about 2.6.
+	lanesMinRTT = 10 * time.Millisecond
+	// lanesMaxQueue bounds the smoothed round trip, as a multiple of the
+	// shortest, of a path whose losses are taken for random ones.
+	lanesMaxQueue = 1.5
+	// splitMin is the smallest part of a request split across lanes.
+	splitMin = 64 << 10
+	// laneDialTimeout bounds dialling one lane.
+	laneDialTimeout = 10 * time.Second
+	// laneRetry is how long a viewer waits to dial a lane again after
+	// one failed.
+	laneRetry = 30 * time.Second
+)
+
+// errNoLaneAddr is why no lane is dialled while the recording's own
+// connection is relayed or gone: there is no direct address to dial.
+var errNoLaneAddr = errors.New("no direct connection to the sharer to dial beside")
+
+// lanesFor is how many connections to keep to a sharer that reports loss.
+func lanesFor(loss float64) int {
+	if loss >= lossForLanes {
+		return lanesOnLoss
+	}
+	return 1
+}
+
+// lossMeter measures, for each connection the sharer answers on, the
+// loss since its slow start: a clean link loses a few packets as a
+// connection's slow start overfills the router's queue, as many at first
+// as a link that loses 0.1 % at random does in all, and after it only the
+// odd one as the connection probes for more.
+type lossMeter struct {
+	mu    sync.Mutex
+	conns map[string]*lossBase
+}
+
+// lossBase is what a connection had sent and lost when its slow start
+// was over.
+type lossBase struct {
+	sent, lost uint64
+}
+
+const (
+	// lossSkipPackets are the packets a connection sends before its loss
+	// is counted: its slow start, on a home link.
+	lossSkipPackets = 300
+	// lossMinPackets are the packets counted before a loss is reported.
+	lossMinPackets = 1000
+)
+
+// loss is c's loss since its slow start, once lossMinPackets were counted;
+// zero before and on any transport but QUIC.
+func (m *lossMeter) loss(c network.Conn) float64 {
+	var qc *quic.Conn
+	if !c.As(&qc) {
+		return 0
+	}
+	st := qc.ConnectionStats()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := m.conns[c.ID()]
+	if b == nil {
+		if st.PacketsSent < lossSkipPackets {
+			return 0
+		}
+		if m.conns == nil {
+			m.conns = make(map[string]*lossBase)
+		}
+		m.conns[c.ID()] = &lossBase{sent: st.PacketsSent, lost: st.PacketsLost}
+		return 0
+	}
+	n := st.PacketsSent - b.sent
+	if n < lossMinPackets {
+		return 0
+	}
+	// PacketsLost can fall: a packet declared lost may arrive after.
+	return float64(max(st.PacketsLost, b.lost)-b.lost) / float64(n)
+}
+
+// forget drops a closed connection's window.
+func (m *lossMeter) forget(c network.Conn) {
+	m.mu.Lock()
+	delete(m.conns, c.ID())
+	m.mu.Unlock()
+}
+
+// lossAtRandom says the loss on h's QUIC connection to id is of the kind
+// more connections get around: a path long enough (lanesMinRTT) that one
+// connection's loss-based congestion control holds it well below the
+// link's rate, and round trips near the shortest seen (lanesMaxQueue), so
+// the losses are not a queue overflowing. A queue's losses say the link is
+// full, and more connections would only overfill it: ten viewers on one
+// machine lose packets in its socket buffers, a millisecond apart.
+func lossAtRandom(h host.Host, id peer.ID) bool {
+	for _, c := range h.Network().ConnsToPeer(id) {
+		var qc *quic.Conn
+		if c.Stat().Limited || !c.As(&qc) {
+			continue
+		}
+		st := qc.ConnectionStats()
+		return st.MinRTT >= lanesMinRTT && float64(st.SmoothedRTT) <= lanesMaxQueue*float64(st.MinRTT)
+	}
+	return false
+}
+
+// lanes are a recording's connections to its sharer: its host's and those
+// it dialled for lanes.
+type lanes struct {
+	// peer is the sharer.
+	peer peer.ID
+	// open starts a lane's host; nil when the recording's host has none
+	// (a host of libp2p's own, or an emulated TCP link).
+	open func() (*Host, error)
+	log  *slog.Logger
+
+	// ctx ends dialling; wg waits for the dialler.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// mu guards the fields below.
+	mu sync.Mutex
+	// list holds the lanes, the recording's own connection first.
+	list []*lane
+	// want is how many lanes the worst loss reported asks for.
+	want int
+	// loss is the worst loss reported.
+	loss float64
+	// dialling says the dialler runs; notBefore is when it may run again
+	// after a lane failed to dial.
+	dialling  bool
+	notBefore time.Time
+	closed    bool
+}
+
+// lane is one connection to the sharer, through its own host.
+type lane struct {
+	h host.Host
+	// own is the lane's host, closed with it; nil for the recording's.
+	own *Host
+	// busy is how many bytes were asked for on it and have not arrived.
+	busy atomic.Int64
+}
+
+// newLanes starts with the recording's host h alone.
+func newLanes(h host.Host, id peer.ID, log *slog.Logger) *lanes {
+	ls := &lanes{peer: id, log: log, list: []*lane{{h: h}}, want: 1}
+	if hh, ok := h.(*Host); ok {
+		ls.open = hh.lane
+	}
+	ls.ctx, ls.cancel = context.WithCancel(context.Background())
+	return ls
+}
+
+// count is how many lanes are open, the recording's own connection among
+// them.
+func (ls *lanes) count() int {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return len(ls.list)
+}
+
+// observe takes in the loss a sharer reported, dialling lanes when it
+// asks for more.
+func (ls *lanes) observe(loss float64) {
+	if !(loss > 0 && loss < 1) || ls.open == nil {
+		return
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.loss = max(ls.loss, loss)
+	if lanesFor(loss) > ls.want && lossAtRandom(ls.list[0].h, ls.peer) {
+		ls.want = lanesFor(loss)
+	}
+	if len(ls.list) >= ls.want || ls.dialling || ls.closed || time.Now().Before(ls.notBefore) {
+		return
+	}
+	ls.dialling = true
+	ls.wg.Add(1)
+	go ls.dial()
+}
+
+// dial opens lanes until there are as many as wanted, or one fails.
+func (ls *lanes) dial() {
+	defer ls.wg.Done()
+	for {
+		ls.mu.Lock()
+		if len(ls.list) >= ls.want || ls.closed {
+			ls.dialling = false
+			ls.mu.Unlock()
+			return
+		}
+		main, loss := ls.list[0].h, ls.loss
+		ls.mu.Unlock()
+		l, err := ls.dialOne(main)
+		ls.mu.Lock()
+		if err != nil {
+			ls.dialling = false
+			ls.notBefore = time.Now().Add(laneRetry)
+			ls.mu.Unlock()
+			ls.log.Info("could not open another connection to the sharer", "err", err)
+			return
+		}
+		if ls.closed {
+			ls.mu.Unlock()
+			l.own.Close()
+			return
+		}
+		ls.list = append(ls.list, l)
+		n := len(ls.list)
+		ls.mu.Unlock()
+		ls.log.Info("opened another connection to the sharer on a lossy link", "connections", n, "loss", loss)
+	}
+}
+
+// dialOne starts a lane's host and connects it to the addresses the
+// recording's own direct connections reached.
+func (ls *lanes) dialOne(main host.Host) (*lane, error) {
+	var addrs []ma.Multiaddr
+	for _, c := range main.Network().ConnsToPeer(ls.peer) {
+		if !c.Stat().Limited {
+			addrs = append(addrs, c.RemoteMultiaddr())
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, errNoLaneAddr
+	}
+	h, err := ls.open()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ls.ctx, laneDialTimeout)
+	defer cancel()
+	if err := h.Connect(ctx, peer.AddrInfo{ID: ls.peer, Addrs: addrs}); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return &lane{h: h, own: h}, nil
+}
+
+// pick returns up to n lanes, those with the fewest bytes outstanding
+// first; a lane whose connection is gone is closed and left out. There is
+// always one: the recording's own.
+func (ls *lanes) pick(n int) []*lane {
+	ls.mu.Lock()
+	var gone []*lane
+	live := ls.list[:1]
+	for _, l := range ls.list[1:] {
+		if len(l.h.Network().ConnsToPeer(ls.peer)) == 0 {
+			gone = append(gone, l)
+		} else {
+			live = append(live, l)
+		}
+	}
+	ls.list = live
+	out := slices.Clone(live)
+	ls.mu.Unlock()
+	for _, l := range gone {
+		ls.log.Info("a connection to the sharer closed", "connections", len(out))
+		l.own.Close()
+	}
+	slices.SortStableFunc(out, func(a, b *lane) int { return cmp.Compare(a.busy.Load(), b.busy.Load()) })
+	return out[:min(n, len(out))]
+}
+
+// close stops dialling and closes the lanes' hosts, not the recording's.
+// Calls after the first do nothing.
+func (ls *lanes) close() {
+	ls.mu.Lock()
+	if ls.closed {
+		ls.mu.Unlock()
+		return
+	}
+	ls.closed = true
+	list := ls.list
+	ls.list = list[:1]
+	ls.mu.Unlock()
+	ls.cancel()
+	ls.wg.Wait()
+	for _, l := range list[1:] {
+		l.own.Close()
+	}
+}

@@ -1,0 +1,117 @@
+package net
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"math"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// TestLanesFollowTheLossReported: the connections a viewer keeps follow
+// the loss its sharer reports, never fewer than one, and a report that is
+// no share (negative, one or more, not a number) changes nothing.
+func TestLanesFollowTheLossReported(t *testing.T) {
+	for _, c := range []struct {
+		loss float64
+		want int
+	}{{0, 1}, {0.0011, 1}, {0.0029, 1}, {0.0044, 1}, {0.0051, 4}, {0.01, 4}, {0.2, 4}} {
+		if got := lanesFor(c.loss); got != c.want {
+			t.Errorf("lanesFor(%v) = %d, want %d", c.loss, got, c.want)
+		}
+	}
+	ls := newLanes(newLoopbackHost(t), peer.ID("sharer"), slog.New(slog.DiscardHandler))
+	defer ls.close()
+	ls.open = func() (*Host, error) { t.Fatal("a lane was dialled for a report that is no loss"); return nil, nil }
+	for _, bad := range []float64{-0.5, 1, 7, math.NaN()} {
+		ls.observe(bad)
+	}
+	if ls.want != 1 {
+		t.Errorf("want %d lanes after malformed reports, not 1", ls.want)
+	}
+}
+
+// TestALossyLinkGetsMoreConnections: across an emulated link that loses
+// 1 % of its packets, the viewer opens lanes as the sharer reports the
+// loss, up to four connections, and reads split across them return the
+// file's bytes, up to its end; the sharer still counts one viewer, and an
+// Allow list naming the viewer lets its lanes in. On a clean link it keeps
+// one, and on a path of 2 ms, where one connection carries plenty despite
+// the loss.
+func TestALossyLinkGetsMoreConnections(t *testing.T) {
+	checkGoroutines(t)
+	for _, c := range []struct {
+		link  string
+		lossy bool
+		want  int
+	}{{"20ms,100mbit,1%", true, 4}, {"20ms,100mbit", false, 1}, {"2ms,100mbit,1%", true, 1}} {
+		t.Run(c.link, func(t *testing.T) {
+			link, err := ParseEmulatedLink(c.link)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pair, err := NewEmulatedPair(link, TransportQUIC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pair.Close()
+			dir := t.TempDir()
+			data := writeRandomFile(t, filepath.Join(dir, "screen.mp4"), 12<<20, 5)
+			sharer := NewSharer(pair.Sharer, SharerOptions{Allow: []peer.ID{pair.Viewer.ID()}})
+			defer sharer.Close()
+			l, err := sharer.Share(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+			rec, err := Dial(ctx, pair.Viewer, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rec.Close()
+			buf := make([]byte, MaxReadLength)
+			for off := 0; off < len(data); off += len(buf) {
+				n, err := rec.ReadRange(ctx, "screen", int64(off), buf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(buf[:n], data[off:min(off+len(buf), len(data))]) {
+					t.Fatalf("the %d bytes at %d differ from the file (%d connections)", n, off, rec.Connection().Lanes)
+				}
+			}
+			// Read on until the lanes are open, or, where none should be,
+			// until the sharer has reported the loss.
+			reported := func() bool {
+				rec.lanes.mu.Lock()
+				defer rec.lanes.mu.Unlock()
+				return rec.lanes.loss >= lossForLanes
+			}
+			deadline := time.Now().Add(20 * time.Second)
+			for time.Now().Before(deadline) && (rec.Connection().Lanes < c.want || (c.lossy && c.want == 1 && !reported())) {
+				n, err := rec.ReadRange(ctx, "screen", 0, buf)
+				if err != nil || !bytes.Equal(buf[:n], data[:n]) {
+					t.Fatalf("reading again: %d bytes, %v, or bytes differ", n, err)
+				}
+			}
+			if c.lossy && !reported() {
+				t.Errorf("the sharer never reported the loss of %s", c.link)
+			}
+			if got := rec.Connection().Lanes; got != c.want {
+				t.Errorf("%d connections to the sharer over %s, want %d", got, c.link, c.want)
+			}
+			// A read across the end, split or not, ends at the end.
+			off := len(data) - 100_000
+			if n, err := rec.ReadRange(ctx, "screen", int64(off), buf); n != 100_000 || err != nil || !bytes.Equal(buf[:n], data[off:]) {
+				t.Errorf("reading %d bytes 100 kB before the end: %d, %v", len(buf), n, err)
+			}
+			if v := sharer.Viewers(); len(v) != 1 {
+				t.Errorf("the sharer lists %d viewers, want 1", len(v))
+			}
+		})
+	}
+}
