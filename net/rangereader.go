@@ -534,6 +534,15 @@ func (r *RangeReader) SetActive(on bool) {
 // before anything else. Concurrent ReadAt calls are asked in parallel.
 func (r *RangeReader) SetSparse(on bool) {
 	r.mu.Lock()
+	if r.sparse && !on {
+		// Sparse reads went out a keyframe at a time, each waiting a
+		// round trip: their bandwidth says more of the round trip than of
+		// the link, nor does it know of connections opened since. The
+		// read-ahead that follows measures afresh.
+		busy := r.bw.busyNow
+		r.bw = bandwidthMeter{}
+		r.bw.setBusy(r.timeNow(), busy)
+	}
 	r.sparse = on
 	if on {
 		// Read-ahead in flight is for bytes the player now skips.

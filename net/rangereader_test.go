@@ -999,8 +999,21 @@ func TestRangeReaderSparseAsksForExactlyWhatIsRead(t *testing.T) {
 			t.Errorf("sparse ReadAt across the end: %d, %v; want 10, EOF", n, err)
 		}
 
-		// Back to playing: readahead from where the reads go on.
+		// Back to playing: the sparse reads' bandwidth is forgotten, and
+		// readahead goes on from where the reads go on.
+		for i := range 10 {
+			off := int64(10<<20 + i*100_000)
+			if n, err := r.ReadAt(p, off); err != nil || !bytes.Equal(p[:n], data[off:off+int64(len(p))]) {
+				t.Fatalf("sparse ReadAt(%d): %d, %v", off, n, err)
+			}
+		}
+		if r.Stats().Bandwidth == 0 {
+			t.Fatal("no bandwidth measured while reading sparse")
+		}
 		r.SetSparse(false)
+		if bw := r.Stats().Bandwidth; bw != 0 {
+			t.Errorf("the bandwidth the sparse reads measured (%.0f B/s) outlived them", bw)
+		}
 		readSequentially(t, r, data, 9<<20, 256<<10)
 		time.Sleep(time.Second)
 		if s := r.Stats(); s.Buffered < 1<<20 {
