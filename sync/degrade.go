@@ -51,6 +51,10 @@ type thinState struct {
 	retryAt time.Time
 	// wholeAt is when it last played whole again after being thinned.
 	wholeAt time.Time
+	// lanes is how many connections to the sharer there were when it was
+	// thinned: the network spreads its requests over more on a lossy link,
+	// and what was measured before says nothing of them.
+	lanes int
 }
 
 // pictureArea is the size of a track's largest picture, 0 without one:
@@ -166,6 +170,7 @@ func (p *Player) thin(s *trackSlot, now time.Time) {
 		t.retry = min(2*t.retry, maxRetry)
 	}
 	t.on, t.since, t.retryAt = true, now, now.Add(t.retry)
+	t.lanes = p.connection().Lanes
 	s.pl.setThin(true)
 }
 
@@ -180,22 +185,28 @@ func (p *Player) unthin(s *trackSlot, now time.Time) {
 }
 
 // checkThinned lets a thinned track play whole again once its wait is
-// over and the link is measured to carry it: the most important that
-// fits, one track at a time. Those that do not fit wait again.
+// over and the link is measured to carry it, or at once when the network
+// has opened more connections to the sharer since it was thinned: the
+// most important that fits, one track at a time. Those that do not fit
+// wait again. A thinned track's own reads are keyframes, a request at a
+// time, and measure the round trips more than the link; on more
+// connections the only measure is to try (the reader measures afresh as
+// it reads ahead again), and a relapse doubles the next wait.
 func (p *Player) checkThinned() {
 	if !p.wantPlay || p.stalled || p.prerolling || p.starting {
 		return
 	}
 	now := p.opts.Now()
+	lanes := p.connection().Lanes
 	var due []*trackSlot
 	for _, s := range p.slots {
-		if s.thin.on && s.pl != nil && !now.Before(s.thin.retryAt) {
+		if s.thin.on && s.pl != nil && (!now.Before(s.thin.retryAt) || lanes > s.thin.lanes) {
 			due = append(due, s)
 		}
 	}
 	slices.SortFunc(due, func(a, b *trackSlot) int { return pictureArea(b) - pictureArea(a) })
 	for _, s := range due {
-		if p.linkCarries(s) {
+		if lanes > s.thin.lanes || p.linkCarries(s) {
 			p.unthin(s, now)
 			return
 		}

@@ -11,6 +11,7 @@ import (
 
 	"reelay/media/mediatest"
 	p2pnet "reelay/net"
+	"reelay/net/track"
 )
 
 // slowLink is one link shared by every track of a pacedSource: each byte
@@ -28,6 +29,9 @@ type slowLink struct {
 	// dead makes it carry nothing, as a sharer that vanished without
 	// closing, and its readers measure nothing arriving.
 	dead atomic.Bool
+	// lanes, when set, is the connections to the sharer its readers
+	// report, as a network reader on a lossy link does.
+	lanes atomic.Int32
 	// readsAt are the offsets of the ReadAt calls asked while logAt is
 	// set, in the order they were asked (under mu).
 	logAt   atomic.Bool
@@ -121,6 +125,15 @@ func (r *pacedReader) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (r *pacedReader) Seek(off int64, whence int) (int64, error) { return r.f.Seek(off, whence) }
+
+// Connection reports a connection with the link's lanes once they are
+// set, and none before.
+func (r *pacedReader) Connection() track.Connection {
+	if n := r.link.lanes.Load(); n > 0 {
+		return track.Connection{State: track.ConnConnected, Lanes: int(n)}
+	}
+	return track.Connection{}
+}
 
 // Stats reports what a network reader would measure of the link: its
 // rate shared by the two tracks of these tests, always asking, and
@@ -269,6 +282,40 @@ func TestASlowLinkThinsThePictureAndTheSoundPlaysOn(t *testing.T) {
 		if d := trackNamed(p.Tracks(), "camera").Stats.ThinnedTime; d < 3*time.Second {
 			t.Errorf("ThinnedTime = %v, want the 3 s and more it was thinned", d)
 		}
+	})
+}
+
+// TestMoreConnectionsLetAThinnedTrackTryWhole: a thinned camera whose
+// link is still measured too slow stays thinned past its retry; once the
+// network has opened more connections to the sharer than it had when the
+// camera was thinned, the camera tries to play whole at once, before its
+// next retry, the old measure notwithstanding.
+func TestMoreConnectionsLetAThinnedTrackTryWhole(t *testing.T) {
+	folder := fixtureFolder(t, "camera.mp4", "mic.m4a")
+	synctest.Test(t, func(t *testing.T) {
+		link := &slowLink{}
+		link.lanes.Store(1)
+		link.rate.Store(22_000)
+		p, _, _ := openTest(t, pacedSource{FolderSource(folder), link}, Options{})
+		waitState(t, p, StatePaused, 30*time.Second)
+		p.Play()
+		waitFor(t, 30*time.Second, "the camera thinned", func() bool {
+			return trackNamed(p.Tracks(), "camera").Thinned
+		})
+		// Past the first retry, on the same connections: still thinned.
+		// The clip is 10 s long, so watch it again meanwhile.
+		time.Sleep(firstRetry / 2)
+		p.Seek(0)
+		time.Sleep(firstRetry/2 + time.Second)
+		if !trackNamed(p.Tracks(), "camera").Thinned {
+			t.Fatal("the camera played whole on a link measured too slow, with no new connection")
+		}
+		p.Seek(0)
+		time.Sleep(time.Second)
+		link.lanes.Store(4)
+		waitFor(t, firstRetry/2, "the camera trying whole", func() bool {
+			return !trackNamed(p.Tracks(), "camera").Thinned
+		})
 	})
 }
 
