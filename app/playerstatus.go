@@ -166,6 +166,11 @@ func (pv *playerView) networkFigures() string {
 	if p := pathText(pv.path); p != "" {
 		parts = append(parts, p)
 	}
+	if pv.conn.Lanes > 1 {
+		// Net spreads the requests over more connections once the
+		// sharer reports packets lost.
+		parts = append(parts, fmt.Sprintf("%d connections, packets are being lost", pv.conn.Lanes))
+	}
 	if pv.rtt > 0 {
 		parts = append(parts, formatRTT(pv.rtt))
 	}

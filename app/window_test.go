@@ -1407,24 +1407,26 @@ func TestTheStatusLineSaysTheConnectionInWords(t *testing.T) {
 	h.waitFor("the player", func() bool { return h.u.player != nil })
 	pv := h.u.player
 	for _, c := range []struct {
-		path p2pnet.Path
-		rtt  time.Duration
-		bps  float64 // bytes per second
-		want string
+		path  p2pnet.Path
+		rtt   time.Duration
+		bps   float64 // bytes per second
+		lanes int
+		want  string
 	}{
-		{p2pnet.PathLAN, 12 * time.Millisecond, 131e3, "Direct connection on your network · 12 ms · 1.0 Mbit/s"},
-		{p2pnet.PathDirect, 48400 * time.Microsecond, 62.5e3, "Direct connection over the internet · 48 ms · 500 kbit/s"},
-		{p2pnet.PathHolePunched, 95 * time.Millisecond, 2.5e6, "Direct connection through both routers · 95 ms · 20 Mbit/s"},
-		{p2pnet.PathRelayed, 180 * time.Millisecond, 40e3, "Relayed through a server · 180 ms · 320 kbit/s"},
+		{p2pnet.PathLAN, 12 * time.Millisecond, 131e3, 1, "Direct connection on your network · 12 ms · 1.0 Mbit/s"},
+		{p2pnet.PathDirect, 48400 * time.Microsecond, 62.5e3, 1, "Direct connection over the internet · 48 ms · 500 kbit/s"},
+		{p2pnet.PathHolePunched, 95 * time.Millisecond, 2.5e6, 1, "Direct connection through both routers · 95 ms · 20 Mbit/s"},
+		{p2pnet.PathRelayed, 180 * time.Millisecond, 40e3, 1, "Relayed through a server · 180 ms · 320 kbit/s"},
 		// A full buffer pulls nothing: no "0 B/s" to worry about.
-		{p2pnet.PathLAN, 400 * time.Microsecond, 0, "Direct connection on your network · under 1 ms"},
+		{p2pnet.PathLAN, 400 * time.Microsecond, 0, 1, "Direct connection on your network · under 1 ms"},
+		{p2pnet.PathDirect, 50 * time.Millisecond, 1.5e6, 4, "Direct connection over the internet · 4 connections, packets are being lost · 50 ms · 12 Mbit/s"},
 	} {
-		pv.path, pv.rtt, pv.throughput = c.path.String(), c.rtt, c.bps
+		pv.path, pv.rtt, pv.throughput, pv.conn.Lanes = c.path.String(), c.rtt, c.bps, c.lanes
 		if got := pv.networkFigures(); got != c.want {
 			t.Errorf("%v, %v, %.0f B/s: the status line says %q, want %q", c.path, c.rtt, c.bps, got, c.want)
 		}
 	}
-	pv.path = ""
+	pv.path, pv.conn.Lanes = "", 0
 	pv.figuresAt = time.Time{}
 	pv.applyStatus(status{seekGen: pv.seekGen, rtt: 12 * time.Millisecond, path: p2pnet.PathLAN.String()})
 	if got := pv.statusText.Text; !strings.Contains(got, "Direct connection on your network · 12 ms") || strings.Contains(got, "direct (LAN)") {

@@ -259,6 +259,9 @@ func printHomeLink(w io.Writer, link p2pnet.EmulatedLink, runs []linkRun) {
 		if r.rep == nil {
 			continue
 		}
+		if c := r.rep.Connection; c != nil && c.Lanes > 1 {
+			fmt.Fprintf(w, "%s: %d connections to the sharer at the end (the sharer reported loss)\n", r.name, c.Lanes)
+		}
 		for _, t := range r.rep.Tracks {
 			if t.Thinned > 0 {
 				fmt.Fprintf(w, "%s: %s showed keyframes only for %.1f s (the link too slow for every picture)\n", r.name, t.Name, t.Thinned/1000)

@@ -132,6 +132,9 @@ type connectionReport struct {
 	// the time spent reconnecting.
 	Reconnects int     `json:"reconnects"`
 	Downtime   float64 `json:"downtime_ms"`
+	// Lanes counts the connections range requests went out on at the
+	// end: more than one on a link that lost packets.
+	Lanes int `json:"connections"`
 }
 
 type firstFrameReport struct {
@@ -439,7 +442,7 @@ func playSource(ctx context.Context, source avsync.Source, kind string, connectA
 		rep.Stalls.List = append(rep.Stalls.List, stallEntry{At: seconds(st.Position), Duration: ms(st.Duration), Track: st.Track, Network: st.Waiting})
 	}
 	if c := stats.Connection; c.State != p2pnet.ConnUnknown {
-		rep.Connection = &connectionReport{State: c.State.String(), Reconnects: c.Reconnects, Downtime: ms(c.Downtime)}
+		rep.Connection = &connectionReport{State: c.State.String(), Reconnects: c.Reconnects, Downtime: ms(c.Downtime), Lanes: c.Lanes}
 	}
 	anyAudio := false
 	for _, t := range tracks {
