@@ -57,9 +57,11 @@ audio notice. For a link, also each track's request round trip (time to
 first byte, smoothed); how many round trips the first frame and each seek
 waited for in sequence (round_trips: the most of any track, requests
 sent side by side counting once); and the connection to the sharer: its
-state at the end, how many times it was lost and regained, and the time
-spent reconnecting; "Reconnecting to the sharer…" and the like are printed on
-stderr as they happen.
+state at the end, how many times it was lost and regained, the time
+spent reconnecting, and how many connections carried the requests at the
+end (connections: more than one on a link that lost packets);
+"Reconnecting to the sharer…" and the like are printed on stderr as they
+happen.
 `
 
 // playOptions configure a headless run.
