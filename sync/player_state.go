@@ -185,11 +185,13 @@ func (p *Player) buffering(pos time.Duration, fn func(s *trackSlot, ahead time.D
 // shortfall is the part of the media's rate the network does not deliver,
 // 1 - bandwidth / rate over the tracks that are fetching now (0 when it
 // keeps up or nothing is measured). A track whose reader asks for nothing
-// is not limited by the network: its window is full.
+// is not limited by the network: its window is full. A thinned track is
+// left out: its reads go out a keyframe at a time, each waiting a round
+// trip, and measure that more than the link.
 func (p *Player) shortfall() float64 {
 	var rate, bw float64
 	for _, s := range p.slots {
-		if !s.on || s.err != nil || s.pl == nil {
+		if !s.on || s.err != nil || s.pl == nil || s.thin.on {
 			continue
 		}
 		r, _ := s.pl.readerStats()
