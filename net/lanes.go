@@ -132,7 +132,7 @@ func (m *lossMeter) loss(c network.Conn) float64 {
 	return float64(max(st.PacketsLost, b.lost)-b.lost) / float64(n)
 }
 
-// forget drops a closed connection's window.
+// forget drops what was kept of a closed connection.
 func (m *lossMeter) forget(c network.Conn) {
 	m.mu.Lock()
 	delete(m.conns, c.ID())
