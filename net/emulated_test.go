@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"reelay/net/leakcheck"
 )
 
@@ -99,9 +101,10 @@ func TestTransportString(t *testing.T) {
 // emulatedShare is a real Sharer serving one random track across an
 // emulated link, and the viewer's Recording of it.
 type emulatedShare struct {
-	pair *EmulatedPair
-	link Link
-	rec  *Recording
+	pair   *EmulatedPair
+	sharer *Sharer
+	link   Link
+	rec    *Recording
 	// data is the track's content.
 	data []byte
 }
@@ -109,8 +112,9 @@ type emulatedShare struct {
 // newEmulatedShare shares a folder holding screen.mp4 of size random
 // bytes from the pair's sharer and dials it from the viewer, checking
 // that the link's addresses and the connection are the emulated ones
-// alone. Everything stops with the test.
-func newEmulatedShare(t *testing.T, l EmulatedLink, tr Transport, size int) *emulatedShare {
+// alone. With viewerOnly the sharer's Allow list names the pair's viewer.
+// Everything stops with the test.
+func newEmulatedShare(t *testing.T, l EmulatedLink, tr Transport, size int, viewerOnly bool) *emulatedShare {
 	t.Helper()
 	dir := t.TempDir()
 	es := &emulatedShare{data: writeRandomFile(t, filepath.Join(dir, "screen.mp4"), size, 7)}
@@ -123,9 +127,13 @@ func newEmulatedShare(t *testing.T, l EmulatedLink, tr Transport, size int) *emu
 			t.Errorf("closing the pair: %v", err)
 		}
 	})
-	s := NewSharer(es.pair.Sharer, SharerOptions{})
-	t.Cleanup(func() { s.Close() })
-	if es.link, err = s.Share(dir); err != nil {
+	var o SharerOptions
+	if viewerOnly {
+		o.Allow = []peer.ID{es.pair.Viewer.ID()}
+	}
+	es.sharer = NewSharer(es.pair.Sharer, o)
+	t.Cleanup(func() { es.sharer.Close() })
+	if es.link, err = es.sharer.Share(dir); err != nil {
 		t.Fatal(err)
 	}
 	if len(es.link.Addrs) == 0 {
@@ -196,7 +204,7 @@ func minTransfer(n int, rate int64) time.Duration {
 func testEmulatedLinkHolds(t *testing.T, tr Transport) {
 	l := EmulatedLink{RTT: 50 * time.Millisecond, Rate: 20e6}
 	const size = 3<<20 + 11
-	es := newEmulatedShare(t, l, tr, size)
+	es := newEmulatedShare(t, l, tr, size, false)
 
 	buf := make([]byte, 1024)
 	start := time.Now()
@@ -251,7 +259,7 @@ func TestEmulatedLinkDelayOnly(t *testing.T) {
 		t.Run(tr.String(), func(t *testing.T) {
 			leakcheck.Check(t)
 			l := EmulatedLink{RTT: 30 * time.Millisecond}
-			es := newEmulatedShare(t, l, tr, 512<<10)
+			es := newEmulatedShare(t, l, tr, 512<<10, false)
 			start := time.Now()
 			if _, err := es.rec.ReadRange(t.Context(), "screen", 0, make([]byte, 1)); err != nil {
 				t.Fatal(err)
@@ -273,7 +281,7 @@ func TestEmulatedLinkQUICLoss(t *testing.T) {
 	// proportion to it, and this test wants losses, not a long transfer.
 	l := EmulatedLink{RTT: 20 * time.Millisecond, Rate: 20e6, Loss: 0.01}
 	const size = 2<<20 + 5
-	es := newEmulatedShare(t, l, TransportQUIC, size)
+	es := newEmulatedShare(t, l, TransportQUIC, size, false)
 	took := es.pullAll(t)
 	st := es.pair.Stats()
 	t.Logf("%d bytes over %s in %v; stats: %+v", size, l, took.Round(time.Millisecond), st)
@@ -337,7 +345,7 @@ func TestEmulatedPairCloseMidTransfer(t *testing.T) {
 	for _, tr := range []Transport{TransportQUIC, TransportTCP} {
 		t.Run(tr.String(), func(t *testing.T) {
 			leakcheck.Check(t)
-			es := newEmulatedShare(t, EmulatedLink{RTT: 50 * time.Millisecond, Rate: 20e6}, tr, 3<<20)
+			es := newEmulatedShare(t, EmulatedLink{RTT: 50 * time.Millisecond, Rate: 20e6}, tr, 3<<20, false)
 			r, err := es.rec.OpenTrack("screen", RangeReaderOptions{})
 			if err != nil {
 				t.Fatal(err)

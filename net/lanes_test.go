@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"math"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -54,26 +53,10 @@ func TestALossyLinkGetsMoreConnections(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pair, err := NewEmulatedPair(link, TransportQUIC)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pair.Close()
-			dir := t.TempDir()
-			data := writeRandomFile(t, filepath.Join(dir, "screen.mp4"), 12<<20, 5)
-			sharer := NewSharer(pair.Sharer, SharerOptions{Allow: []peer.ID{pair.Viewer.ID()}})
-			defer sharer.Close()
-			l, err := sharer.Share(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
+			es := newEmulatedShare(t, link, TransportQUIC, 12<<20, true)
+			rec, data := es.rec, es.data
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
-			rec, err := Dial(ctx, pair.Viewer, l)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rec.Close()
 			buf := make([]byte, MaxReadLength)
 			for off := 0; off < len(data); off += len(buf) {
 				n, err := rec.ReadRange(ctx, "screen", int64(off), buf)
@@ -109,7 +92,7 @@ func TestALossyLinkGetsMoreConnections(t *testing.T) {
 			if n, err := rec.ReadRange(ctx, "screen", int64(off), buf); n != 100_000 || err != nil || !bytes.Equal(buf[:n], data[off:]) {
 				t.Errorf("reading %d bytes 100 kB before the end: %d, %v", len(buf), n, err)
 			}
-			if v := sharer.Viewers(); len(v) != 1 {
+			if v := es.sharer.Viewers(); len(v) != 1 {
 				t.Errorf("the sharer lists %d viewers, want 1", len(v))
 			}
 		})
