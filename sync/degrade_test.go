@@ -210,9 +210,11 @@ func trackNamed(tracks []Track, name string) Track {
 // playThinned plays folder's camera and mic across a link that carries
 // the sound and the camera's keyframes but not the whole camera (47 kB/s,
 // its keyframes 6.5 kB/s, the mic 8 kB/s), until the camera is thinned.
-func playThinned(t *testing.T, folder Files) (*Player, *fakeSink, map[string]*frameRecorder, *slowLink) {
+// Its readers report lanes connections to the sharer, none when 0.
+func playThinned(t *testing.T, folder Files, lanes int32) (*Player, *fakeSink, map[string]*frameRecorder, *slowLink) {
 	t.Helper()
 	link := &slowLink{}
+	link.lanes.Store(lanes)
 	link.rate.Store(22_000)
 	p, sink, recs := openTest(t, pacedSource{FolderSource(folder), link}, Options{})
 	waitState(t, p, StatePaused, 30*time.Second)
@@ -232,7 +234,7 @@ func TestASlowLinkThinsThePictureAndTheSoundPlaysOn(t *testing.T) {
 	keys := keyframeTimes(t, "camera.mp4")
 	folder := fixtureFolder(t, "camera.mp4", "mic.m4a")
 	synctest.Test(t, func(t *testing.T) {
-		p, sink, recs, link := playThinned(t, folder)
+		p, sink, recs, link := playThinned(t, folder, 0)
 		thinnedAt := p.Position()
 		shownBefore := recs["camera"].count()
 		stallsBefore := p.Stats().Stalls
@@ -293,15 +295,7 @@ func TestASlowLinkThinsThePictureAndTheSoundPlaysOn(t *testing.T) {
 func TestMoreConnectionsLetAThinnedTrackTryWhole(t *testing.T) {
 	folder := fixtureFolder(t, "camera.mp4", "mic.m4a")
 	synctest.Test(t, func(t *testing.T) {
-		link := &slowLink{}
-		link.lanes.Store(1)
-		link.rate.Store(22_000)
-		p, _, _ := openTest(t, pacedSource{FolderSource(folder), link}, Options{})
-		waitState(t, p, StatePaused, 30*time.Second)
-		p.Play()
-		waitFor(t, 30*time.Second, "the camera thinned", func() bool {
-			return trackNamed(p.Tracks(), "camera").Thinned
-		})
+		p, _, _, link := playThinned(t, folder, 1)
 		// Past the first retry, on the same connections: still thinned.
 		// The clip is 10 s long, so watch it again meanwhile.
 		time.Sleep(firstRetry / 2)
@@ -325,7 +319,7 @@ func TestAThinnedTrackSeeksToTheKeyframeBeforeTheTarget(t *testing.T) {
 	keys := keyframeTimes(t, "camera.mp4")
 	folder := fixtureFolder(t, "camera.mp4", "mic.m4a")
 	synctest.Test(t, func(t *testing.T) {
-		p, _, recs, _ := playThinned(t, folder)
+		p, _, recs, _ := playThinned(t, folder, 0)
 		n := recs["camera"].count()
 		target := 6500 * time.Millisecond
 		p.Seek(target)
