@@ -60,11 +60,11 @@ func (p Priority) serveOrder() int {
 // priorityWrites orders the sharer's writes to each viewer by priority.
 // Every read_range answer registers while it is served; before each piece
 // of its body it waits until no answer to the same viewer on the same
-// connection comes before it: one more urgent, or one as urgent that comes
-// first: of the same track,
-// the one nearer its start (a viewer sends a window's requests at once,
-// and they arrive in any order), else the one whose track asked first. Answers
-// of one priority thus go out one after the other on a connection, as
+// connection comes before it: one more urgent, or one as urgent that
+// comes first: of the same track, the one nearer its start (a viewer
+// sends a window's requests at once, and they arrive in any order), else
+// the one whose track asked first. Answers of one priority thus go out
+// one after the other on a connection, as
 // HTTP/3 sends non-incremental responses: a demuxer reads a track in
 // order, and the block it needs next is not slowed by the blocks after it.
 // A viewer on a lossy link spreads its requests over several connections
