@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -96,5 +97,36 @@ func TestALossyLinkGetsMoreConnections(t *testing.T) {
 				t.Errorf("the sharer lists %d viewers, want 1", len(v))
 			}
 		})
+	}
+}
+
+// TestARequestGoesOnTheLeastBusyLane: requests go out on the lanes with
+// the fewest bytes outstanding first; a lane whose connection closed is
+// left out and closed, and the recording's own connection is always there.
+func TestARequestGoesOnTheLeastBusyLane(t *testing.T) {
+	sharer, main := newLoopbackHost(t), newLoopbackHost(t)
+	other := newLoopbackHost(t).(*Host)
+	for _, h := range []host.Host{main, other} {
+		if err := h.Connect(t.Context(), peer.AddrInfo{ID: sharer.ID(), Addrs: sharer.Addrs()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ls := newLanes(main, sharer.ID(), slog.New(slog.DiscardHandler))
+	defer ls.close()
+	lane := &lane{h: other, own: other}
+	ls.list = append(ls.list, lane)
+	ls.list[0].busy.Store(1 << 20)
+	if got := ls.pick(1); len(got) != 1 || got[0] != lane {
+		t.Error("a request did not go on the lane with nothing outstanding")
+	}
+	if got := ls.pick(4); len(got) != 2 || got[0] != lane {
+		t.Errorf("a request split %d ways, the least busy lane not first", len(got))
+	}
+	other.Network().ClosePeer(sharer.ID())
+	if got := ls.pick(2); len(got) != 1 || got[0].own != nil {
+		t.Error("a lane with no connection was picked")
+	}
+	if n := ls.count(); n != 1 {
+		t.Errorf("%d lanes listed after one lost its connection, want 1", n)
 	}
 }
