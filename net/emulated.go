@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	stdnet "net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,29 +43,35 @@ type EmulatedLink struct {
 	RTT time.Duration
 	// Rate is how many bits per second cross the link, each direction
 	// alike, as on a symmetric line. Over QUIC simnet counts the UDP
-	// payload (not the IP and UDP headers); over TCP toxiproxy paces the
-	// byte stream (not the TCP and IP headers), rounded to whole kilobytes
-	// (1000 bytes) per second. It defaults to zero: no limit.
+	// payload (not the IP and UDP headers); over TCP the whole IP packet
+	// (TCP and IP headers too), or through toxiproxy the byte stream,
+	// rounded to whole kilobytes (1000 bytes) per second. It defaults to
+	// zero: no limit.
 	Rate int64
 	// Loss is the probability, from 0 to just under 1, that a packet is
-	// lost, drawn independently for every packet in each direction. Only
-	// QUIC can be given loss: toxiproxy relays a TCP byte stream and has
-	// no packets to drop, so NewEmulatedPair refuses loss over TCP. It
+	// lost, drawn independently for every packet in each direction.
+	// Through toxiproxy TCP cannot be given loss: it relays a byte stream
+	// and has no packets to drop, so NewEmulatedPair refuses it there. It
 	// defaults to zero: nothing lost at random.
 	Loss float64
 	// Queue would be the router's queue, as the time it takes to drain at
 	// Rate, for a drop-tail queue of that size. Neither emulator can be
 	// given one, so NewEmulatedPair refuses any value but zero rather than
-	// pretend. The queue really is, over QUIC, simnet's fq_codel on each
-	// endpoint's uplink and downlink (CoDel target 5 ms, interval 100 ms,
-	// no limit on its length; one QUIC connection is one flow, so plain
-	// CoDel), whose drops simnet does not count. Over TCP it is the
-	// sender's and the proxy's loopback socket buffers in front of the
-	// rate stage, up to the kernel's tcp_wmem and tcp_rmem maxima
-	// (megabytes): they never drop, so TCP sees delay but never a loss,
-	// and fills them as far as its and yamux's flow control let it. It
-	// defaults to zero, which means that queue.
+	// pretend. The queue really is simnet's fq_codel on each endpoint's
+	// uplink and downlink (CoDel target 5 ms, interval 100 ms, no limit on
+	// its length; the pair's packets are one flow, so plain CoDel), whose
+	// drops simnet does not count. Through toxiproxy it is the sender's
+	// and the proxy's loopback socket buffers in front of the rate stage,
+	// up to the kernel's tcp_wmem and tcp_rmem maxima (megabytes): they
+	// never drop, so TCP sees delay but never a loss, and fills them as
+	// far as its and yamux's flow control let it. It defaults to zero,
+	// which means that queue.
 	Queue time.Duration
+	// Congestion is the congestion control of TCP's senders on both ends,
+	// as Linux names it (cubic, bbr, reno), for TCP across simnet; empty
+	// keeps the machine's default. QUIC keeps quic-go's own whatever it
+	// says.
+	Congestion string
 }
 
 // rateUnits are the units ParseEmulatedLink knows for a rate, largest
@@ -74,18 +81,19 @@ var rateUnits = []struct {
 	bits int64
 }{{"gbit", 1e9}, {"mbit", 1e6}, {"kbit", 1e3}}
 
-// ParseEmulatedLink reads a link in the form RTT[,rate][,loss], as in
-// "50ms,20mbit,0.1%": the round trip as a Go duration, the rate in kbit,
-// mbit or gbit per second (rounded to whole bits per second), and the
-// loss as a percentage. The rate and the loss may be left out, each
-// meaning none.
+// ParseEmulatedLink reads a link in the form RTT[,rate][,loss][,tcp],
+// as in "50ms,20mbit,0.1%,cubic": the round trip as a Go duration, the
+// rate in kbit, mbit or gbit per second (rounded to whole bits per
+// second), the loss as a percentage, and TCP's congestion control. The
+// rate and the loss may be left out, each meaning none, and the
+// congestion control, meaning the machine's default.
 func ParseEmulatedLink(s string) (EmulatedLink, error) {
 	bad := func(format string, a ...any) (EmulatedLink, error) {
 		return EmulatedLink{}, fmt.Errorf("net: link %q: %s", s, fmt.Sprintf(format, a...))
 	}
 	fields := strings.Split(s, ",")
-	if len(fields) > 3 {
-		return bad("has %d fields, want at most 3 (RTT, rate, loss)", len(fields))
+	if len(fields) > 4 {
+		return bad("has %d fields, want at most 4 (RTT, rate, loss, TCP's congestion control)", len(fields))
 	}
 	for i := range fields {
 		fields[i] = strings.TrimSpace(fields[i])
@@ -129,11 +137,30 @@ func ParseEmulatedLink(s string) (EmulatedLink, error) {
 				return bad("the rate %q %v", f, err)
 			}
 			l.Rate = rate
+		case congestionName(lower):
+			if l.Congestion != "" {
+				return bad("gives TCP's congestion control twice")
+			}
+			l.Congestion = lower
 		default:
-			return bad("%q is neither a rate (kbit, mbit, gbit) nor a loss (%%)", f)
+			return bad("%q is neither a rate (kbit, mbit, gbit), a loss (%%) nor a congestion control (cubic, bbr)", f)
 		}
 	}
 	return l, nil
+}
+
+// congestionName says whether s can name a congestion control: a letter,
+// then letters, digits or underscores, as Linux's names go.
+func congestionName(s string) bool {
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z':
+		case i > 0 && (r >= '0' && r <= '9' || r == '_'):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // parseRate reads a rate such as "20mbit" (lower case) in bits per second.
@@ -173,6 +200,9 @@ func (l EmulatedLink) String() string {
 		// and multiplied back, so a parsed link prints as it was written.
 		b.WriteString("," + strconv.FormatFloat(l.Loss*100, 'g', 12, 64) + "%")
 	}
+	if l.Congestion != "" {
+		b.WriteString("," + l.Congestion)
+	}
 	return b.String()
 }
 
@@ -196,6 +226,8 @@ func (l EmulatedLink) check() error {
 		return fmt.Errorf("net: link %q: the rate is negative", l)
 	case math.IsNaN(l.Loss) || l.Loss < 0 || l.Loss >= 1:
 		return fmt.Errorf("net: link %q: the loss %v is not a probability from 0 to just under 1", l, l.Loss)
+	case l.Congestion != "" && !congestionName(l.Congestion):
+		return fmt.Errorf("net: link %q: %q cannot name a congestion control", l, l.Congestion)
 	case l.Queue != 0:
 		return fmt.Errorf("net: link %q: a drop-tail queue of %v cannot be emulated: simnet queues with fq_codel and toxiproxy in TCP socket buffers, neither of a size one can set; leave Queue zero", l, l.Queue)
 	}
@@ -211,9 +243,16 @@ const (
 	// TransportQUIC is QUIC over UDP, through simnet: delay, rate, loss
 	// and an fq_codel queue, per packet.
 	TransportQUIC
-	// TransportTCP is TCP through a toxiproxy proxy: delay and rate on
-	// the byte stream, no loss.
+	// TransportTCP is the operating system's TCP, each host in a network
+	// namespace of its own, the IP packets between them through simnet:
+	// delay, rate, loss and an fq_codel queue, per packet, as for QUIC.
+	// Where namespaces and tun devices cannot be made (Linux, root), it is
+	// TCP through a toxiproxy proxy instead: delay and rate on the byte
+	// stream, no loss.
 	TransportTCP
+	// transportTCPProxy is TCP through the proxy even where the operating
+	// system's could cross simnet, for tests of the proxy.
+	transportTCPProxy
 )
 
 // String names the transport as a command line would: "quic" or "tcp".
@@ -223,6 +262,8 @@ func (t Transport) String() string {
 		return "quic"
 	case TransportTCP:
 		return "tcp"
+	case transportTCPProxy:
+		return "tcp-proxy"
 	default:
 		return "unknown"
 	}
@@ -239,16 +280,17 @@ type EmulatedLinkStats struct {
 
 // EmulatedDirectionStats counts one direction of an emulated link.
 type EmulatedDirectionStats struct {
-	// Packets counts the QUIC datagrams sent into the link, lost ones
-	// included; over TCP the proxy relays a byte stream, so it stays zero.
+	// Packets counts the packets sent into the link, lost ones included:
+	// QUIC's datagrams, or TCP's IP packets. Through toxiproxy, which
+	// relays a byte stream, it stays zero.
 	Packets int64
-	// Bytes counts what was sent into the link: over QUIC the datagrams'
-	// payloads, lost ones included; over TCP the bytes that left the
-	// proxy's rate stage.
+	// Bytes counts what was sent into the link, lost packets included:
+	// the datagrams' payloads, or the whole IP packets; through toxiproxy,
+	// the bytes that left the proxy's rate stage.
 	Bytes int64
-	// Lost counts the datagrams dropped at random for EmulatedLink.Loss.
+	// Lost counts the packets dropped at random for EmulatedLink.Loss.
 	// Drops by simnet's fq_codel are not among them: simnet does not
-	// report them. Over TCP nothing is lost.
+	// report them. Through toxiproxy nothing is lost.
 	Lost int64
 }
 
@@ -263,19 +305,26 @@ type EmulatedPair struct {
 
 	// link is what the pair emulates, for errors.
 	link EmulatedLink
-	// sim is the simulated network under QUIC; nil over TCP.
+	// sim is the simulated network; nil through toxiproxy.
 	sim *simnet.Simnet
 	// sharerEnd and viewerEnd are the hosts' simnet endpoints, kept for
-	// Stats; nil over TCP.
+	// Stats; nil through toxiproxy.
 	sharerEnd, viewerEnd *simEndpoint
 	// laneMu guards laneEnds, the simnet endpoints of the viewer's lanes
 	// (lanes.go), each of its own address with the viewer's link.
 	laneMu   sync.Mutex
 	laneEnds []*simEndpoint
-	// proxy shapes TCP in front of the sharer; nil over QUIC.
+	// kernel carries TCP through the operating system's TCP stack and the
+	// simnet; nil over QUIC and through the proxy.
+	kernel *kernelTCP
+	// proxyWhy says why TCP goes through the proxy instead: why kernel
+	// could not be made.
+	proxyWhy error
+	// proxy shapes TCP in front of the sharer where kernel cannot be made;
+	// nil otherwise.
 	proxy *toxiproxy.Proxy
 	// down and up count the bytes leaving the proxy's rate stage each
-	// way; nil over QUIC.
+	// way; nil without the proxy.
 	down, up *departureToxic
 	// closed is closed by Close, for the proxy's delay stages to let go
 	// of what they hold: the connection they would pass it to may be gone.
@@ -291,12 +340,21 @@ type EmulatedPair struct {
 // host has an address of its own.
 const simnetPort = 8000
 
+// The sharer's and the viewer's addresses where TCP crosses the link
+// through the operating system (startKernelTCP), on a /30 of their own in
+// each one's namespace.
+var (
+	kernelSharerIP = netip.MustParseAddr("10.77.0.1")
+	kernelViewerIP = netip.MustParseAddr("10.77.0.2")
+)
+
 // NewEmulatedPair starts a sharer host and a viewer host joined by link
 // over tr. Both keep Reelay's resource manager and limits (NewHost). Over
-// QUIC they talk through simnet only; over TCP the sharer listens on
-// loopback and announces only the address of a toxiproxy proxy that
-// shapes the traffic, and the viewer dials through it. Close stops both
-// hosts and the link.
+// QUIC they talk through simnet only. Over TCP each lives in a network
+// namespace whose one way out crosses simnet; where namespaces cannot be
+// made, the sharer listens on loopback and announces only the address of
+// a toxiproxy proxy that shapes the traffic, and the viewer dials through
+// it (Proxied says so). Close stops both hosts and the link.
 func NewEmulatedPair(link EmulatedLink, tr Transport) (*EmulatedPair, error) {
 	if err := link.check(); err != nil {
 		return nil, err
@@ -308,6 +366,8 @@ func NewEmulatedPair(link EmulatedLink, tr Transport) (*EmulatedPair, error) {
 		err = p.startQUIC()
 	case TransportTCP:
 		err = p.startTCP()
+	case transportTCPProxy:
+		err = p.startProxyTCP()
 	default:
 		return nil, fmt.Errorf("net: link %q: no transport chosen (QUIC or TCP)", link)
 	}
@@ -318,9 +378,10 @@ func NewEmulatedPair(link EmulatedLink, tr Transport) (*EmulatedPair, error) {
 	return p, nil
 }
 
-// startQUIC puts both hosts on one simnet: a static delay of half the
-// round trip in the router, Rate on each endpoint's uplink and downlink.
-func (p *EmulatedPair) startQUIC() error {
+// startSimnet starts the simnet link and makes the sharer's and the
+// viewer's endpoints on it: a static delay of half the round trip in the
+// router, Rate on each endpoint's uplink and downlink.
+func (p *EmulatedPair) startSimnet() {
 	// simnet has no "unlimited"; this is far beyond what Reelay moves.
 	rate := math.MaxInt / 2
 	if p.link.Rate > 0 && p.link.Rate < int64(rate) {
@@ -337,6 +398,11 @@ func (p *EmulatedPair) startQUIC() error {
 	p.sim.Start()
 	p.sharerEnd = &simEndpoint{sim: p.sim, addr: &stdnet.UDPAddr{IP: simnet.IntToPublicIPv4(0), Port: simnetPort}, settings: settings, loss: p.link.Loss}
 	p.viewerEnd = &simEndpoint{sim: p.sim, addr: &stdnet.UDPAddr{IP: simnet.IntToPublicIPv4(1), Port: simnetPort}, settings: settings, loss: p.link.Loss}
+}
+
+// startQUIC puts both hosts on the simnet link, QUIC their only transport.
+func (p *EmulatedPair) startQUIC() error {
+	p.startSimnet()
 	var err error
 	if p.Sharer, err = p.sharerEnd.newHost(nil); err != nil {
 		return fmt.Errorf("net: starting the emulated link's sharer failed: %w", err)
@@ -365,11 +431,31 @@ func (p *EmulatedPair) newLane(key crypto.PrivKey) (*Host, error) {
 // clear of the sharer's (0), the viewer's (1) and other viewers'.
 const laneFirstIP = 100
 
-// startTCP starts the sharer on loopback, a toxiproxy proxy in front of
-// it, and a viewer that knows only the proxy's address.
+// startTCP carries TCP across the simnet link through the operating
+// system's TCP stack where this process may make network namespaces and
+// tun devices (startKernelTCP), and through a toxiproxy proxy, which can
+// give no loss, where it may not.
 func (p *EmulatedPair) startTCP() error {
+	err := p.startKernelTCP()
+	if err == nil {
+		return nil
+	}
+	p.proxyWhy = err
+	return p.startProxyTCP()
+}
+
+// startProxyTCP starts the sharer on loopback, a toxiproxy proxy in front
+// of it, and a viewer that knows only the proxy's address.
+func (p *EmulatedPair) startProxyTCP() error {
 	if p.link.Loss > 0 {
-		return fmt.Errorf("net: link %q: TCP cannot be given random loss: toxiproxy relays a TCP byte stream and has no packets to drop; emulate loss over QUIC, or leave it out", p.link)
+		why := "it was not tried"
+		if p.proxyWhy != nil {
+			why = p.proxyWhy.Error()
+		}
+		return fmt.Errorf("net: link %q: TCP cannot be given random loss here: toxiproxy relays a byte stream and has no packets to drop, and the operating system's TCP in network namespaces of the link's own, which root on Linux can make, is out of reach (%s)", p.link, why)
+	}
+	if p.link.Congestion != "" {
+		return fmt.Errorf("net: link %q: TCP's congestion control cannot be chosen through toxiproxy, and the operating system's TCP in network namespaces of the link's own is out of reach (%v)", p.link, p.proxyWhy)
 	}
 	kbytes := (p.link.Rate + 4000) / 8000
 	if p.link.Rate > 0 && kbytes == 0 {
@@ -495,6 +581,29 @@ func (p *EmulatedPair) addToxic(name, typ, way string, attrs map[string]any) (*t
 	return w, nil
 }
 
+// Proxied says why TCP goes through toxiproxy, without loss and with
+// the operating system's socket buffers for a queue, rather than through
+// the operating system's TCP across simnet; nil when it does not.
+func (p *EmulatedPair) Proxied() error {
+	switch {
+	case p.proxy == nil:
+		return nil
+	case p.proxyWhy == nil:
+		return errors.New("net: the proxy was asked for")
+	}
+	return p.proxyWhy
+}
+
+// TCPCongestion names the congestion control of TCP across the link, as
+// Linux does, or is empty where the link has no TCP of its own (QUIC, or
+// TCP through toxiproxy on loopback).
+func (p *EmulatedPair) TCPCongestion() string {
+	if p.kernel == nil {
+		return ""
+	}
+	return p.kernel.congestion
+}
+
 // Stats counts what went into the link so far, each direction, as far as
 // the transport lets it be counted (see EmulatedDirectionStats).
 func (p *EmulatedPair) Stats() EmulatedLinkStats {
@@ -520,8 +629,8 @@ func (p *EmulatedPair) Stats() EmulatedLinkStats {
 	return s
 }
 
-// Close stops the viewer, the sharer and then the link: simnet's
-// goroutines, or the proxy and its connections. It is safe to call more
+// Close stops the viewer, the sharer and then the link: the goroutines
+// that carry TCP's packets, simnet's, or the proxy and its connections. It is safe to call more
 // than once. Simnet's goroutines have ended when it returns; toxiproxy's
 // end shortly after, as their connections wind down (a rate stage may
 // finish the chunk it is pacing first).
@@ -540,6 +649,9 @@ func (p *EmulatedPair) Close() error {
 		}
 		// The hosts first: closing their connections sends bytes, and
 		// simnet's endpoints stop reading once it is closed.
+		if p.kernel != nil {
+			p.kernel.close()
+		}
 		if p.sim != nil {
 			p.sim.Close()
 		}
@@ -595,15 +707,24 @@ func (e *simEndpoint) listenUDP(_ string, laddr *stdnet.UDPAddr) (stdnet.PacketC
 	if !laddr.IP.Equal(e.addr.IP) || laddr.Port != e.addr.Port {
 		return nil, fmt.Errorf("net: the emulated link has no endpoint at %s, only at %s", laddr, e.addr)
 	}
+	// The address libp2p asked for, not e.addr: simnet routes by the
+	// address bytes, and peers address packets the way libp2p writes them.
+	if c := e.open(laddr); c != nil {
+		return c, nil
+	}
+	return nil, fmt.Errorf("net: the emulated link's endpoint %s is in use already", laddr)
+}
+
+// open joins the endpoint to the simnet as addr, the first time; after
+// that it returns nil.
+func (e *simEndpoint) open(addr *stdnet.UDPAddr) *lossyConn {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.conn != nil {
-		return nil, fmt.Errorf("net: the emulated link's endpoint %s is in use already", laddr)
+		return nil
 	}
-	// The address libp2p asked for, not e.addr: simnet routes by the
-	// address bytes, and peers address packets the way libp2p writes them.
-	e.conn = &lossyConn{SimConn: e.sim.NewEndpoint(laddr, e.settings), loss: e.loss}
-	return e.conn, nil
+	e.conn = &lossyConn{SimConn: e.sim.NewEndpoint(addr, e.settings), loss: e.loss}
+	return e.conn
 }
 
 // PreferredSourceIPForDestination is the endpoint's address, whatever the

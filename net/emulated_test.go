@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"math"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,6 +33,8 @@ func TestParseEmulatedLink(t *testing.T) {
 		{in: "300ms,2500kbit", want: EmulatedLink{RTT: 300 * time.Millisecond, Rate: 2.5e6}, out: "300ms,2500kbit"},
 		{in: "20ms,0.25mbit", want: EmulatedLink{RTT: 20 * time.Millisecond, Rate: 250e3}, out: "20ms,250kbit"},
 		{in: "0s,10mbit,0%", want: EmulatedLink{Rate: 10e6}, out: "0s,10mbit"},
+		{in: "50ms,20mbit,1%,cubic", want: EmulatedLink{RTT: 50 * time.Millisecond, Rate: 20e6, Loss: 0.01, Congestion: "cubic"}},
+		{in: "50ms,BBR", want: EmulatedLink{RTT: 50 * time.Millisecond, Congestion: "bbr"}, out: "50ms,bbr"},
 	} {
 		got, err := ParseEmulatedLink(c.in)
 		if err != nil {
@@ -40,7 +43,7 @@ func TestParseEmulatedLink(t *testing.T) {
 		}
 		// A percentage divided by 100 may differ from the literal in
 		// its last bit.
-		if got.RTT != c.want.RTT || got.Rate != c.want.Rate || got.Queue != c.want.Queue || math.Abs(got.Loss-c.want.Loss) > 1e-15 {
+		if got.RTT != c.want.RTT || got.Rate != c.want.Rate || got.Queue != c.want.Queue || got.Congestion != c.want.Congestion || math.Abs(got.Loss-c.want.Loss) > 1e-15 {
 			t.Errorf("ParseEmulatedLink(%q) = %+v, want %+v", c.in, got, c.want)
 		}
 		out := c.out
@@ -77,7 +80,10 @@ func TestParseEmulatedLink(t *testing.T) {
 		{"50ms,20mbit,-1%", "outside"},
 		{"50ms,20mbit,NaN%", "not a percentage"},
 		{"50ms,20mbit,lots%", "not a percentage"},
-		{"50ms,20mbit,0.1%,1s", "at most 3"},
+		{"50ms,20mbit,0.1%,1s", "neither a rate"},
+		{"50ms,20mbit,0.1%,cubic,1s", "at most 4"},
+		{"50ms,cubic,bbr", "congestion control twice"},
+		{"50ms,2cubic", "neither a rate"},
 	} {
 		_, err := ParseEmulatedLink(c.in)
 		if err == nil {
@@ -91,7 +97,7 @@ func TestParseEmulatedLink(t *testing.T) {
 }
 
 func TestTransportString(t *testing.T) {
-	for tr, want := range map[Transport]string{TransportUnknown: "unknown", TransportQUIC: "quic", TransportTCP: "tcp", 42: "unknown"} {
+	for tr, want := range map[Transport]string{TransportUnknown: "unknown", TransportQUIC: "quic", TransportTCP: "tcp", transportTCPProxy: "tcp-proxy", 42: "unknown"} {
 		if got := tr.String(); got != want {
 			t.Errorf("Transport(%d).String() = %q, want %q", int(tr), got, want)
 		}
@@ -163,8 +169,12 @@ func newEmulatedShare(t *testing.T, l EmulatedLink, tr Transport, size int, view
 }
 
 // emulatedAddr says whether a is an address behind the emulated link:
-// the sharer's simnet address, or the proxy's.
+// the sharer's simnet address, its address in its namespace, or the
+// proxy's.
 func (p *EmulatedPair) emulatedAddr(a string) bool {
+	if p.kernel != nil {
+		return strings.HasPrefix(a, "/ip4/"+kernelSharerIP.String()+"/tcp/")
+	}
 	if p.sharerEnd != nil {
 		return strings.HasPrefix(a, "/ip4/"+p.sharerEnd.addr.IP.String()+"/udp/8000/quic-v1")
 	}
@@ -237,7 +247,7 @@ func testEmulatedLinkHolds(t *testing.T, tr Transport) {
 	if st.Down.Lost != 0 || st.Up.Lost != 0 {
 		t.Errorf("packets lost on a link without loss: %+v", st)
 	}
-	if tr == TransportQUIC && st.Down.Packets < size/1500 {
+	if tr != transportTCPProxy && st.Down.Packets < size/1500 {
 		t.Errorf("%d packets went down the link, too few for %d bytes", st.Down.Packets, size)
 	}
 }
@@ -250,6 +260,11 @@ func TestEmulatedLinkQUIC(t *testing.T) {
 func TestEmulatedLinkTCP(t *testing.T) {
 	leakcheck.Check(t)
 	testEmulatedLinkHolds(t, TransportTCP)
+}
+
+func TestEmulatedLinkTCPProxy(t *testing.T) {
+	leakcheck.Check(t)
+	testEmulatedLinkHolds(t, transportTCPProxy)
 }
 
 // TestEmulatedLinkDelayOnly: a link given only a round trip delays
@@ -273,25 +288,31 @@ func TestEmulatedLinkDelayOnly(t *testing.T) {
 	}
 }
 
-// TestEmulatedLinkQUICLoss loses 1% of packets each way: some are lost,
-// and the track still arrives intact.
-func TestEmulatedLinkQUICLoss(t *testing.T) {
-	leakcheck.Check(t)
-	// A shorter round trip than the other tests: loss slows QUIC down in
-	// proportion to it, and this test wants losses, not a long transfer.
-	l := EmulatedLink{RTT: 20 * time.Millisecond, Rate: 20e6, Loss: 0.01}
-	const size = 2<<20 + 5
-	es := newEmulatedShare(t, l, TransportQUIC, size, false)
-	took := es.pullAll(t)
-	st := es.pair.Stats()
-	t.Logf("%d bytes over %s in %v; stats: %+v", size, l, took.Round(time.Millisecond), st)
-	// Some 2,500 packets cross the link in all: that none is lost has a
-	// chance of about 1e-11.
-	if st.Down.Lost+st.Up.Lost == 0 {
-		t.Errorf("no packet lost on a link losing 1%%: %+v", st)
-	}
-	if st.Down.Lost > st.Down.Packets || st.Up.Lost > st.Up.Packets {
-		t.Errorf("more packets lost than sent: %+v", st)
+// TestEmulatedLinkLoss loses 1% of packets each way, over QUIC and over
+// the operating system's TCP: some are lost, and the track still arrives
+// intact.
+func TestEmulatedLinkLoss(t *testing.T) {
+	for _, tr := range []Transport{TransportQUIC, TransportTCP} {
+		t.Run(tr.String(), func(t *testing.T) {
+			leakcheck.Check(t)
+			// A shorter round trip than the other tests: loss slows both
+			// down in proportion to it, and this test wants losses, not a
+			// long transfer.
+			l := EmulatedLink{RTT: 20 * time.Millisecond, Rate: 20e6, Loss: 0.01}
+			const size = 2<<20 + 5
+			es := newEmulatedShare(t, l, tr, size, false)
+			took := es.pullAll(t)
+			st := es.pair.Stats()
+			t.Logf("%d bytes over %s in %v; stats: %+v", size, l, took.Round(time.Millisecond), st)
+			// Some 2,000 packets cross the link in all: that none is lost
+			// has a chance of about 1e-9.
+			if st.Down.Lost+st.Up.Lost == 0 {
+				t.Errorf("no packet lost on a link losing 1%%: %+v", st)
+			}
+			if st.Down.Lost > st.Down.Packets || st.Up.Lost > st.Up.Packets {
+				t.Errorf("more packets lost than sent: %+v", st)
+			}
+		})
 	}
 }
 
@@ -304,13 +325,16 @@ func TestEmulatedLinkRefuses(t *testing.T) {
 		tr   Transport
 		why  string
 	}{
-		{EmulatedLink{RTT: 50 * time.Millisecond, Rate: 20e6, Loss: 0.001}, TransportTCP, "TCP cannot be given random loss"},
+		{EmulatedLink{RTT: 50 * time.Millisecond, Rate: 20e6, Loss: 0.001}, transportTCPProxy, "TCP cannot be given random loss here"},
 		{EmulatedLink{RTT: 50 * time.Millisecond, Rate: 20e6, Queue: 100 * time.Millisecond}, TransportQUIC, "drop-tail queue"},
 		{EmulatedLink{RTT: 50 * time.Millisecond, Rate: 20e6, Queue: 100 * time.Millisecond}, TransportTCP, "drop-tail queue"},
-		{EmulatedLink{RTT: 50 * time.Millisecond, Rate: 3000}, TransportTCP, "below 8kbit"},
+		{EmulatedLink{RTT: 50 * time.Millisecond, Rate: 3000}, transportTCPProxy, "below 8kbit"},
 		{EmulatedLink{RTT: 50 * time.Millisecond, Loss: 1}, TransportQUIC, "not a probability"},
 		{EmulatedLink{RTT: -time.Millisecond}, TransportQUIC, "negative"},
 		{EmulatedLink{RTT: 50 * time.Millisecond}, TransportUnknown, "no transport"},
+		{EmulatedLink{RTT: 50 * time.Millisecond, Congestion: "nosuch"}, TransportTCP, "congestion control \"nosuch\""},
+		{EmulatedLink{RTT: 50 * time.Millisecond, Congestion: "cubic"}, transportTCPProxy, "congestion control cannot be chosen through toxiproxy"},
+		{EmulatedLink{RTT: 50 * time.Millisecond, Congestion: "Cubic!"}, TransportQUIC, "cannot name a congestion control"},
 	} {
 		p, err := NewEmulatedPair(c.link, c.tr)
 		if err == nil {
@@ -371,5 +395,31 @@ func TestEmulatedPairCloseMidTransfer(t *testing.T) {
 				t.Fatal("the read did not end once the reader closed")
 			}
 		})
+	}
+}
+
+// TestEmulatedLinkTCPCongestion: the congestion control a link names is
+// the one the sharer's sending socket uses, as the kernel reports it
+// (reno: on no machine the default).
+func TestEmulatedLinkTCPCongestion(t *testing.T) {
+	leakcheck.Check(t)
+	es := newEmulatedShare(t, EmulatedLink{RTT: 10 * time.Millisecond, Congestion: "reno"}, TransportTCP, 64<<10, false)
+	if es.pair.kernel == nil {
+		t.Fatalf("TCP went through toxiproxy: %v", es.pair.Proxied())
+	}
+	if cc := es.pair.TCPCongestion(); cc != "reno" {
+		t.Errorf("TCPCongestion() = %q, want reno", cc)
+	}
+	var out []byte
+	err := inNamespace(es.pair.kernel.sharerNS, func() error {
+		var err error
+		out, err = exec.Command("ss", "--tcp", "--info", "--no-header", "state", "established").CombinedOutput()
+		return err
+	})
+	if err != nil {
+		t.Fatalf("ss in the sharer's namespace: %v: %s", err, out)
+	}
+	if !strings.Contains(string(out), kernelSharerIP.String()) || !strings.Contains(string(out), " reno ") {
+		t.Errorf("the sharer's connection does not use reno:\n%s", out)
 	}
 }

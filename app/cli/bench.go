@@ -349,7 +349,7 @@ type benchRow struct {
 func runBench(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	rounds := fs.Int("runs", 15, "measurements of each figure (with --link: runs of the whole benchmark, default 1)")
-	linkSpec := fs.String("link", "", "play across an emulated home link: round trip, rate, loss (50ms,20mbit,0.1%)")
+	linkSpec := fs.String("link", "", "play across an emulated home link: round trip, rate, loss and TCP's congestion control (50ms,20mbit,0.1%,cubic)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

@@ -96,6 +96,8 @@ type linkRun struct {
 	rep *playReport
 	// link is what the emulated link counted (zero for local).
 	link p2pnet.EmulatedLinkStats
+	// carrier says how TCP crossed the link; empty for the others.
+	carrier string
 	// skip says why the source was not measured; err why it failed.
 	skip string
 	err  error
@@ -128,6 +130,11 @@ func playAcross(ctx context.Context, dir string, link p2pnet.EmulatedLink, tr p2
 		return run
 	}
 	defer pair.Close()
+	if cc := pair.TCPCongestion(); cc != "" {
+		run.carrier = "the operating system's TCP (" + cc + ") across the same emulated link"
+	} else if why := pair.Proxied(); why != nil {
+		run.carrier = fmt.Sprintf("through toxiproxy on loopback, without loss (%v)", why)
+	}
 	sharer := p2pnet.NewSharer(pair.Sharer, p2pnet.SharerOptions{})
 	defer sharer.Close()
 	l, err := sharer.Share(dir)
@@ -255,6 +262,9 @@ func printHomeLink(w io.Writer, link p2pnet.EmulatedLink, runs []linkRun) {
 			fmt.Fprintf(w, "%s: not measured: %s\n", r.name, r.skip)
 		case r.err != nil:
 			fmt.Fprintf(w, "%s: failed: %v\n", r.name, r.err)
+		}
+		if r.carrier != "" {
+			fmt.Fprintf(w, "%s: %s\n", r.name, r.carrier)
 		}
 		if r.rep == nil {
 			continue
