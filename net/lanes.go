@@ -18,15 +18,17 @@ import (
 )
 
 // Lanes. One QUIC connection's loss-based congestion control carries a
-// fraction of a lossy link: about 11.5 of 20 Mbit/s at 0.1 % loss and
-// 50 ms, 3.2 at 1 %, under the 7.2 Mbit/s of a screen share with a camera.
+// fraction of a lossy link: 9–14 of 20 Mbit/s at 0.1 % loss and 50 ms,
+// 3.1–3.7 at 1 %, under the 7.2 Mbit/s of a screen share with a camera.
 // Every connection to the same sharer keeps a congestion window of its
-// own, so four carry 3.98 times one at 1 % (BenchmarkLossyLinkConnections,
-// every connection through the sharer's one uplink; two carry 1.36 times
-// one at 0.1 %). On a link that does not lose packets at random, more
-// connections carry nothing more and take more than their share of a
-// queue others use, so a viewer opens them only once its sharer reports
-// loss that a clean link does not have.
+// own, so four carry 3.1–3.4 times one at 1 %
+// (BenchmarkLossyLinkConnections, every connection through the sharer's
+// one uplink; two carry 1.0–1.6 times one at 0.1 %). The operating
+// system's TCP with cubic, most sharers' congestion control, carries less
+// than one QUIC connection there (0.7–0.9 times). On a link that does not
+// lose packets at random, more connections carry nothing more and take
+// more than their share of a queue others use, so a viewer opens them
+// only once its sharer reports loss that a clean link does not have.
 //
 // The sharer reports, with each read_range answer over QUIC, the loss of
 // the packets it sent on that connection since its slow start (lossMeter,
@@ -35,9 +37,11 @@ import (
 // each a host of its own under the viewer's identity dialling the address
 // the recording's connection reached, so the sharer sees one viewer, its
 // Allow list and its limits unchanged. Each range request goes out on the
-// lane with the fewest bytes outstanding, and a request long enough is
-// split across lanes, its parts fetched side by side: a seek's way from a
-// keyframe to its target then takes every lane's window, not one. The
+// lane with the fewest bytes outstanding as urgent as it or more, and a
+// request long enough is split across lanes, its parts fetched side by
+// side and sized to even out what the lanes have ahead of them: a seek's
+// way from a keyframe to its target then takes every lane's window, not
+// one, and no part waits behind a lane's backlog. The
 // sharer orders its answers per connection, a more urgent answer on any of
 // them first (priority.go).
 
@@ -193,8 +197,20 @@ type lane struct {
 	h host.Host
 	// own is the lane's host, closed with it; nil for the recording's.
 	own *Host
-	// busy is how many bytes were asked for on it and have not arrived.
-	busy atomic.Int64
+	// outstanding counts the bytes asked for on it that have not arrived,
+	// by the order the sharer serves their priority in (serveOrder).
+	outstanding [maxPriority + 2]atomic.Int64
+}
+
+// ahead is how many of the bytes outstanding on the lane the sharer sends
+// before a new answer of priority p: those as urgent or more. Read-ahead
+// waiting on a connection does not hold up an urgent answer there.
+func (l *lane) ahead(p Priority) int64 {
+	var n int64
+	for o := 0; o <= p.serveOrder(); o++ {
+		n += l.outstanding[o].Load()
+	}
+	return n
 }
 
 // newLanes starts with the recording's host h alone.
@@ -293,10 +309,10 @@ func (ls *lanes) dialOne(main host.Host) (*lane, error) {
 	return &lane{h: h, own: h}, nil
 }
 
-// pick returns up to n lanes, those with the fewest bytes outstanding
-// first; a lane whose connection is gone is closed and left out. There is
-// always one: the recording's own.
-func (ls *lanes) pick(n int) []*lane {
+// pick returns up to n lanes, those with the fewest bytes ahead of an
+// answer of priority p first; a lane whose connection is gone is closed and
+// left out. There is always one: the recording's own.
+func (ls *lanes) pick(n int, p Priority) []*lane {
 	ls.mu.Lock()
 	var gone []*lane
 	live := ls.list[:1]
@@ -314,8 +330,73 @@ func (ls *lanes) pick(n int) []*lane {
 		ls.log.Info("a connection to the sharer closed", "connections", len(out))
 		l.own.Close()
 	}
-	slices.SortStableFunc(out, func(a, b *lane) int { return cmp.Compare(a.busy.Load(), b.busy.Load()) })
+	slices.SortStableFunc(out, func(a, b *lane) int { return cmp.Compare(a.ahead(p), b.ahead(p)) })
 	return out[:min(n, len(out))]
+}
+
+// lanePart is one lane's part of a request: n bytes, counted as outstanding
+// on the lane at the request's serve order from split until the part is
+// done.
+type lanePart struct {
+	l     *lane
+	n     int
+	order int
+}
+
+// split shares a request of n bytes and priority p among the lanes, those
+// with the fewest bytes ahead of it first, so that what each has ahead
+// comes out as even as it can: a lane with more ahead than the level the
+// others reach gets no part, and no part is under splitMin. Equal parts on
+// lanes with a backlog would keep every request waiting for the busiest.
+// Each part's bytes count as outstanding on its lane until done is called
+// with it.
+func (ls *lanes) split(n int, p Priority) []lanePart {
+	picked := ls.pick(max(1, n/splitMin), p)
+	ahead := make([]int64, len(picked))
+	for i, l := range picked {
+		ahead[i] = l.ahead(p)
+	}
+	sizes := evenOut(ahead, n, splitMin)
+	out := make([]lanePart, len(sizes))
+	for i, size := range sizes {
+		out[i] = lanePart{l: picked[i], n: size, order: p.serveOrder()}
+		picked[i].outstanding[out[i].order].Add(int64(size))
+	}
+	return out
+}
+
+// done stops counting s's bytes as outstanding on its lane.
+func (s lanePart) done() { s.l.outstanding[s.order].Add(-int64(s.n)) }
+
+// evenOut parts n bytes among lanes with busy bytes outstanding, in
+// ascending order, raising the least busy to one level (water-filling):
+// it returns the parts of the first lanes, each at least minPart, the
+// first taking what rounding leaves. One lane takes all when no two can
+// share with minPart each.
+func evenOut(busy []int64, n, minPart int) []int {
+	k := len(busy)
+	var level int64
+	for ; k > 1; k-- {
+		sum := int64(n)
+		for _, b := range busy[:k] {
+			sum += b
+		}
+		level = sum / int64(k)
+		if level-busy[k-1] >= int64(minPart) {
+			break
+		}
+	}
+	if k <= 1 {
+		return []int{n}
+	}
+	parts := make([]int, k)
+	rest := n
+	for i := range parts {
+		parts[i] = int(level - busy[i])
+		rest -= parts[i]
+	}
+	parts[0] += rest
+	return parts
 }
 
 // close stops dialling and closes the lanes' hosts, not the recording's.

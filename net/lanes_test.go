@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -115,18 +116,68 @@ func TestARequestGoesOnTheLeastBusyLane(t *testing.T) {
 	defer ls.close()
 	lane := &lane{h: other, own: other}
 	ls.list = append(ls.list, lane)
-	ls.list[0].busy.Store(1 << 20)
-	if got := ls.pick(1); len(got) != 1 || got[0] != lane {
+	later := RequestPriority(NeedLater, 0)
+	ls.list[0].outstanding[later.serveOrder()].Store(1 << 20)
+	if got := ls.pick(1, later); len(got) != 1 || got[0] != lane {
 		t.Error("a request did not go on the lane with nothing outstanding")
 	}
-	if got := ls.pick(4); len(got) != 2 || got[0] != lane {
+	if got := ls.pick(4, later); len(got) != 2 || got[0] != lane {
 		t.Errorf("a request split %d ways, the least busy lane not first", len(got))
 	}
+	// The sharer sends an urgent answer before the read-ahead waiting on
+	// the same connection: the recording's own, warm, is as good.
+	if got := ls.pick(1, RequestPriority(NeedNow, 0)); got[0] != ls.list[0] {
+		t.Error("an urgent request was kept off a connection with read-ahead outstanding")
+	}
+	parts := ls.split(512<<10, later)
+	if len(parts) != 1 || parts[0].l != lane || lane.ahead(later) != 512<<10 {
+		t.Errorf("a request of 512 KiB beside 1 MiB of read-ahead was split %d ways, %d bytes counted on the free lane", len(parts), lane.ahead(later))
+	}
+	parts[0].done()
+	if n := lane.ahead(maxPriority); n != 0 {
+		t.Errorf("%d bytes still outstanding once the part was done", n)
+	}
 	other.Network().ClosePeer(sharer.ID())
-	if got := ls.pick(2); len(got) != 1 || got[0].own != nil {
+	if got := ls.pick(2, later); len(got) != 1 || got[0].own != nil {
 		t.Error("a lane with no connection was picked")
 	}
 	if n := ls.count(); n != 1 {
 		t.Errorf("%d lanes listed after one lost its connection, want 1", n)
+	}
+}
+
+// TestEvenOutLeavesABackloggedLaneOut: a request's parts raise the least
+// busy lanes to one level, a lane with a backlog above it gets none, and
+// no part is under the minimum.
+func TestEvenOutLeavesABackloggedLaneOut(t *testing.T) {
+	const k = 1 << 10
+	for _, c := range []struct {
+		busy []int64
+		n    int
+		want []int
+	}{
+		{[]int64{0, 0, 0, 0}, 1024 * k, []int{256 * k, 256 * k, 256 * k, 256 * k}},
+		// The recording's own connection holds 4 MiB of read-ahead: the
+		// three fresh lanes take the request between them.
+		{[]int64{0, 0, 0, 4096 * k}, 1024 * k, []int{349526, 349525, 349525}},
+		{[]int64{0, 100 * k, 200 * k, 300 * k}, 600 * k, []int{300 * k, 200 * k, 100 * k}},
+		// Evening out would leave the second lane 16 KiB, under 64 KiB.
+		{[]int64{0, 1000 * k}, 1032 * k, []int{1032 * k}},
+		{[]int64{0, 936 * k}, 1064 * k, []int{1000 * k, 64 * k}},
+		{[]int64{5}, 10, []int{10}},
+		{[]int64{0, 0, 0}, 100 * k, []int{100 * k}},
+		{[]int64{0, 0, 0}, 128 * k, []int{64 * k, 64 * k}},
+	} {
+		got := evenOut(c.busy, c.n, 64*k)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("evenOut(%v, %d) = %v, want %v", c.busy, c.n, got, c.want)
+		}
+		sum := 0
+		for _, p := range got {
+			sum += p
+		}
+		if sum != c.n {
+			t.Errorf("evenOut(%v, %d) parts sum to %d", c.busy, c.n, sum)
+		}
 	}
 }

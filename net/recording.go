@@ -335,7 +335,8 @@ func retryable(err error) bool {
 // prio and reads the answer straight into dst, calling arrived (if not
 // nil) with the bytes read so far as they land. ttfb is from opening the
 // stream to the answer's header. A request long enough to fill more than
-// one lane is split across them, its parts fetched side by side; n and
+// one lane is split across them (lanes.split: those with the least ahead
+// of it take the most), its parts fetched side by side; n and
 // arrived then count the bytes in order from off, and err is the failure
 // of the first part that stops them. Callers add the context to errors
 // (the range reader says which range it wanted).
@@ -343,15 +344,16 @@ func (r *Recording) readRange(ctx context.Context, track, version string, off in
 	if len(dst) > MaxReadLength {
 		dst = dst[:MaxReadLength]
 	}
-	ls := r.lanes.pick(max(1, len(dst)/splitMin))
-	if len(ls) <= 1 {
-		return r.readPart(ctx, ls[0], track, version, off, dst, prio, arrived)
+	shares := r.lanes.split(len(dst), prio)
+	if len(shares) == 1 {
+		defer shares[0].done()
+		return r.readPart(ctx, shares[0].l, track, version, off, dst, prio, arrived)
 	}
-	parts := make([]rangePart, len(ls))
-	size := (len(dst) + len(ls) - 1) / len(ls)
-	for i := range parts {
-		parts[i].lo = min(i*size, len(dst))
-		parts[i].hi = min((i+1)*size, len(dst))
+	parts := make([]rangePart, len(shares))
+	lo := 0
+	for i, s := range shares {
+		parts[i].lo, parts[i].hi = lo, lo+s.n
+		lo += s.n
 	}
 	var mu sync.Mutex
 	reported := 0
@@ -367,10 +369,11 @@ func (r *Recording) readRange(ctx context.Context, track, version string, off in
 		return got
 	}
 	var wg sync.WaitGroup
-	for i, l := range ls {
+	for i, s := range shares {
 		p := &parts[i]
 		wg.Go(func() {
-			_, p.ttfb, p.err = r.readPart(ctx, l, track, version, off+int64(p.lo), dst[p.lo:p.hi], prio, func(got int) {
+			defer s.done()
+			_, p.ttfb, p.err = r.readPart(ctx, s.l, track, version, off+int64(p.lo), dst[p.lo:p.hi], prio, func(got int) {
 				mu.Lock()
 				defer mu.Unlock()
 				p.got = got
@@ -410,8 +413,6 @@ type rangePart struct {
 
 // readPart is readRange on one lane, unsplit.
 func (r *Recording) readPart(ctx context.Context, l *lane, track, version string, off int64, dst []byte, prio Priority, arrived func(n int)) (n int, ttfb time.Duration, err error) {
-	l.busy.Add(int64(len(dst)))
-	defer l.busy.Add(-int64(len(dst)))
 	start := time.Now()
 	var resp response
 	req := request{Method: MethodReadRange, Token: r.link.Token, Track: track, Offset: off, Length: int64(len(dst)), Version: version}
