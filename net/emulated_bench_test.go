@@ -2,7 +2,6 @@ package net
 
 import (
 	"context"
-	"fmt"
 	stdnet "net"
 	"path/filepath"
 	"sync"
@@ -12,27 +11,45 @@ import (
 	"github.com/marcopolo/simnet"
 )
 
-// BenchmarkLossyLinkConnections measures whether more QUIC connections
-// carry more than one across a lossy home link: n viewer hosts, each with
-// its own connection (and its own congestion control) to one sharer, pull
-// disjoint parts of one track at once, with four requests in flight each,
-// as a player's readahead does. Every viewer's packets cross the sharer's
-// one uplink, so they share the link's rate as connections to one home
-// would. It reports the aggregate throughput in Mbit/s and its ratio to
-// one connection's, measured in the same run.
+// BenchmarkLossyLinkConnections measures what carries most across a
+// lossy home link: one QUIC connection; n of them, from n viewer hosts
+// each with its own congestion control, pulling disjoint parts of one
+// track at once; one viewer with Reelay's lanes (lanes.go), which opens
+// more connections once the sharer reports loss; and one TCP connection
+// of the operating system's, with cubic (the default of Linux, Windows
+// and macOS desktops) and with bbr. Each viewer keeps four requests in
+// flight, as a player's readahead does, and every packet crosses the
+// sharer's one uplink, so the connections share the link's rate as
+// connections to one home would. It reports the aggregate throughput in
+// Mbit/s and its ratio to one QUIC connection's, measured in the same run.
 func BenchmarkLossyLinkConnections(b *testing.B) {
+	cases := []struct {
+		name       string
+		tr         Transport
+		n          int
+		lanes      bool
+		congestion string
+	}{
+		{"quic/connections=1", TransportQUIC, 1, false, ""},
+		{"quic/connections=2", TransportQUIC, 2, false, ""},
+		{"quic/connections=4", TransportQUIC, 4, false, ""},
+		{"quic/lanes", TransportQUIC, 1, true, ""},
+		{"tcp/cubic", TransportTCP, 1, false, "cubic"},
+		{"tcp/bbr", TransportTCP, 1, false, "bbr"},
+	}
 	for _, spec := range []string{"50ms,20mbit,0.1%", "50ms,20mbit,1%"} {
-		link, err := ParseEmulatedLink(spec)
-		if err != nil {
-			b.Fatal(err)
-		}
 		var one float64
-		for _, n := range []int{1, 2, 4} {
-			b.Run(fmt.Sprintf("%s/connections=%d", spec, n), func(b *testing.B) {
+		for _, c := range cases {
+			link, err := ParseEmulatedLink(spec)
+			if err != nil {
+				b.Fatal(err)
+			}
+			link.Congestion = c.congestion
+			b.Run(spec+"/"+c.name, func(b *testing.B) {
 				for b.Loop() {
-					mbits := pullOverConnections(b, link, n, 8<<20)
+					mbits := pullOverConnections(b, link, c.tr, c.n, c.lanes, 8<<20)
 					b.ReportMetric(mbits, "Mbit/s")
-					if n == 1 {
+					if c.name == cases[0].name {
 						one = mbits
 					} else if one > 0 {
 						b.ReportMetric(mbits/one, "×one")
@@ -44,14 +61,22 @@ func BenchmarkLossyLinkConnections(b *testing.B) {
 }
 
 // pullOverConnections shares a track of size bytes and pulls it across
-// link from n viewer hosts at once, returning the aggregate Mbit/s.
-func pullOverConnections(b *testing.B, link EmulatedLink, n, size int) float64 {
+// link over tr from n viewer hosts at once (QUIC only for more than one),
+// returning the aggregate Mbit/s. Without lanes every viewer keeps to one
+// connection.
+func pullOverConnections(b *testing.B, link EmulatedLink, tr Transport, n int, lanes bool, size int) float64 {
 	b.Helper()
-	pair, err := NewEmulatedPair(link, TransportQUIC)
+	pair, err := NewEmulatedPair(link, tr)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer pair.Close()
+	if tr == TransportTCP && pair.Proxied() != nil {
+		b.Skipf("TCP cannot meet the link's loss here: %v", pair.Proxied())
+	}
+	if !lanes {
+		pair.Viewer.lane = nil
+	}
 	dir := b.TempDir()
 	writeRandomFile(b, filepath.Join(dir, "screen.mp4"), size, 7)
 	sharer := NewSharer(pair.Sharer, SharerOptions{})
