@@ -177,6 +177,9 @@ type pipeline struct {
 	// mayRead that the player allows reading ahead, and readahead that the
 	// reader reads ahead by the media's rate (openReadahead).
 	firstOut, mayRead, readahead atomic.Bool
+	// aheadCap, when not zero, holds the readahead below BufferTarget
+	// (capReadahead).
+	aheadCap atomic.Int64
 	// speed is the playback speed (math.Float64bits; 0 reads as 1): the
 	// buffer and the reader's readahead cover BufferTarget of playing
 	// time, speed times that of media.
@@ -309,8 +312,17 @@ func (pl *pipeline) openReadahead() {
 	pl.sizeReadahead()
 }
 
+// capReadahead holds the readahead to d ahead of the clock while it is
+// under BufferTarget, or lets it read BufferTarget ahead again when d is 0.
+func (pl *pipeline) capReadahead(d time.Duration) {
+	if time.Duration(pl.aheadCap.Swap(int64(d))) != d {
+		pl.sizeReadahead()
+	}
+}
+
 // sizeReadahead tells the reader the media's rate at the current speed,
-// so it reads BufferTarget ahead of the clock, once the readahead is open.
+// so it reads BufferTarget ahead of the clock (less under capReadahead),
+// once the readahead is open.
 func (pl *pipeline) sizeReadahead() {
 	rate := pl.mediaRate.Load()
 	if !pl.readahead.Load() || rate <= 0 {
@@ -322,7 +334,11 @@ func (pl *pipeline) sizeReadahead() {
 		return
 	}
 	if br, ok := pl.reader.r.(byteRateSetter); ok {
-		br.SetByteRate(int64(float64(rate)*pl.playSpeed()), pl.opts.BufferTarget)
+		ahead := pl.opts.BufferTarget
+		if c := time.Duration(pl.aheadCap.Load()); c > 0 {
+			ahead = min(ahead, c)
+		}
+		br.SetByteRate(int64(float64(rate)*pl.playSpeed()), ahead)
 	}
 }
 

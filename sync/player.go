@@ -413,6 +413,7 @@ func (p *Player) step() {
 	if p.prerolling && p.prerollReady(pos) {
 		p.finishPreroll(pos)
 	}
+	p.shareLink(pos)
 	if !p.prerolling {
 		for _, s := range p.slots {
 			if s.video != nil && s != p.steps.parked {

@@ -125,6 +125,37 @@ func (p *Player) checkStall(pos time.Duration) {
 	}
 }
 
+// shareLink holds a secondary picture's readahead to twice ResumeLevel
+// while a track the clock waits for has less than half BufferTarget
+// ahead, as after a seek or at the start, when every track refills at
+// once. The sharer serves the main tracks' next second before a camera's
+// deeper readahead only on one connection: over lanes (more connections
+// on a lossy link) the camera's took a quarter of the link while the
+// screen ran down to a stall a second after a seek landed.
+func (p *Player) shareLink(pos time.Duration) {
+	short := false
+	for _, s := range p.slots {
+		if !s.on || s.err != nil || !s.opened || s.pl == nil || s.secondary || s.thin.on || p.trackJoining(s) {
+			continue
+		}
+		// A track with nothing at this seek yet is the shortest of all.
+		l := s.pl.bufferLevel()
+		if l.epoch != p.epoch || (!l.eof && l.until-pos < p.opts.BufferTarget/2) {
+			short = true
+		}
+	}
+	for _, s := range p.slots {
+		if s.pl == nil {
+			continue
+		}
+		var hold time.Duration
+		if short && s.secondary {
+			hold = 2 * p.opts.ResumeLevel
+		}
+		s.pl.capReadahead(hold)
+	}
+}
+
 // stallMark is how little a playing track may have ahead before the
 // clock stops for it: LowWater (less at a live edge), and a quarter of
 // that for a secondary picture. A camera beside a screen share whose
