@@ -352,15 +352,26 @@ type lanePart struct {
 // with it.
 func (ls *lanes) split(n int, p Priority) []lanePart {
 	picked := ls.pick(max(1, n/splitMin), p)
-	ahead := make([]int64, len(picked))
+	// Other requests move the counts as they come and go: the parts are
+	// cut from one look at them, in its order.
+	type look struct {
+		l     *lane
+		ahead int64
+	}
+	looks := make([]look, len(picked))
 	for i, l := range picked {
-		ahead[i] = l.ahead(p)
+		looks[i] = look{l, l.ahead(p)}
+	}
+	slices.SortStableFunc(looks, func(a, b look) int { return cmp.Compare(a.ahead, b.ahead) })
+	ahead := make([]int64, len(looks))
+	for i, lk := range looks {
+		ahead[i] = lk.ahead
 	}
 	sizes := evenOut(ahead, n, splitMin)
 	out := make([]lanePart, len(sizes))
 	for i, size := range sizes {
-		out[i] = lanePart{l: picked[i], n: size, order: p.serveOrder()}
-		picked[i].outstanding[out[i].order].Add(int64(size))
+		out[i] = lanePart{l: looks[i].l, n: size, order: p.serveOrder()}
+		looks[i].l.outstanding[out[i].order].Add(int64(size))
 	}
 	return out
 }

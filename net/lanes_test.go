@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,6 +179,50 @@ func TestEvenOutLeavesABackloggedLaneOut(t *testing.T) {
 		}
 		if sum != c.n {
 			t.Errorf("evenOut(%v, %d) parts sum to %d", c.busy, c.n, sum)
+		}
+	}
+}
+
+// TestSplitWhileOtherRequestsComeAndGo: requests split while others are
+// counted on and off the same lanes get parts that cover them exactly,
+// none empty or negative.
+func TestSplitWhileOtherRequestsComeAndGo(t *testing.T) {
+	sharer, main := newLoopbackHost(t), newLoopbackHost(t)
+	ls := newLanes(main, sharer.ID(), slog.New(slog.DiscardHandler))
+	defer ls.close()
+	for range 3 {
+		h := newLoopbackHost(t).(*Host)
+		if err := h.Connect(t.Context(), peer.AddrInfo{ID: sharer.ID(), Addrs: sharer.Addrs()}); err != nil {
+			t.Fatal(err)
+		}
+		ls.list = append(ls.list, &lane{h: h, own: h})
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 2000 {
+				n := splitMin * (1 + (g+i)%20)
+				parts := ls.split(n, RequestPriority(Need(i%3), g%3))
+				sum := 0
+				for _, p := range parts {
+					if p.n <= 0 {
+						t.Errorf("a part of %d bytes", p.n)
+					}
+					sum += p.n
+				}
+				if sum != n {
+					t.Errorf("parts of %d bytes in all for a request of %d", sum, n)
+				}
+				for _, p := range parts {
+					p.done()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, l := range ls.list {
+		if a := l.ahead(maxPriority + 1); a != 0 {
+			t.Errorf("lane %d still counts %d bytes once every part was done", i, a)
 		}
 	}
 }
