@@ -177,8 +177,8 @@ type pipeline struct {
 	// mayRead that the player allows reading ahead, and readahead that the
 	// reader reads ahead by the media's rate (openReadahead).
 	firstOut, mayRead, readahead atomic.Bool
-	// aheadCap, when not zero, holds the readahead below BufferTarget
-	// (capReadahead).
+	// aheadCap, when not zero, holds the track's buffer and readahead
+	// below BufferTarget (capReadahead).
 	aheadCap atomic.Int64
 	// speed is the playback speed (math.Float64bits; 0 reads as 1): the
 	// buffer and the reader's readahead cover BufferTarget of playing
@@ -312,17 +312,26 @@ func (pl *pipeline) openReadahead() {
 	pl.sizeReadahead()
 }
 
-// capReadahead holds the readahead to d ahead of the clock while it is
-// under BufferTarget, or lets it read BufferTarget ahead again when d is 0.
+// capReadahead holds the track's buffer and its reader's readahead to d
+// where that is under BufferTarget, or lets them grow to BufferTarget
+// again when d is 0. The demuxing loop notices at its next look.
 func (pl *pipeline) capReadahead(d time.Duration) {
 	if time.Duration(pl.aheadCap.Swap(int64(d))) != d {
 		pl.sizeReadahead()
 	}
 }
 
+// aheadTarget is BufferTarget, or less under capReadahead.
+func (pl *pipeline) aheadTarget() time.Duration {
+	if c := time.Duration(pl.aheadCap.Load()); c > 0 {
+		return min(pl.opts.BufferTarget, c)
+	}
+	return pl.opts.BufferTarget
+}
+
 // sizeReadahead tells the reader the media's rate at the current speed,
-// so it reads BufferTarget ahead of the clock (less under capReadahead),
-// once the readahead is open.
+// so it reads aheadTarget() ahead of what the track demuxed, once the
+// readahead is open.
 func (pl *pipeline) sizeReadahead() {
 	rate := pl.mediaRate.Load()
 	if !pl.readahead.Load() || rate <= 0 {
@@ -334,11 +343,7 @@ func (pl *pipeline) sizeReadahead() {
 		return
 	}
 	if br, ok := pl.reader.r.(byteRateSetter); ok {
-		ahead := pl.opts.BufferTarget
-		if c := time.Duration(pl.aheadCap.Load()); c > 0 {
-			ahead = min(ahead, c)
-		}
-		br.SetByteRate(int64(float64(rate)*pl.playSpeed()), ahead)
+		br.SetByteRate(int64(float64(rate)*pl.playSpeed()), pl.aheadTarget())
 	}
 }
 
@@ -351,9 +356,9 @@ func (pl *pipeline) playSpeed() float64 {
 }
 
 // bufferAhead is how much media the track keeps demuxed ahead of the
-// clock: BufferTarget of playing time at the current speed.
+// clock: aheadTarget() of playing time at the current speed.
 func (pl *pipeline) bufferAhead() time.Duration {
-	return time.Duration(float64(pl.opts.BufferTarget) * pl.playSpeed())
+	return time.Duration(float64(pl.aheadTarget()) * pl.playSpeed())
 }
 
 // setRank orders the reader's requests against the other tracks' (0

@@ -112,6 +112,9 @@ func (p *Player) seekTracks(t time.Duration, at time.Time, st stepSeek) {
 			a.joining = true
 		}
 	}
+	// Before any track refills: a camera held back only once it had, it
+	// would have taken the link already.
+	p.shareLink(t)
 	for _, s := range p.slots {
 		if s == p.steps.parked {
 			continue

@@ -89,8 +89,8 @@ func (s *aheadSource) ahead(name string) time.Duration {
 }
 
 // TestACameraReadsLessAheadWhileTheScreenRefills: a camera beside a
-// screen reads a whole buffer ahead, but only twice ResumeLevel while the
-// screen has less than half a buffer at a seek, so the link's bytes go to
+// screen buffers and reads a whole buffer ahead, but only twice
+// ResumeLevel while the screen has less than half a buffer at a seek, so the link's bytes go to
 // the picture the clock waits for; once the screen refills, the camera
 // reads a whole buffer ahead again. The screen's own readahead is never
 // held.
@@ -98,13 +98,23 @@ func TestACameraReadsLessAheadWhileTheScreenRefills(t *testing.T) {
 	src := &aheadSource{Source: FolderSource(fixtureFolder(t, "camera.mp4", "screen.mp4", "mic.m4a")), held: "screen", aheads: map[string][]time.Duration{}}
 	p, _, _ := openTest(t, src, Options{})
 	waitState(t, p, StatePaused, 10*time.Second)
-	waitFor(t, 10*time.Second, "the camera to read a whole buffer ahead", func() bool { return src.ahead("camera") == DefaultBufferTarget })
+	waitFor(t, 10*time.Second, "the camera and the screen to read a whole buffer ahead", func() bool {
+		return src.ahead("camera") == DefaultBufferTarget && src.ahead("screen") == DefaultBufferTarget
+	})
 
 	src.setHold(true)
 	p.Seek(6 * time.Second)
 	waitFor(t, 10*time.Second, "the camera to read twice ResumeLevel ahead", func() bool { return src.ahead("camera") == 2*DefaultResumeLevel })
 	if a := src.ahead("screen"); a != DefaultBufferTarget {
 		t.Errorf("the screen reads %v ahead while it refills, want the whole buffer target", a)
+	}
+	// The camera's own buffer stops at the same mark: it demuxes no
+	// further ahead than it reads (a packet's worth over).
+	time.Sleep(300 * time.Millisecond)
+	for _, tr := range p.Tracks() {
+		if tr.Name == "camera" && tr.Stats.BufferedAhead > 2*DefaultResumeLevel+200*time.Millisecond {
+			t.Errorf("the camera buffered %v ahead while held to %v", tr.Stats.BufferedAhead, 2*DefaultResumeLevel)
+		}
 	}
 
 	src.setHold(false)
