@@ -246,8 +246,8 @@ const (
 	// TransportTCP is the operating system's TCP, each host in a network
 	// namespace of its own, the IP packets between them through simnet:
 	// delay, rate, loss and an fq_codel queue, per packet, as for QUIC.
-	// Where namespaces and tun devices cannot be made (Linux, root), it is
-	// TCP through a toxiproxy proxy instead: delay and rate on the byte
+	// Where namespaces and tun devices cannot be made (they need Linux and
+	// root), it is TCP through a toxiproxy proxy instead: delay and rate on the byte
 	// stream, no loss.
 	TransportTCP
 	// transportTCPProxy is TCP through the proxy even where the operating
@@ -447,15 +447,16 @@ func (p *EmulatedPair) startTCP() error {
 // startProxyTCP starts the sharer on loopback, a toxiproxy proxy in front
 // of it, and a viewer that knows only the proxy's address.
 func (p *EmulatedPair) startProxyTCP() error {
-	if p.link.Loss > 0 {
+	if p.link.Loss > 0 || p.link.Congestion != "" {
 		why := "it was not tried"
 		if p.proxyWhy != nil {
 			why = p.proxyWhy.Error()
 		}
-		return fmt.Errorf("net: link %q: TCP cannot be given random loss here: toxiproxy relays a byte stream and has no packets to drop, and the operating system's TCP in network namespaces of the link's own, which root on Linux can make, is out of reach (%s)", p.link, why)
-	}
-	if p.link.Congestion != "" {
-		return fmt.Errorf("net: link %q: TCP's congestion control cannot be chosen through toxiproxy, and the operating system's TCP in network namespaces of the link's own is out of reach (%v)", p.link, p.proxyWhy)
+		unreachable := "the operating system's TCP in network namespaces of the link's own, which root on Linux can make, is out of reach (" + why + ")"
+		if p.link.Loss > 0 {
+			return fmt.Errorf("net: link %q: TCP cannot be given random loss here: toxiproxy relays a byte stream and has no packets to drop, and %s", p.link, unreachable)
+		}
+		return fmt.Errorf("net: link %q: TCP's congestion control cannot be chosen through toxiproxy, and %s", p.link, unreachable)
 	}
 	kbytes := (p.link.Rate + 4000) / 8000
 	if p.link.Rate > 0 && kbytes == 0 {

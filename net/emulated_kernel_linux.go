@@ -70,19 +70,11 @@ func (p *EmulatedPair) startKernelTCP() (err error) {
 		}
 		p.Viewer, p.Sharer, p.kernel, p.sim, p.sharerEnd, p.viewerEnd = nil, nil, nil, nil, nil, nil
 	}()
-	if k.sharerNS, k.sharerTun, err = newTunNamespace(kernelSharerIP); err != nil {
+	if k.sharerNS, k.sharerTun, k.congestion, err = newTunNamespace(kernelSharerIP, p.link); err != nil {
 		return err
 	}
-	if k.viewerNS, k.viewerTun, err = newTunNamespace(kernelViewerIP); err != nil {
+	if k.viewerNS, k.viewerTun, _, err = newTunNamespace(kernelViewerIP, p.link); err != nil {
 		return err
-	}
-	for _, end := range []struct {
-		ns   *os.File
-		addr netip.Addr
-	}{{k.sharerNS, kernelSharerIP}, {k.viewerNS, kernelViewerIP}} {
-		if k.congestion, err = setCongestion(end.ns, end.addr, p.link.Congestion); err != nil {
-			return fmt.Errorf("net: link %q: %w", p.link, err)
-		}
 	}
 	p.startSimnet()
 	k.sharerConn = p.sharerEnd.open(p.sharerEnd.addr)
@@ -95,7 +87,7 @@ func (p *EmulatedPair) startKernelTCP() (err error) {
 	p.kernel = k
 
 	// Reuseport would bind the sharer's dials to its listening port; it
-	// never dials, and the viewer's dials go through viewerDialer.
+	// never dials, and the viewer's dials go through namespaceDialer.
 	sharer := []libp2p.Option{libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport())}
 	if p.Sharer, err = NewHost(HostOptions{ListenAddrs: []string{}, transports: sharer}); err != nil {
 		return fmt.Errorf("net: starting the emulated link's sharer failed: %w", err)
@@ -168,8 +160,10 @@ func (k *kernelTCP) close() {
 }
 
 // newTunNamespace makes a network namespace whose one interface is a tun
-// device with addr on a /30, up, and returns the namespace and the device.
-func newTunNamespace(addr netip.Addr) (ns, tun *os.File, err error) {
+// device with addr on a /30, up, its route to the other end given link's
+// congestion control, and returns the namespace, the device and the
+// congestion control TCP uses there.
+func newTunNamespace(addr netip.Addr, link EmulatedLink) (ns, tun *os.File, congestion string, err error) {
 	err = onThreadOfItsOwn(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 			return fmt.Errorf("net: a network namespace for the emulated link: %w", err)
@@ -183,10 +177,15 @@ func newTunNamespace(addr netip.Addr) (ns, tun *os.File, err error) {
 			f.Close()
 			return err
 		}
+		if congestion, err = setCongestion(addr, link.Congestion); err != nil {
+			t.Close()
+			f.Close()
+			return fmt.Errorf("net: link %q: %w", link, err)
+		}
 		ns, tun = f, t
 		return nil
 	})
-	return ns, tun, err
+	return ns, tun, congestion, err
 }
 
 // newTun makes the tun device kernelTunName in the calling thread's
@@ -248,29 +247,26 @@ func configureTun(fd int, addr netip.Addr) error {
 	return set("SIOCSIFFLAGS", unix.SIOCSIFFLAGS, func(r *unix.Ifreq) error { r.SetUint16(unix.IFF_UP); return nil })
 }
 
-// setCongestion gives the route to the other end, in the namespace ns of
-// the end at addr, the congestion control name, unless it is empty, and
-// returns the one TCP uses across it. The route's, because a namespace
-// other than the machine's own may not make most of them its default.
-func setCongestion(ns *os.File, addr netip.Addr, name string) (inEffect string, err error) {
-	err = inNamespace(ns, func() error {
-		if name == "" {
-			b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control")
-			name = strings.TrimSpace(string(b))
-			return err
-		}
-		prefix := netip.PrefixFrom(addr, 30).Masked()
-		// The command runs in the namespace: a child starts in its parent
-		// thread's.
-		out, err := exec.Command("ip", "route", "replace", prefix.String(), "dev", kernelTunName,
-			"proto", "kernel", "scope", "link", "src", addr.String(), "congctl", name).CombinedOutput()
-		if err != nil {
-			have, _ := os.ReadFile("/proc/sys/net/ipv4/tcp_available_congestion_control")
-			return fmt.Errorf("TCP's congestion control %q is not to be had here (there are %s): %w: %s", name, strings.TrimSpace(string(have)), err, bytes.TrimSpace(out))
-		}
-		return nil
-	})
-	return name, err
+// setCongestion gives the route to the other end, in the calling thread's
+// namespace, where this end has addr, the congestion control name, unless
+// it is empty, and returns the one TCP uses across it. The route's,
+// because a namespace other than the machine's own may not make most of
+// them its default.
+func setCongestion(addr netip.Addr, name string) (string, error) {
+	if name == "" {
+		b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control")
+		return strings.TrimSpace(string(b)), err
+	}
+	prefix := netip.PrefixFrom(addr, 30).Masked()
+	// The command runs in the namespace: a child starts in its parent
+	// thread's.
+	out, err := exec.Command("ip", "route", "replace", prefix.String(), "dev", kernelTunName,
+		"proto", "kernel", "scope", "link", "src", addr.String(), "congctl", name).CombinedOutput()
+	if err != nil {
+		have, _ := os.ReadFile("/proc/sys/net/ipv4/tcp_available_congestion_control")
+		return "", fmt.Errorf("TCP's congestion control %q is not to be had here (there are %s): %w: %s", name, strings.TrimSpace(string(have)), err, bytes.TrimSpace(out))
+	}
+	return name, nil
 }
 
 // namespaceDialer dials TCP from inside a namespace.

@@ -313,6 +313,25 @@ func (ls *lanes) dialOne(main host.Host) (*lane, error) {
 // answer of priority p first; a lane whose connection is gone is closed and
 // left out. There is always one: the recording's own.
 func (ls *lanes) pick(n int, p Priority) []*lane {
+	looks := ls.look(n, p)
+	out := make([]*lane, len(looks))
+	for i, lk := range looks {
+		out[i] = lk.l
+	}
+	return out
+}
+
+// laneLook is a lane and the bytes it had ahead of a new answer when
+// looked at.
+type laneLook struct {
+	l     *lane
+	ahead int64
+}
+
+// look is pick with what each lane had ahead. Other requests move the
+// counts as they come and go, so each is read once and the lanes are
+// ordered by that reading.
+func (ls *lanes) look(n int, p Priority) []laneLook {
 	ls.mu.Lock()
 	var gone []*lane
 	live := ls.list[:1]
@@ -324,14 +343,17 @@ func (ls *lanes) pick(n int, p Priority) []*lane {
 		}
 	}
 	ls.list = live
-	out := slices.Clone(live)
+	looks := make([]laneLook, len(live))
+	for i, l := range live {
+		looks[i] = laneLook{l, l.ahead(p)}
+	}
 	ls.mu.Unlock()
 	for _, l := range gone {
-		ls.log.Info("a connection to the sharer closed", "connections", len(out))
+		ls.log.Info("a connection to the sharer closed", "connections", len(looks))
 		l.own.Close()
 	}
-	slices.SortStableFunc(out, func(a, b *lane) int { return cmp.Compare(a.ahead(p), b.ahead(p)) })
-	return out[:min(n, len(out))]
+	slices.SortStableFunc(looks, func(a, b laneLook) int { return cmp.Compare(a.ahead, b.ahead) })
+	return looks[:min(n, len(looks))]
 }
 
 // lanePart is one lane's part of a request: n bytes, counted as outstanding
@@ -351,18 +373,7 @@ type lanePart struct {
 // Each part's bytes count as outstanding on its lane until done is called
 // with it.
 func (ls *lanes) split(n int, p Priority) []lanePart {
-	picked := ls.pick(max(1, n/splitMin), p)
-	// Other requests move the counts as they come and go: the parts are
-	// cut from one look at them, in its order.
-	type look struct {
-		l     *lane
-		ahead int64
-	}
-	looks := make([]look, len(picked))
-	for i, l := range picked {
-		looks[i] = look{l, l.ahead(p)}
-	}
-	slices.SortStableFunc(looks, func(a, b look) int { return cmp.Compare(a.ahead, b.ahead) })
+	looks := ls.look(max(1, n/splitMin), p)
 	ahead := make([]int64, len(looks))
 	for i, lk := range looks {
 		ahead[i] = lk.ahead

@@ -128,10 +128,10 @@ func (p *Player) checkStall(pos time.Duration) {
 // shareLink holds a secondary picture's buffer and readahead to twice
 // ResumeLevel while a track the clock waits for has less than half
 // BufferTarget ahead, as after a seek or at the start, when every track
-// refills at once. The sharer serves the main tracks' next second before a camera's
-// deeper readahead only on one connection: over lanes (more connections
-// on a lossy link) the camera's took a quarter of the link while the
-// screen ran down to a stall a second after a seek landed.
+// refills at once. The sharer serves the main tracks' next second before
+// a camera's deeper readahead only on one connection: over lanes (more
+// connections on a lossy link) the camera's took a quarter of the link
+// while the screen ran down to a stall a second after a seek landed.
 func (p *Player) shareLink(pos time.Duration) {
 	short := false
 	for _, s := range p.slots {
