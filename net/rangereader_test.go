@@ -467,6 +467,9 @@ func TestRangeReaderInactiveLetsInFlightFinish(t *testing.T) {
 		defer r.Close()
 
 		readSequentially(t, r, data, 0, 1<<20)
+		// The reader's next requests go out from its own goroutine, which
+		// on a loaded machine may not have run yet.
+		synctest.Wait()
 		r.SetActive(false)
 		s := r.Stats()
 		if s.InFlight == 0 {
