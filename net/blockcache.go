@@ -32,6 +32,12 @@ type block struct {
 	// began to wait.
 	waiters    int
 	waitedFrom time.Time
+	// watched is the request bringing it that upgrade looked at first
+	// while readers waited, and watchedAt and watchedLanded when, and how
+	// much of that request's answer had landed then.
+	watched       *fetch
+	watchedAt     time.Time
+	watchedLanded int64
 	// failSeq is bumped each time a fetch of the block fails, so a waiting
 	// reader can tell that the fetch it waited on failed.
 	failSeq uint64

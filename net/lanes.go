@@ -19,7 +19,7 @@ import (
 
 // Lanes. One QUIC connection's loss-based congestion control carries a
 // fraction of a lossy link: 9–14 of 20 Mbit/s at 0.1 % loss and 50 ms,
-// 3.1–3.7 at 1 %, under the 7.2 Mbit/s of a screen share with a camera.
+// 3.1–3.7 at 1 %, about the 7.2 Mbit/s of a screen share with a camera.
 // Every connection to the same sharer keeps a congestion window of its
 // own, so four carry 3.1–3.4 times one at 1 %
 // (BenchmarkLossyLinkConnections, every connection through the sharer's
@@ -28,32 +28,62 @@ import (
 // than one QUIC connection there (0.7–0.9 times). On a link that does not
 // lose packets at random, more connections carry nothing more and take
 // more than their share of a queue others use, so a viewer opens them
-// only once its sharer reports loss that a clean link does not have.
+// only when its sharer reports loss and one connection does not carry
+// what the player asks for.
 //
 // The sharer reports, with each read_range answer over QUIC, the loss of
 // the packets it sent on that connection since its slow start (lossMeter,
-// response.Loss). From the worst it reported, the viewer keeps
-// lanesFor(loss) connections to it: the recording's own and more lanes,
-// each a host of its own under the viewer's identity dialling the address
-// the recording's connection reached, so the sharer sees one viewer, its
-// Allow list and its limits unchanged. Each range request goes out on the
-// lane with the fewest bytes outstanding as urgent as it or more, and a
-// request long enough is split across lanes, its parts fetched side by
-// side and sized to even out what the lanes have ahead of them: a seek's
-// way from a keyframe to its target then takes every lane's window, not
-// one, and no part waits behind a lane's backlog. The
+// response.Loss). That alone does not tell a link that loses 0.1 % at
+// random from a clean one: a clean link's queue drops packets as a
+// connection probes for more, and reported up to 0.39 %; 0.1 % random
+// loss reported from 0.19 %. So the viewer also measures what its connections
+// carry while its readers ask for more than has arrived (at least
+// backlogMin outstanding, as after a seek or on a link too slow to fill
+// the read-ahead), and compares it with what the readers play: the byte
+// rates players set (SetByteRate). On a path where the loss looks random
+// (lossAtRandom), from lossForLanes when one connection carries too
+// little and from lossHeavy whatever it carries, the viewer keeps
+// lanesOnLoss connections to the sharer: the recording's own and
+// more lanes, each a host of its own under the viewer's identity dialling
+// the address the recording's connection reached, so the sharer sees one
+// viewer, its Allow list and its limits unchanged. Each range request goes
+// out on the lane with the fewest bytes outstanding as urgent as it or
+// more, and a request long enough is split across lanes, its parts
+// fetched side by side and sized to even out what the lanes have ahead of
+// them: a seek's way from a keyframe to its target then takes every
+// lane's window, not one, and no part waits behind a lane's backlog. The
 // sharer orders its answers per connection, a more urgent answer on any of
 // them first (priority.go).
 
 const (
 	// lossForLanes is the loss since slow start from which a viewer keeps
-	// lanesOnLoss connections to its sharer. Reading 16 MB across emulated
+	// lanesOnLoss connections to its sharer while they carry less than
+	// lanesHeadroom times what its readers play; from lossHeavy it keeps
+	// them whatever they carry (a connection that loses 1 % on a 50 ms
+	// path carries about 2.6 Mbit/s, and a player thinned to keyframes
+	// asks for too little to be backlogged). Reading 16 MB across emulated
 	// links (50 ms), the loss reported was 0.03–0.29 % without random loss
 	// at 20 Mbit/s (the queue's drops as the connection probes for more,
 	// most in its first seconds) and 0.06–0.15 % at 100 Mbit/s; 0.19–0.44 %
 	// at 0.1 % random loss, 0.51–0.88 % at 0.5 % and 0.85–1.20 % at 1 %.
-	lossForLanes = 0.005
+	// The worst a player's run saw (reelay bench, 20 Mbit/s) was
+	// 0.38–0.39 % on the clean link and 0.36–0.94 % at 0.1 % random loss,
+	// in the connection's first seconds.
+	lossForLanes = 0.001
+	lossHeavy    = 0.008
 	lanesOnLoss  = 4
+	// lanesHeadroom is how much more than the readers' byte rates one
+	// connection must carry: a screen share's bit rate varies, and a
+	// loss-limited connection's rate halves at each loss.
+	lanesHeadroom = 1.5
+	// backlogMin is how many bytes outstanding make the readers
+	// backlogged: more than one request's worth, so what arrives is what
+	// the connections carry rather than a round trip's wait for a lone
+	// block.
+	backlogMin = 512 << 10
+	// minCarriedSample is the backlogged time over which what the
+	// connections carry is taken as measured.
+	minCarriedSample = time.Second
 	// lanesMinRTT is the shortest round trip on which lanes are opened: one
 	// connection losing 1 % of its packets on a 10 ms path still carries
 	// about 13 Mbit/s (1.22 × packet size / (RTT × √loss)), on 50 ms
@@ -75,9 +105,12 @@ const (
 // connection is relayed or gone: there is no direct address to dial.
 var errNoLaneAddr = errors.New("no direct connection to the sharer to dial beside")
 
-// lanesFor is how many connections to keep to a sharer that reports loss.
-func lanesFor(loss float64) int {
-	if loss >= lossForLanes {
+// lanesFor is how many connections to keep to a sharer that reports loss,
+// when they carry carried bytes a second while backlogged (0 when not
+// measured) and the readers play demand bytes a second (0 when unknown).
+func lanesFor(loss, carried, demand float64) int {
+	short := carried > 0 && demand > 0 && carried < lanesHeadroom*demand
+	if loss >= lossHeavy || (loss >= lossForLanes && short) {
 		return lanesOnLoss
 	}
 	return 1
@@ -170,7 +203,10 @@ type lanes struct {
 	// open starts a lane's host; nil when the recording's host has none
 	// (a host of libp2p's own, or an emulated TCP link).
 	open func() (*Host, error)
-	log  *slog.Logger
+	// demand is the bytes a second the recording's readers play; nil or 0
+	// when not known.
+	demand func() float64
+	log    *slog.Logger
 
 	// ctx ends dialling; wg waits for the dialler.
 	ctx    context.Context
@@ -190,6 +226,11 @@ type lanes struct {
 	dialling  bool
 	notBefore time.Time
 	closed    bool
+	// outstanding is the bytes asked for on every lane that have not
+	// arrived; carried measures what arrives while it is backlogMin or
+	// more.
+	outstanding int64
+	carried     bandwidthMeter
 }
 
 // lane is one connection to the sharer, through its own host.
@@ -237,51 +278,57 @@ func (ls *lanes) observe(loss float64) {
 	if !(loss > 0 && loss < 1) || ls.open == nil {
 		return
 	}
+	var demand float64
+	if loss >= lossForLanes && ls.demand != nil {
+		demand = ls.demand()
+	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	ls.loss = max(ls.loss, loss)
-	if lanesFor(loss) > ls.want && lossAtRandom(ls.list[0].h, ls.peer) {
-		ls.want = lanesFor(loss)
+	var carried float64
+	if ls.carried.busy >= minCarriedSample.Seconds() {
+		carried = ls.carried.rate(time.Now())
+	}
+	if n := lanesFor(ls.loss, carried, demand); n > ls.want && lossAtRandom(ls.list[0].h, ls.peer) {
+		ls.want = n
+		ls.log.Info("the link loses packets at random", "loss", ls.loss, "carried_bps", int64(carried*8), "played_bps", int64(demand*8))
 	}
 	if len(ls.list) >= ls.want || ls.dialling || ls.closed || time.Now().Before(ls.notBefore) {
 		return
 	}
 	ls.dialling = true
 	ls.wg.Add(1)
-	go ls.dial()
+	go ls.dial(ls.want - len(ls.list))
 }
 
-// dial opens lanes until there are as many as wanted, or one fails.
-func (ls *lanes) dial() {
+// dial opens n lanes side by side, each a handshake's round trip.
+func (ls *lanes) dial(n int) {
 	defer ls.wg.Done()
-	for {
-		ls.mu.Lock()
-		if len(ls.list) >= ls.want || ls.closed {
-			ls.dialling = false
-			ls.mu.Unlock()
-			return
-		}
-		main, loss := ls.list[0].h, ls.loss
-		ls.mu.Unlock()
-		l, err := ls.dialOne(main)
-		ls.mu.Lock()
-		if err != nil {
-			ls.dialling = false
-			ls.notBefore = time.Now().Add(laneRetry)
-			ls.mu.Unlock()
-			ls.log.Info("could not open another connection to the sharer", "err", err)
-			return
-		}
-		if ls.closed {
-			ls.mu.Unlock()
-			l.own.Close()
-			return
-		}
-		ls.list = append(ls.list, l)
-		n := len(ls.list)
-		ls.mu.Unlock()
-		ls.log.Info("opened another connection to the sharer on a lossy link", "connections", n, "loss", loss)
+	ls.mu.Lock()
+	main := ls.list[0].h
+	ls.mu.Unlock()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			l, err := ls.dialOne(main)
+			ls.mu.Lock()
+			defer ls.mu.Unlock()
+			switch {
+			case err != nil:
+				ls.notBefore = time.Now().Add(laneRetry)
+				ls.log.Info("could not open another connection to the sharer", "err", err)
+			case ls.closed:
+				l.own.Close()
+			default:
+				ls.list = append(ls.list, l)
+				ls.log.Info("opened another connection to the sharer on a lossy link", "connections", len(ls.list))
+			}
+		})
 	}
+	wg.Wait()
+	ls.mu.Lock()
+	ls.dialling = false
+	ls.mu.Unlock()
 }
 
 // dialOne starts a lane's host and connects it to the addresses the
@@ -360,6 +407,7 @@ func (ls *lanes) look(n int, p Priority) []laneLook {
 // on the lane at the request's serve order from split until the part is
 // done.
 type lanePart struct {
+	ls    *lanes
 	l     *lane
 	n     int
 	order int
@@ -381,14 +429,40 @@ func (ls *lanes) split(n int, p Priority) []lanePart {
 	sizes := evenOut(ahead, n, splitMin)
 	out := make([]lanePart, len(sizes))
 	for i, size := range sizes {
-		out[i] = lanePart{l: looks[i].l, n: size, order: p.serveOrder()}
+		out[i] = lanePart{ls: ls, l: looks[i].l, n: size, order: p.serveOrder()}
 		looks[i].l.outstanding[out[i].order].Add(int64(size))
 	}
+	ls.mu.Lock()
+	ls.outstanding += int64(n)
+	ls.carried.setBusy(time.Now(), ls.outstanding >= backlogMin)
+	ls.mu.Unlock()
 	return out
 }
 
-// done stops counting s's bytes as outstanding on its lane.
-func (s lanePart) done() { s.l.outstanding[s.order].Add(-int64(s.n)) }
+// landed counts n bytes of an answer that arrived, lifting them from the
+// bytes outstanding; what arrives while backlogged is measured.
+func (ls *lanes) landed(n int) {
+	ls.mu.Lock()
+	now := time.Now()
+	if ls.carried.busyNow {
+		ls.carried.add(now, int64(n))
+	}
+	ls.outstanding -= int64(n)
+	ls.carried.setBusy(now, ls.outstanding >= backlogMin)
+	ls.mu.Unlock()
+}
+
+// done stops counting s's bytes as outstanding on its lane; got of them
+// arrived and were counted as they landed.
+func (s lanePart) done(got int) {
+	s.l.outstanding[s.order].Add(-int64(s.n))
+	if rest := s.n - got; rest != 0 {
+		s.ls.mu.Lock()
+		s.ls.outstanding -= int64(rest)
+		s.ls.carried.setBusy(time.Now(), s.ls.outstanding >= backlogMin)
+		s.ls.mu.Unlock()
+	}
+}
 
 // evenOut parts n bytes among lanes with busy bytes outstanding, in
 // ascending order, raising the least busy to one level (water-filling):

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -15,15 +16,32 @@ import (
 )
 
 // TestLanesFollowTheLossReported: the connections a viewer keeps follow
-// the loss its sharer reports, never fewer than one, and a report that is
-// no share (negative, one or more, not a number) changes nothing.
+// the loss its sharer reports and what one connection carries against
+// what the player plays, never fewer than one, and a report that is no
+// share (negative, one or more, not a number) changes nothing.
 func TestLanesFollowTheLossReported(t *testing.T) {
+	const mbit = 1e6 / 8
 	for _, c := range []struct {
-		loss float64
-		want int
-	}{{0, 1}, {0.0011, 1}, {0.0029, 1}, {0.0044, 1}, {0.0051, 4}, {0.01, 4}, {0.2, 4}} {
-		if got := lanesFor(c.loss); got != c.want {
-			t.Errorf("lanesFor(%v) = %d, want %d", c.loss, got, c.want)
+		loss, carried, demand float64
+		want                  int
+	}{
+		{0, 0, 0, 1},
+		// Some loss, and one connection carries too little for a player
+		// of 7.2 Mbit/s.
+		{0.0011, 9 * mbit, 7.2 * mbit, 4},
+		{0.0044, 3 * mbit, 7.2 * mbit, 4},
+		// It carries enough, or what it carries or what is played is not
+		// known yet.
+		{0.0044, 11 * mbit, 7.2 * mbit, 1},
+		{0.0044, 0, 7.2 * mbit, 1},
+		{0.0044, 3 * mbit, 0, 1},
+		// A loss a clean link does not have in its queue.
+		{0.0009, 3 * mbit, 7.2 * mbit, 1},
+		// Loss that heavy holds any one connection down.
+		{0.0081, 0, 0, 4}, {0.01, 20 * mbit, 1 * mbit, 4}, {0.2, 0, 0, 4},
+	} {
+		if got := lanesFor(c.loss, c.carried, c.demand); got != c.want {
+			t.Errorf("lanesFor(%v, %.1f Mbit/s carried, %.1f played) = %d, want %d", c.loss, c.carried/mbit, c.demand/mbit, got, c.want)
 		}
 	}
 	ls := newLanes(newLoopbackHost(t), peer.ID("sharer"), slog.New(slog.DiscardHandler))
@@ -38,8 +56,9 @@ func TestLanesFollowTheLossReported(t *testing.T) {
 }
 
 // TestALossyLinkGetsMoreConnections: across an emulated link that loses
-// 1 % of its packets, the viewer opens lanes as the sharer reports the
-// loss, up to four connections, and reads split across them return the
+// 1 % of its packets, where one connection carries less than a player
+// plays, the viewer opens lanes as the sharer reports the loss, up to
+// four connections, and reads split across them return the
 // file's bytes, up to its end; the sharer still counts one viewer, and an
 // Allow list naming the viewer lets its lanes in. On a clean link it keeps
 // one, and on a path of 2 ms, where one connection carries plenty despite
@@ -60,6 +79,14 @@ func TestALossyLinkGetsMoreConnections(t *testing.T) {
 			rec, data := es.rec, es.data
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
+			// A player of 2 MB/s reads the track too: what one connection
+			// falls short of at 1 % loss on 20 ms.
+			rr, err := rec.OpenTrack("screen", RangeReaderOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rr.Close()
+			rr.SetByteRate(2<<20, 3*time.Second)
 			buf := make([]byte, MaxReadLength)
 			for off := 0; off < len(data); off += len(buf) {
 				n, err := rec.ReadRange(ctx, "screen", int64(off), buf)
@@ -134,7 +161,7 @@ func TestARequestGoesOnTheLeastBusyLane(t *testing.T) {
 	if len(parts) != 1 || parts[0].l != lane || lane.ahead(later) != 512<<10 {
 		t.Errorf("a request of 512 KiB beside 1 MiB of read-ahead was split %d ways, %d bytes counted on the free lane", len(parts), lane.ahead(later))
 	}
-	parts[0].done()
+	parts[0].done(0)
 	if n := lane.ahead(maxPriority); n != 0 {
 		t.Errorf("%d bytes still outstanding once the part was done", n)
 	}
@@ -214,7 +241,8 @@ func TestSplitWhileOtherRequestsComeAndGo(t *testing.T) {
 					t.Errorf("parts of %d bytes in all for a request of %d", sum, n)
 				}
 				for _, p := range parts {
-					p.done()
+					ls.landed(p.n / 2)
+					p.done(p.n / 2)
 				}
 			}
 		})
@@ -225,4 +253,39 @@ func TestSplitWhileOtherRequestsComeAndGo(t *testing.T) {
 			t.Errorf("lane %d still counts %d bytes once every part was done", i, a)
 		}
 	}
+	if ls.outstanding != 0 || ls.carried.busyNow {
+		t.Errorf("%d bytes outstanding on the lanes once every part was done (backlogged %v)", ls.outstanding, ls.carried.busyNow)
+	}
+}
+
+// TestLanesMeasureWhatArrivesWhileBacklogged: what the connections carry
+// is measured over the time at least backlogMin bytes are outstanding,
+// not while a lone request waits its round trip.
+func TestLanesMeasureWhatArrivesWhileBacklogged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ls := &lanes{list: []*lane{{}}}
+		// A lone block, 100 ms each, for 3 s: under the backlog.
+		for range 30 {
+			p := ls.split(256<<10, RequestPriority(NeedLater, 1))
+			time.Sleep(100 * time.Millisecond)
+			ls.landed(256 << 10)
+			p[0].done(256 << 10)
+		}
+		if ls.carried.busy != 0 {
+			t.Errorf("%.2f s counted as backlogged with one block outstanding at a time", ls.carried.busy)
+		}
+		// 4 MiB asked for, arriving at 1 MB/s for 2 s.
+		p := ls.split(4<<20, RequestPriority(NeedLater, 1))
+		for range 200 {
+			time.Sleep(10 * time.Millisecond)
+			ls.landed(10_000)
+		}
+		p[0].done(2_000_000)
+		if got := ls.carried.rate(time.Now()); math.Abs(got-1e6) > 0.02e6 || ls.carried.busy < minCarriedSample.Seconds() {
+			t.Errorf("carried %.0f bytes/s over %.2f s backlogged, want 1e6 over a second or more", got, ls.carried.busy)
+		}
+		if ls.outstanding != 0 || ls.carried.busyNow {
+			t.Errorf("%d bytes outstanding once the request was done (backlogged %v)", ls.outstanding, ls.carried.busyNow)
+		}
+	})
 }

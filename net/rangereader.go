@@ -28,14 +28,16 @@ type rangeFetcher interface {
 }
 
 // streamingFetcher is a rangeFetcher that tells as the answer arrives:
-// arrived(n) says dst[:n] is filled and will not be written again, so the
-// reader can serve the blocks it covers before the whole answer is in.
+// arrived(n, landed) says dst[:n] is filled and will not be written
+// again, so the reader can serve the blocks it covers before the whole
+// answer is in, and that landed bytes of dst are filled in all (more than
+// n when parts of a request split across lanes land side by side).
 // Without it a reader waiting for the second block of a large request
 // waits for the request's last byte: on a 50 ms, 20 Mbit/s link, a
 // recording at half the link's rate then saw its buffer arrive in bursts a
 // second apart and stalled while starting.
 type streamingFetcher interface {
-	fetchRangeStreaming(ctx context.Context, off int64, dst []byte, prio Priority, arrived func(n int)) (n int, ttfb time.Duration, err error)
+	fetchRangeStreaming(ctx context.Context, off int64, dst []byte, prio Priority, arrived func(n, landed int)) (n int, ttfb time.Duration, err error)
 }
 
 // Defaults of RangeReaderOptions. They were measured two ways: on loopback
@@ -130,9 +132,9 @@ type fetch struct {
 	off int64
 	// prio is the priority it was asked at.
 	prio Priority
-	// got is how many bytes of the answer have arrived; the fetch's
-	// goroutine writes it.
-	got atomic.Int64
+	// got is how many bytes of the answer have arrived in order from its
+	// start, landed how many in all; the fetch's goroutine writes them.
+	got, landed atomic.Int64
 	// buf receives the answer; its length is the request's length.
 	buf []byte
 	// ctx ends the request: cancel resets its stream.
@@ -235,9 +237,11 @@ type RangeReader struct {
 	cacheSize int64
 	// autoCache says the cache is sized from the byte rate.
 	autoCache bool
-	// rateKnown says SetByteRate told the media's rate, so readahead is
-	// the player's buffer target and a jump may start with part of it.
+	// rateKnown says SetByteRate told the media's rate, byteRate, so
+	// readahead is the player's buffer target and a jump may start with
+	// part of it.
 	rateKnown bool
+	byteRate  int64
 	// inactive stops readahead: only blocked reads are served.
 	inactive bool
 	// live says the track is still being written: a read at its end
@@ -465,6 +469,7 @@ func (r *RangeReader) Seek(off int64, whence int) (int64, error) {
 func (r *RangeReader) SetByteRate(bytesPerSecond int64, ahead time.Duration) {
 	r.mu.Lock()
 	r.rateKnown = bytesPerSecond > 0
+	r.byteRate = max(bytesPerSecond, 0)
 	if bytesPerSecond > 0 {
 		if r.autoCache {
 			r.cacheSize = max(min(autoCacheSeconds*bytesPerSecond, r.o.CacheSize), minAutoCacheSize, 2*int64(r.o.BlockSize))
@@ -476,6 +481,17 @@ func (r *RangeReader) SetByteRate(bytesPerSecond int64, ahead time.Duration) {
 	r.evict()
 	r.mu.Unlock()
 	r.kick()
+}
+
+// playRate is the media's bytes a second as SetByteRate told it while
+// the reader reads ahead: 0 when not told, inactive or closed.
+func (r *RangeReader) playRate() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.inactive || r.ctx.Err() != nil {
+		return 0
+	}
+	return r.byteRate
 }
 
 // SetRank orders this track's requests against the recording's other
@@ -738,6 +754,7 @@ func (r *RangeReader) waitBlock(idx int64) (*block, error) {
 	defer func() {
 		b.waiters--
 		if b.waiters == 0 {
+			b.watched = nil
 			delete(r.wanted, idx)
 			if b.state == blockMissing {
 				delete(r.blocks, idx)
@@ -972,27 +989,67 @@ func (r *RangeReader) schedule() {
 
 // upgrade asks again, at the priority of a blocked read, for block idx
 // when a reader waits on it and its request went out less urgent (read
-// ahead, then reached) and still sits queued at the sharer: the sharer
-// serves a viewer's answers strictly by priority, so a queued read-ahead
-// answer the player now waits for would wait behind every more urgent one,
-// another track's included (a camera's block reached during a seek waited
-// 1.5 s behind the screen's way to its target). A request is taken as
-// queued when none of its answer has arrived a round trip and a margin
-// after the read began to wait: the next answer of a track read in order
-// follows the one before at once, and one being written would have begun
-// arriving (only a fetcher that reports arrival as it streams can tell). The cancelled
-// request's block is missing again, to be asked for with the blocked
-// reads. It is called with mu held.
+// ahead, then reached) and will bring it later than a new urgent request
+// would. Such a request either sits queued at the sharer, which serves a
+// viewer's answers strictly by priority, another track's urgent answers
+// before it (a camera's block reached during a seek waited 1.5 s behind
+// the screen's way to its target), or it arrives slowly: over lanes it
+// shares the link with the other connections' read-ahead, and the blocks
+// after the one a demuxer waits on came first on the others while it
+// trickled in at a quarter of the link. As a multipath TCP sender sends
+// the segment that holds up the receiver again on a faster path, the
+// block is asked for again, urgently and split across the lanes.
+//
+// A request is taken as queued when none of its answer has arrived a
+// round trip and a margin after the read began to wait: the next answer
+// of a track read in order follows the one before at once, and one being
+// written would have begun arriving. One that is arriving is measured
+// from when the read began to wait, and asked again when at that pace
+// the block's rest would come after a new request's round trip and the
+// block at the reader's bandwidth. Only a fetcher that reports arrival
+// as it streams can tell either. The cancelled request's blocks that
+// arrived stay cached; the others are missing again, to be asked for
+// with the blocked reads. It is called with mu held.
 func (r *RangeReader) upgrade(idx int64) {
+	if _, streams := r.f.(streamingFetcher); !streams {
+		return
+	}
 	rtt := r.stats.RTT
-	if rtt <= 0 {
-		return
-	}
 	b := r.blocks[idx]
-	if b == nil || r.timeNow().Sub(b.waitedFrom) < rtt+upgradeMargin {
+	f := r.fetchOf(idx)
+	if rtt <= 0 || b == nil || f == nil {
 		return
 	}
-	r.upgradeNow(idx)
+	want := RequestPriority(r.readNeed(), r.rank)
+	if f.prio.serveOrder() <= want.serveOrder() {
+		return
+	}
+	now, landed := r.timeNow(), f.landed.Load()
+	if b.watched != f {
+		b.watched, b.watchedAt, b.watchedLanded = f, now, landed
+	}
+	if now.Sub(b.waitedFrom) < rtt+upgradeMargin {
+		return
+	}
+	if landed > 0 {
+		// How long the block's rest takes at the pace since the wait
+		// began, against a new request. The answer's bytes that landed
+		// beyond the block, on other lanes, are counted as its: a split
+		// answer is asked again only when it is slow as a whole.
+		bs := int64(r.o.BlockSize)
+		rest := min((idx+1)*bs, f.off+int64(len(f.buf))) - (f.off + landed)
+		since := now.Sub(b.watchedAt)
+		fresh := rtt
+		if bw := r.bw.rate(now); bw > 0 {
+			fresh += time.Duration(float64(bs) / bw * float64(time.Second))
+		}
+		if pace := landed - b.watchedLanded; since < rtt || rest <= 0 ||
+			(pace > 0 && time.Duration(float64(rest)/float64(pace)*float64(since)) <= fresh) {
+			return
+		}
+	}
+	r.cancelFetch(f)
+	r.stats.Upgraded++
 }
 
 // upgradeNow cancels the request bringing block idx when it went out less
@@ -1003,17 +1060,26 @@ func (r *RangeReader) upgradeNow(idx int64) {
 	if _, streams := r.f.(streamingFetcher); !streams {
 		return
 	}
-	want := RequestPriority(r.readNeed(), r.rank)
-	for f := range r.fetches {
-		if f.cancelled || idx < f.first || idx >= f.first+f.count {
-			continue
-		}
-		if f.prio.serveOrder() > want.serveOrder() && f.got.Load() == 0 {
-			r.cancelFetch(f)
-			r.stats.Upgraded++
-		}
+	f := r.fetchOf(idx)
+	if f == nil {
 		return
 	}
+	want := RequestPriority(r.readNeed(), r.rank)
+	if f.prio.serveOrder() > want.serveOrder() && f.got.Load() == 0 {
+		r.cancelFetch(f)
+		r.stats.Upgraded++
+	}
+}
+
+// fetchOf is the request in flight that brings block idx, nil if none
+// does. It is called with mu held.
+func (r *RangeReader) fetchOf(idx int64) *fetch {
+	for f := range r.fetches {
+		if !f.cancelled && idx >= f.first && idx < f.first+f.count {
+			return f
+		}
+	}
+	return nil
 }
 
 // upgradeMargin is how much later than a round trip a request's first
@@ -1062,8 +1128,9 @@ func (r *RangeReader) startFetch(first, count int64, need Need) *fetch {
 			// done is the blocks handed to the cache so far; only this
 			// goroutine touches it.
 			done := int64(0)
-			n, ttfb, err = sf.fetchRangeStreaming(f.ctx, f.off, f.buf, prio, func(got int) {
+			n, ttfb, err = sf.fetchRangeStreaming(f.ctx, f.off, f.buf, prio, func(got, landed int) {
 				f.got.Store(int64(got))
+				f.landed.Store(int64(landed))
 				if k := int64(got) / bs; k > done {
 					done = k
 					r.arrived(f, k)
@@ -1410,7 +1477,7 @@ func (r *RangeReader) prefetchLocked(off, n int64) {
 		var err error
 		if sf, ok := r.f.(streamingFetcher); ok {
 			// Reads wait only for their own bytes, not the whole answer.
-			got, ttfb, err = sf.fetchRangeStreaming(r.ctx, off, buf, prio, func(n int) {
+			got, ttfb, err = sf.fetchRangeStreaming(r.ctx, off, buf, prio, func(n, _ int) {
 				r.mu.Lock()
 				pf.got = int64(n)
 				r.broadcast()

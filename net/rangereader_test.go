@@ -1259,15 +1259,98 @@ func TestRangeReaderAsksAgainForAQueuedBlockItWaitsOn(t *testing.T) {
 	})
 }
 
+// TestRangeReaderAsksAgainForABlockArrivingTooSlowly: a read that comes
+// to wait on a block whose read-ahead request is arriving, but at a pace
+// that brings the block later than a new urgent request would (a lane
+// sharing the link with the other lanes' read-ahead), asks for it again
+// urgently; one arriving about as fast as a new request would is left
+// alone.
+func TestRangeReaderAsksAgainForABlockArrivingTooSlowly(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		// slow is the read-ahead's pace; urgent answers come at 4 MiB/s.
+		slow     float64
+		upgraded bool
+	}{
+		{"trickling", 16 << 10, true},
+		{"near a new request's pace", 128 << 10, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const bs = 64 << 10
+				data := randomBytes(18, 4<<20)
+				f := trickleFetcher{fakeFetcher: &fakeFetcher{data: data, latency: 200 * time.Millisecond}, fast: 4 << 20, slow: c.slow}
+				r := newRangeReader(f, int64(len(data)), RangeReaderOptions{BlockSize: bs, Readahead: 512 << 10, InFlight: 8, MaxRequest: bs})
+				defer r.Close()
+				r.SetByteRate(256<<10, 2*time.Second)
+				readSequentially(t, r, data, 0, bs)
+				start := time.Now()
+				readSequentially(t, r, data, bs, bs)
+				took := time.Since(start)
+				s := r.Stats()
+				var again bool
+				for _, q := range f.requests() {
+					again = again || (q.off == bs && q.prio == RequestPriority(NeedNow, 1))
+				}
+				if c.upgraded && (s.Upgraded != 1 || !again || took > 2*f.latency+upgradeMargin+f.latency+50*time.Millisecond) {
+					t.Errorf("waited %v on a trickling block; asked again urgently %v, Stats.Upgraded %d, want 1", took, again, s.Upgraded)
+				}
+				if !c.upgraded && (s.Upgraded != 0 || again) {
+					t.Errorf("a block arriving near a new request's pace was asked again (Stats.Upgraded %d, after %v)", s.Upgraded, took)
+				}
+			})
+		})
+	}
+}
+
+// trickleFetcher streams each answer in 4 KiB pieces from latency on: one
+// needed now at fast bytes a second, read-ahead at slow.
+type trickleFetcher struct {
+	*fakeFetcher
+	fast, slow float64
+}
+
+func (f trickleFetcher) fetchRange(ctx context.Context, off int64, dst []byte, prio Priority) (int, time.Duration, error) {
+	return f.fetchRangeStreaming(ctx, off, dst, prio, func(int, int) {})
+}
+
+func (f trickleFetcher) fetchRangeStreaming(ctx context.Context, off int64, dst []byte, prio Priority, arrived func(n, landed int)) (int, time.Duration, error) {
+	f.mu.Lock()
+	req := &fakeRequest{off: off, n: len(dst), prio: prio, ctx: ctx}
+	f.log = append(f.log, req)
+	f.mu.Unlock()
+	rate := f.slow
+	if prio.serveOrder() < RequestPriority(NeedSoon, 0).serveOrder() {
+		rate = f.fast
+	}
+	const piece = 4 << 10
+	wait, n := f.latency, 0
+	for n < len(dst) {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			f.mu.Lock()
+			req.cancelled = true
+			f.mu.Unlock()
+			return n, f.latency, ctx.Err()
+		}
+		k := min(piece, len(dst)-n)
+		n += copy(dst[n:n+k], f.data[off+int64(n):])
+		arrived(n, n)
+		wait = time.Duration(float64(k) / rate * float64(time.Second))
+	}
+	return n, f.latency, nil
+}
+
 // streamingFake is a fakeFetcher that reports its answer's arrival, as
 // the network's fetcher does, when the answer comes: a held request
 // reports nothing.
 type streamingFake struct{ *fakeFetcher }
 
-func (f streamingFake) fetchRangeStreaming(ctx context.Context, off int64, dst []byte, prio Priority, arrived func(n int)) (int, time.Duration, error) {
+func (f streamingFake) fetchRangeStreaming(ctx context.Context, off int64, dst []byte, prio Priority, arrived func(n, landed int)) (int, time.Duration, error) {
 	n, ttfb, err := f.fetchRange(ctx, off, dst, prio)
 	if n > 0 {
-		arrived(n)
+		arrived(n, n)
 	}
 	return n, ttfb, err
 }
@@ -1281,10 +1364,10 @@ type halvesFetcher struct {
 }
 
 func (f halvesFetcher) fetchRange(ctx context.Context, off int64, dst []byte, prio Priority) (int, time.Duration, error) {
-	return f.fetchRangeStreaming(ctx, off, dst, prio, func(int) {})
+	return f.fetchRangeStreaming(ctx, off, dst, prio, func(int, int) {})
 }
 
-func (f halvesFetcher) fetchRangeStreaming(ctx context.Context, off int64, dst []byte, _ Priority, arrived func(n int)) (int, time.Duration, error) {
+func (f halvesFetcher) fetchRangeStreaming(ctx context.Context, off int64, dst []byte, _ Priority, arrived func(n, landed int)) (int, time.Duration, error) {
 	n := copy(dst, f.data[off:])
 	for _, part := range []int{n / 2, n} {
 		select {
@@ -1292,7 +1375,7 @@ func (f halvesFetcher) fetchRangeStreaming(ctx context.Context, off int64, dst [
 		case <-ctx.Done():
 			return 0, 0, ctx.Err()
 		}
-		arrived(part)
+		arrived(part, part)
 	}
 	return n, f.latency, nil
 }

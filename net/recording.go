@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -115,6 +116,7 @@ func DialWith(ctx context.Context, h host.Host, l Link, o DialOptions) (*Recordi
 		return nil, err
 	}
 	r := &Recording{h: h, link: l, log: o.Logger, o: o, steps: d.steps, dialStart: d.start, lanes: newLanes(h, l.Peer, o.Logger)}
+	r.lanes.demand = r.playRate
 	var resp response
 	err := r.exchange(ctx, request{Method: MethodGet, Token: l.Token}, &resp, func(*bufio.Reader) error { return nil })
 	if err != nil {
@@ -226,6 +228,19 @@ func (r *Recording) OpenTrack(name string, o RangeReaderOptions) (*RangeReader, 
 	return rr, nil
 }
 
+// playRate is the bytes a second the recording's open readers play, as
+// their players set it (SetByteRate); 0 when none told.
+func (r *Recording) playRate() float64 {
+	r.mu.Lock()
+	readers := slices.Clone(r.readers)
+	r.mu.Unlock()
+	var sum float64
+	for _, rr := range readers {
+		sum += float64(rr.playRate())
+	}
+	return sum
+}
+
 // ReadRange reads up to len(dst) bytes of track at off in one request,
 // without waiting for a lost connection to come back.
 func (r *Recording) ReadRange(ctx context.Context, track string, off int64, dst []byte) (int, error) {
@@ -274,7 +289,7 @@ func (f trackFetcher) fetchRange(ctx context.Context, off int64, dst []byte, pri
 // reset, busy) is retried, after the connection is back when it was lost,
 // continuing after the bytes already received; the fetch then takes as
 // long as the outage.
-func (f trackFetcher) fetchRangeStreaming(ctx context.Context, off int64, dst []byte, prio Priority, arrived func(n int)) (int, time.Duration, error) {
+func (f trackFetcher) fetchRangeStreaming(ctx context.Context, off int64, dst []byte, prio Priority, arrived func(n, landed int)) (int, time.Duration, error) {
 	if t, ok := f.r.Track(f.track); ok && off >= t.Size {
 		return 0, 0, io.EOF
 	}
@@ -286,9 +301,9 @@ func (f trackFetcher) fetchRangeStreaming(ctx context.Context, off int64, dst []
 			return got, 0, fmt.Errorf("track %q: %w", f.track, err)
 		}
 		base := got
-		var progress func(int)
+		var progress func(n, landed int)
 		if arrived != nil {
-			progress = func(n int) { arrived(base + n) }
+			progress = func(n, landed int) { arrived(base+n, base+landed) }
 		}
 		// The version the recording holds now: a live track's changes
 		// when its sharer restarted while it grew (follow.go, apply).
@@ -340,14 +355,13 @@ func retryable(err error) bool {
 // arrived then count the bytes in order from off, and err is the failure
 // of the first part that stops them. Callers add the context to errors
 // (the range reader says which range it wanted).
-func (r *Recording) readRange(ctx context.Context, track, version string, off int64, dst []byte, prio Priority, arrived func(n int)) (n int, ttfb time.Duration, err error) {
+func (r *Recording) readRange(ctx context.Context, track, version string, off int64, dst []byte, prio Priority, arrived func(n, landed int)) (n int, ttfb time.Duration, err error) {
 	if len(dst) > MaxReadLength {
 		dst = dst[:MaxReadLength]
 	}
 	shares := r.lanes.split(len(dst), prio)
 	if len(shares) == 1 {
-		defer shares[0].done()
-		return r.readPart(ctx, shares[0].l, track, version, off, dst, prio, arrived)
+		return r.readPart(ctx, shares[0], track, version, off, dst, prio, arrived)
 	}
 	parts := make([]rangePart, len(shares))
 	lo := 0
@@ -356,7 +370,7 @@ func (r *Recording) readRange(ctx context.Context, track, version string, off in
 		lo += s.n
 	}
 	var mu sync.Mutex
-	reported := 0
+	landed := 0
 	// prefix is how many bytes from off have arrived, with mu held.
 	prefix := func() int {
 		got := 0
@@ -372,14 +386,13 @@ func (r *Recording) readRange(ctx context.Context, track, version string, off in
 	for i, s := range shares {
 		p := &parts[i]
 		wg.Go(func() {
-			defer s.done()
-			_, p.ttfb, p.err = r.readPart(ctx, s.l, track, version, off+int64(p.lo), dst[p.lo:p.hi], prio, func(got int) {
+			_, p.ttfb, p.err = r.readPart(ctx, s, track, version, off+int64(p.lo), dst[p.lo:p.hi], prio, func(got, _ int) {
 				mu.Lock()
 				defer mu.Unlock()
+				landed += got - p.got
 				p.got = got
-				if m := prefix(); m > reported && arrived != nil {
-					reported = m
-					arrived(m)
+				if arrived != nil {
+					arrived(prefix(), landed)
 				}
 			})
 		})
@@ -411,8 +424,11 @@ type rangePart struct {
 	err    error
 }
 
-// readPart is readRange on one lane, unsplit.
-func (r *Recording) readPart(ctx context.Context, l *lane, track, version string, off int64, dst []byte, prio Priority, arrived func(n int)) (n int, ttfb time.Duration, err error) {
+// readPart is readRange on one lane, unsplit: part's, whose bytes it
+// counts as they land and which it is done with on return.
+func (r *Recording) readPart(ctx context.Context, part lanePart, track, version string, off int64, dst []byte, prio Priority, arrived func(n, landed int)) (n int, ttfb time.Duration, err error) {
+	defer func() { part.done(n) }()
+	l := part.l
 	start := time.Now()
 	var resp response
 	req := request{Method: MethodReadRange, Token: r.link.Token, Track: track, Offset: off, Length: int64(len(dst)), Version: version}
@@ -430,8 +446,11 @@ func (r *Recording) readPart(ctx context.Context, l *lane, track, version string
 			for n < want {
 				m, err := br.Read(dst[n:want])
 				n += m
-				if m > 0 && arrived != nil {
-					arrived(n)
+				if m > 0 {
+					r.lanes.landed(m)
+					if arrived != nil {
+						arrived(n, n)
+					}
 				}
 				if err != nil {
 					if errors.Is(err, io.EOF) && n < want {
