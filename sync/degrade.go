@@ -77,7 +77,7 @@ func pictureArea(s *trackSlot) int {
 // is not to blame for (a busy machine) is left a stall, and so is one with
 // no link at all: a lost connection is waited out, not degraded through.
 func (p *Player) degrade(low *trackSlot) bool {
-	if !p.linkUp() || p.shortfall() < thinShortfall {
+	if !p.linkUp() || p.shortfall(1) < thinShortfall {
 		return false
 	}
 	now := p.opts.Now()

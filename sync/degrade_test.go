@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"math"
 	"os"
 	"slices"
 	gosync "sync"
@@ -176,6 +177,45 @@ func TestALinkThatCarriesNothingIsWaitedOut(t *testing.T) {
 			t.Errorf("state %v across a link that carries nothing, want buffering", st)
 		}
 		link.dead.Store(false)
+	})
+}
+
+// TestAThinLinkStartsWithMoreBuffered: across a link that carries the
+// tracks only a little faster than they play (1.1 times), the clock
+// starts, here after a seek, once more than ResumeLevel is buffered,
+// enough to ride out the link's dips, not at ResumeLevel as across a fast
+// one.
+func TestAThinLinkStartsWithMoreBuffered(t *testing.T) {
+	folder := fixtureFolder(t, "camera.mp4", "mic.m4a")
+	synctest.Test(t, func(t *testing.T) {
+		link := &slowLink{}
+		p, _, _ := openTest(t, pacedSource{FolderSource(folder), link}, Options{})
+		waitState(t, p, StatePaused, 30*time.Second)
+		var rate int64
+		for _, s := range p.slots {
+			rate += s.pl.mediaRate.Load()
+		}
+		if rate <= 0 {
+			t.Fatal("the tracks' media rate is not known")
+		}
+		// What opening buffered is left behind: from 4 s on, everything
+		// crosses the link.
+		link.rate.Store(rate * 11 / 10)
+		const from = 4 * time.Second
+		p.Seek(from)
+		p.Play()
+		waitState(t, p, StatePlaying, 60*time.Second)
+		ahead := time.Duration(math.MaxInt64)
+		for _, tr := range p.Tracks() {
+			ahead = min(ahead, tr.Stats.BufferedAhead)
+		}
+		demuxed := ahead + p.Position() - from
+		t.Logf("playing with %v demuxed from %v", demuxed, from)
+		// ResumeLevel is 750 ms; the link leaves a tenth of the rate
+		// spare, so playing waits for about 1.2 s.
+		if demuxed < DefaultResumeLevel+300*time.Millisecond {
+			t.Errorf("playing started with %v buffered across a link 1.1 times the tracks' rate, want more than %v", demuxed, DefaultResumeLevel)
+		}
 	})
 }
 

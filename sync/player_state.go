@@ -171,19 +171,20 @@ func (p *Player) stallMark(s *trackSlot, pos time.Duration) time.Duration {
 }
 
 // readyToPlay says the clock may run: every playing track has at least
-// ResumeLevel buffered ahead, and more when the network delivers slower
-// than the tracks play, so much that playing on for twice BufferTarget at
-// the measured rate keeps every track above LowWater (at most
-// BufferTarget): a fast link starts at once, a slow one waits for what it
-// would otherwise stall for a moment later, as ExoPlayer and YouTube
-// decide from their bandwidth estimates.
+// ResumeLevel buffered ahead, and more when the network delivers less
+// than resumeHeadroom times what the tracks play, so much that playing on
+// for twice BufferTarget at the measured rate, less that margin, keeps
+// every track above LowWater (at most BufferTarget): a fast link starts
+// at once, a slow one waits for what it would otherwise stall for a
+// moment later, as ExoPlayer and YouTube decide from their bandwidth
+// estimates.
 func (p *Player) readyToPlay(pos time.Duration) bool {
 	need := p.opts.ResumeLevel
 	if p.atLiveEdge(pos) {
 		// At the live edge the recorder, not the network, sets how much
 		// is ahead, and waiting only puts playing further behind.
 		need = min(need, liveResumeLevel)
-	} else if short := p.shortfall(); short > 0 {
+	} else if short := p.shortfall(resumeHeadroom); short > 0 {
 		horizon := 2 * p.opts.BufferTarget
 		need = min(max(need, p.opts.LowWater+time.Duration(short*float64(horizon))), p.opts.BufferTarget)
 	}
@@ -213,13 +214,21 @@ func (p *Player) buffering(pos time.Duration, fn func(s *trackSlot, ahead time.D
 	}
 }
 
-// shortfall is the part of the media's rate the network does not deliver,
-// 1 - bandwidth / rate over the tracks that are fetching now (0 when it
-// keeps up or nothing is measured). A track whose reader asks for nothing
-// is not limited by the network: its window is full. A thinned track is
-// left out: its reads go out a keyframe at a time, each waiting a round
-// trip, and measure that more than the link.
-func (p *Player) shortfall() float64 {
+// resumeHeadroom is how much faster than the tracks play the network must
+// deliver for playing to start or resume at ResumeLevel. Over a home
+// link that loses packets, one connection's rate swings by half at each
+// loss: at 0.1 % loss it delivered 1.07 times a screen share's rate when
+// playing started, and ran out half a second later.
+const resumeHeadroom = 1.25
+
+// shortfall is the part of headroom times the media's rate the network
+// does not deliver, 1 - bandwidth / (headroom × rate) over the tracks
+// that are fetching now (0 when it keeps up or nothing is measured). A
+// track whose reader asks for nothing is not limited by the network: its
+// window is full. A thinned track is left out: its reads go out a
+// keyframe at a time, each waiting a round trip, and measure that more
+// than the link.
+func (p *Player) shortfall(headroom float64) float64 {
 	var rate, bw float64
 	for _, s := range p.slots {
 		if !s.on || s.err != nil || s.pl == nil || s.thin.on {
@@ -233,6 +242,7 @@ func (p *Player) shortfall() float64 {
 		rate += float64(mr) * p.speed
 		bw += r.Bandwidth
 	}
+	rate *= headroom
 	if rate == 0 || bw >= rate {
 		return 0
 	}
