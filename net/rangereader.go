@@ -40,6 +40,12 @@ type streamingFetcher interface {
 	fetchRangeStreaming(ctx context.Context, off int64, dst []byte, prio Priority, arrived func(n, landed int)) (n int, ttfb time.Duration, err error)
 }
 
+// pathsFetcher is a rangeFetcher that tells how many connections carry
+// its requests (lanes.go).
+type pathsFetcher interface {
+	paths() int
+}
+
 // Defaults of RangeReaderOptions. They were measured two ways: on loopback
 // between two real hosts (BenchmarkSequentialPull, BenchmarkFarJump and,
 // with REELAY_TUNE=1, BenchmarkRangeReaderTuning; 2 cores, QUIC), where
@@ -998,7 +1004,9 @@ func (r *RangeReader) schedule() {
 // after the one a demuxer waits on came first on the others while it
 // trickled in at a quarter of the link. As a multipath TCP sender sends
 // the segment that holds up the receiver again on a faster path, the
-// block is asked for again, urgently and split across the lanes.
+// block is asked for again, urgently and split across the lanes. On one
+// connection an arriving answer is the link's pace, and asking again
+// would only throw away what arrived.
 //
 // A request is taken as queued when none of its answer has arrived a
 // round trip and a margin after the read began to wait: the next answer
@@ -1032,6 +1040,9 @@ func (r *RangeReader) upgrade(idx int64) {
 		return
 	}
 	if landed > 0 {
+		if pf, ok := r.f.(pathsFetcher); !ok || pf.paths() < 2 {
+			return
+		}
 		// How long the block's rest takes at the pace since the wait
 		// began, against a new request. The answer's bytes that landed
 		// beyond the block, on other lanes, are counted as its: a split

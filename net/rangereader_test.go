@@ -1260,26 +1260,31 @@ func TestRangeReaderAsksAgainForAQueuedBlockItWaitsOn(t *testing.T) {
 }
 
 // TestRangeReaderAsksAgainForABlockArrivingTooSlowly: a read that comes
-// to wait on a block whose read-ahead request is arriving, but at a pace
-// that brings the block later than a new urgent request would (a lane
-// sharing the link with the other lanes' read-ahead), asks for it again
-// urgently; one arriving about as fast as a new request would is left
-// alone.
+// to wait on a block whose read-ahead request is arriving over one of
+// several connections, but at a pace that brings the block later than a
+// new urgent request would (a lane sharing the link with the other lanes'
+// read-ahead), asks for it again urgently; one arriving about as fast as
+// a new request would is left alone, and so is one arriving over the
+// only connection, whose pace is the link's.
 func TestRangeReaderAsksAgainForABlockArrivingTooSlowly(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		// slow is the read-ahead's pace; urgent answers come at 4 MiB/s.
+		// paths is the connections carrying the requests.
 		slow     float64
+		paths    int
 		upgraded bool
 	}{
-		{"trickling", 16 << 10, true},
-		{"near a new request's pace", 128 << 10, false},
+		{"trickling", 16 << 10, 4, true},
+		{"near a new request's pace", 128 << 10, 4, false},
+		// On one connection the pace is the link's.
+		{"trickling on one connection", 16 << 10, 1, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				const bs = 64 << 10
 				data := randomBytes(18, 4<<20)
-				f := trickleFetcher{fakeFetcher: &fakeFetcher{data: data, latency: 200 * time.Millisecond}, fast: 4 << 20, slow: c.slow}
+				f := trickleFetcher{fakeFetcher: &fakeFetcher{data: data, latency: 200 * time.Millisecond}, fast: 4 << 20, slow: c.slow, lanes: c.paths}
 				r := newRangeReader(f, int64(len(data)), RangeReaderOptions{BlockSize: bs, Readahead: 512 << 10, InFlight: 8, MaxRequest: bs})
 				defer r.Close()
 				r.SetByteRate(256<<10, 2*time.Second)
@@ -1296,7 +1301,7 @@ func TestRangeReaderAsksAgainForABlockArrivingTooSlowly(t *testing.T) {
 					t.Errorf("waited %v on a trickling block; asked again urgently %v, Stats.Upgraded %d, want 1", took, again, s.Upgraded)
 				}
 				if !c.upgraded && (s.Upgraded != 0 || again) {
-					t.Errorf("a block arriving near a new request's pace was asked again (Stats.Upgraded %d, after %v)", s.Upgraded, took)
+					t.Errorf("a block arriving %s was asked again (Stats.Upgraded %d, after %v)", c.name, s.Upgraded, took)
 				}
 			})
 		})
@@ -1304,11 +1309,15 @@ func TestRangeReaderAsksAgainForABlockArrivingTooSlowly(t *testing.T) {
 }
 
 // trickleFetcher streams each answer in 4 KiB pieces from latency on: one
-// needed now at fast bytes a second, read-ahead at slow.
+// needed now at fast bytes a second, read-ahead at slow, over lanes
+// connections.
 type trickleFetcher struct {
 	*fakeFetcher
 	fast, slow float64
+	lanes      int
 }
+
+func (f trickleFetcher) paths() int { return f.lanes }
 
 func (f trickleFetcher) fetchRange(ctx context.Context, off int64, dst []byte, prio Priority) (int, time.Duration, error) {
 	return f.fetchRangeStreaming(ctx, off, dst, prio, func(int, int) {})

@@ -280,6 +280,9 @@ type trackFetcher struct {
 // that outlives retries on a working connection is the sharer's answer.
 const maxLiveFailures = 5
 
+// paths is how many connections carry the recording's requests.
+func (f trackFetcher) paths() int { return f.r.lanes.count() }
+
 func (f trackFetcher) fetchRange(ctx context.Context, off int64, dst []byte, prio Priority) (int, time.Duration, error) {
 	return f.fetchRangeStreaming(ctx, off, dst, prio, nil)
 }
