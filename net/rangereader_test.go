@@ -1495,7 +1495,9 @@ func TestRangeReaderPrefetchWhileReadingAheadAsksForTheBlocksAtOnce(t *testing.T
 
 		// What is read soon after goes as read-ahead, after the urgent
 		// requests; another jump's prefetch replaces both when no read
-		// waits on them.
+		// waits on them. The read-ahead the reads above sent goes out
+		// first.
+		synctest.Wait()
 		n0 := len(f.requests())
 		r.Prefetch(4<<20, bs)
 		r.PrefetchAhead(5<<20, 2*bs)
