@@ -278,13 +278,18 @@ func (ls *lanes) observe(loss float64) {
 	if !(loss > 0 && loss < 1) || ls.open == nil {
 		return
 	}
+	// What the players play is asked for only where it can decide: every
+	// answer reports the loss.
+	ls.mu.Lock()
+	ls.loss = max(ls.loss, loss)
+	ask := ls.want < lanesOnLoss && ls.loss >= lossForLanes && ls.loss < lossHeavy && ls.demand != nil
+	ls.mu.Unlock()
 	var demand float64
-	if loss >= lossForLanes && ls.demand != nil {
+	if ask {
 		demand = ls.demand()
 	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	ls.loss = max(ls.loss, loss)
 	var carried float64
 	if ls.carried.busy >= minCarriedSample.Seconds() {
 		carried = ls.carried.rate(time.Now())
